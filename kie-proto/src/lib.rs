@@ -1,1 +1,92 @@
-//! Placeholder.
+//! Sans-IO protocol core of the KIE.AI File Upload API and Common API.
+//!
+//! This crate knows every request the API accepts and every answer it gives, and does no
+//! I/O: no sockets, files, clocks, threads or sleeps. It builds [`http::Request`] values and
+//! reads [`http::Response`] bytes; a *driver* moves the bytes. Two drivers exist —
+//! `kie-blocking` (ureq) and `kie-async` (reqwest + tokio) — and any other transport is a
+//! page of code (see `examples/custom_transport.rs`, an upload over a bare `TcpStream`).
+//!
+//! # Scope
+//! - The five operations, one type each: [`Base64Upload`], [`StreamUpload`], [`UrlUpload`],
+//!   [`GetCredits`], [`GetDownloadUrl`], all implementing [`Operation`].
+//! - Framed bodies ([`FramedBody`]): head, content streamed by the driver (raw, or base64
+//!   through the incremental [`Base64Encoder`]), tail — exact `Content-Length`, constant
+//!   memory for files of any size.
+//! - One error type for every refusal, [`ApiError`], with its [`ErrorKind`], retryability and
+//!   `Retry-After`; the pure [`RetryPolicy`].
+//! - Validated inputs ([`UploadPath`], [`FileName`], [`HttpUrl`], [`MimeType`], [`ApiKey`]):
+//!   bad input is an [`InvalidInput`] before anything is sent.
+//! - [`UploadOptions`] and [`ProgressReporter`], shared by both drivers; MIME detection;
+//!   [`webhook`] signature verification.
+//!
+//! # A complete request/response cycle
+//! ```
+//! use kie_proto::{Api, ApiKey, Body, Operation, UploadOptions};
+//!
+//! let api = Api::new(ApiKey::new("sk-example")?).with_upload_base_url("http://127.0.0.1:8080")?;
+//! let content = b"hello, KIE";
+//!
+//! // Settle name and MIME type once (a retry reuses them), then build the request.
+//! let plan = UploadOptions::new("documents/uploads").file_name("hello.txt").plan(None, content, 42)?;
+//! let upload = plan.stream_upload(content.len() as u64);
+//! let request = upload.to_request(&api)?;
+//! assert_eq!(request.uri(), "http://127.0.0.1:8080/api/file-stream-upload");
+//!
+//! // A driver streams the body: head, the content through the encoder, tail.
+//! let Body::Framed(body) = request.body() else { unreachable!() };
+//! let mut wire = Vec::new();
+//! let mut encoder = body.encoder();
+//! encoder.write_head(&mut wire);
+//! for chunk in content.chunks(4) {
+//!     encoder.encode(chunk, &mut wire)?;
+//! }
+//! encoder.finish(&mut wire)?;
+//! assert_eq!(wire.len() as u64, body.len());
+//!
+//! // ... sends `wire`, reads the answer ...
+//! let answer = http::Response::new(&br#"{"success":true,"code":200,"msg":"File uploaded successfully",
+//!     "data":{"fileName":"hello.txt","filePath":"kieai/1/documents/uploads/hello.txt",
+//!     "downloadUrl":"https://tempfile.redpandaai.co/kieai/1/documents/uploads/hello.txt",
+//!     "fileSize":10,"mimeType":"text/plain","uploadedAt":"2025-01-01T12:00:00.000Z"}}"#[..]);
+//! let result = upload.parse_response(answer)?;
+//! assert_eq!(result.download_url, "https://tempfile.redpandaai.co/kieai/1/documents/uploads/hello.txt");
+//!
+//! // Refusals are typed, whichever error style the service uses.
+//! let refusal = http::Response::new(&br#"{"code":401,"msg":"You do not have access permissions"}"#[..]);
+//! let error = upload.parse_response(refusal).unwrap_err();
+//! assert_eq!(error.kind, kie_proto::ErrorKind::Unauthorized);
+//! assert!(!error.is_retryable());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod api;
+mod body;
+mod common;
+mod input;
+mod mime;
+mod multipart;
+mod operation;
+mod options;
+mod response;
+mod retry;
+mod upload;
+pub mod webhook;
+
+pub use http;
+
+pub use api::{
+    Api, ApiKey, BaseUrl, DEFAULT_API_BASE_URL, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
+};
+pub use body::{
+    Base64Encoder, Body, ContentEncoding, ContentLengthMismatch, FrameEncoder, FramedBody,
+};
+pub use common::{GetCredits, GetDownloadUrl};
+pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
+pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime};
+pub use multipart::Boundary;
+pub use operation::Operation;
+pub use options::{Progress, ProgressCallback, ProgressReporter, UploadOptions, UploadPlan};
+pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
+pub use retry::{RetryDecision, RetryPolicy, Retryable, TransportFailure};
+pub use upload::{Base64Form, Base64Upload, StreamUpload, UploadResult, UrlUpload};

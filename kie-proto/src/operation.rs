@@ -1,0 +1,57 @@
+//! The [`Operation`] trait: one implementation per endpoint, each turning itself into an
+//! `http::Request` and reading the matching `http::Response`.
+
+use http::{HeaderValue, Method, Request, header};
+
+use crate::api::Api;
+use crate::body::Body;
+use crate::input::InvalidInput;
+use crate::response::ApiError;
+
+/// One call to the KIE.AI API, without I/O.
+///
+/// A driver calls [`to_request`](Operation::to_request), sends the request (for a
+/// [`Body::Framed`] body it streams the content through the body's
+/// [`FrameEncoder`](crate::FrameEncoder)), reads at most
+/// [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY) bytes of the answer and passes them to
+/// [`parse_response`](Operation::parse_response). The same operation value can build the
+/// request again for a retry.
+pub trait Operation {
+    /// What a successful answer yields.
+    type Output;
+
+    /// The request: method, URL, `Authorization`, `User-Agent`, `Accept`, `Content-Type`,
+    /// exact `Content-Length`, and the body.
+    fn to_request(&self, api: &Api) -> Result<Request<Body>, InvalidInput>;
+
+    /// Reads the answer: the typed result, or the [`ApiError`] the answer stands for.
+    fn parse_response(&self, response: http::Response<&[u8]>) -> Result<Self::Output, ApiError>;
+}
+
+/// A request with the headers every operation sends.
+pub(crate) fn request(
+    api: &Api,
+    method: Method,
+    url: String,
+    content_type: Option<&str>,
+    body: Body,
+) -> Result<Request<Body>, InvalidInput> {
+    let invalid_url = |err: http::Error| InvalidInput::UrlInvalid {
+        field: "request URL",
+        url: url.clone(),
+        reason: err.to_string(),
+    };
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(url.as_str())
+        .header(header::AUTHORIZATION, api.key().authorization().clone())
+        .header(header::USER_AGENT, api.user_agent().clone())
+        .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    if !matches!(body, Body::Empty) {
+        builder = builder.header(header::CONTENT_LENGTH, body.len());
+    }
+    builder.body(body).map_err(invalid_url)
+}

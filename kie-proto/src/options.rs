@@ -1,0 +1,424 @@
+//! What a caller says about an upload ([`UploadOptions`], shared by both drivers), the
+//! decisions taken from it before the first byte is sent ([`UploadPlan`]), and progress
+//! reporting ([`ProgressReporter`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::input::{FileName, InvalidInput, MimeType, UploadPath, extension_of};
+use crate::mime::{detect_mime, extension_for_mime};
+use crate::upload::{Base64Form, Base64Upload, StreamUpload, UrlUpload};
+
+/// How far an upload has come: content bytes handed to the transport, out of the content's
+/// length (the file's size, not the larger base64 or multipart body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Content bytes sent in this attempt.
+    pub sent: u64,
+    /// Content length.
+    pub total: u64,
+    /// The attempt these bytes belong to (1 for the first).
+    pub attempt: u32,
+}
+
+/// A progress callback. It runs on the thread (or task) that sends the body: keep it quick.
+pub type ProgressCallback = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Options of one upload, the same for every method of both drivers.
+///
+/// `upload_path` is required (the endpoint schemas require it; spec §7.3). When no
+/// `file_name` is given, the driver picks `<16 random hex digits>.<extension>` **once, before
+/// the first attempt**, and sends it on every retry: a retried upload then overwrites itself
+/// instead of leaving a second copy under another random name. The extension is the source
+/// file's, or else the one of the detected MIME type.
+///
+/// ```
+/// use kie_proto::UploadOptions;
+/// let options = UploadOptions::new("images/user-uploads")
+///     .file_name("cat.png")
+///     .data_url(true)
+///     .on_progress(|p| eprintln!("{}/{}", p.sent, p.total));
+/// assert_eq!(options.upload_path(), "images/user-uploads");
+/// ```
+#[derive(Clone)]
+pub struct UploadOptions {
+    upload_path: String,
+    file_name: Option<String>,
+    mime_type: Option<String>,
+    data_url: bool,
+    progress: Option<ProgressCallback>,
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("upload_path", &self.upload_path)
+            .field("file_name", &self.file_name)
+            .field("mime_type", &self.mime_type)
+            .field("data_url", &self.data_url)
+            .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .finish()
+    }
+}
+
+impl UploadOptions {
+    /// Upload into the folder `upload_path` (e.g. `images/user-uploads`).
+    pub fn new(upload_path: impl Into<String>) -> Self {
+        Self {
+            upload_path: upload_path.into(),
+            file_name: None,
+            mime_type: None,
+            data_url: false,
+            progress: None,
+        }
+    }
+
+    /// Store under this name, extension included. The same name in the same folder
+    /// overwrites the earlier file.
+    pub fn file_name(mut self, file_name: impl Into<String>) -> Self {
+        self.file_name = Some(file_name.into());
+        self
+    }
+
+    /// Use this MIME type instead of detecting one.
+    pub fn mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// For the base64 endpoint: send a data URL (`data:<mime>;base64,…`) instead of bare
+    /// base64 (the default).
+    pub fn data_url(mut self, data_url: bool) -> Self {
+        self.data_url = data_url;
+        self
+    }
+
+    /// Call `callback` as the content is sent: at least every [`ProgressReporter::INTERVAL`]
+    /// bytes and when the whole content has been sent; `sent` never decreases within an
+    /// attempt and reaches `total` exactly once per successful attempt; a retry starts again
+    /// at 0 with the next attempt number.
+    pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// The folder, as given.
+    pub fn upload_path(&self) -> &str {
+        &self.upload_path
+    }
+
+    /// The file name, as given.
+    pub fn get_file_name(&self) -> Option<&str> {
+        self.file_name.as_deref()
+    }
+
+    /// The MIME type override, as given.
+    pub fn get_mime_type(&self) -> Option<&str> {
+        self.mime_type.as_deref()
+    }
+
+    /// Whether the base64 endpoint gets a data URL.
+    pub fn is_data_url(&self) -> bool {
+        self.data_url
+    }
+
+    /// The progress callback.
+    pub fn progress(&self) -> Option<&ProgressCallback> {
+        self.progress.as_ref()
+    }
+
+    /// Checks every option that can be checked without the content. Drivers call this
+    /// before touching the source, so bad options fail before a file is even opened.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        UploadPath::new(self.upload_path.as_str())?;
+        if let Some(name) = &self.file_name {
+            FileName::new(name.as_str())?;
+        }
+        if let Some(mime) = &self.mime_type {
+            MimeType::new(mime.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// Settles folder, name and MIME type for content that starts with `content_start`
+    /// (up to [`SNIFF_LEN`](crate::SNIFF_LEN) bytes), from a source named `source_name`
+    /// (a path's file name, if any). `random` seeds the generated name when none was given.
+    pub fn plan(
+        &self,
+        source_name: Option<&str>,
+        content_start: &[u8],
+        random: u64,
+    ) -> Result<UploadPlan, InvalidInput> {
+        let upload_path = UploadPath::new(self.upload_path.as_str())?;
+        let mime_type = match &self.mime_type {
+            Some(mime) => MimeType::new(mime.as_str())?,
+            None => detect_mime(content_start, self.file_name.as_deref().or(source_name)),
+        };
+        let file_name = match &self.file_name {
+            Some(name) => FileName::new(name.as_str())?,
+            None => {
+                let extension = source_name
+                    .and_then(extension_of)
+                    .or_else(|| extension_for_mime(&mime_type));
+                FileName::generated(random, extension)
+            }
+        };
+        Ok(UploadPlan {
+            upload_path,
+            file_name,
+            mime_type,
+            data_url: self.data_url,
+        })
+    }
+
+    /// The URL upload these options describe. Without a file name, the name is the URL's
+    /// last path segment when that is a valid name with an extension (what the service
+    /// itself documents), else a generated one — fixed here so retries overwrite.
+    pub fn url_upload(&self, file_url: &str, random: u64) -> Result<UrlUpload, InvalidInput> {
+        let upload_path = UploadPath::new(self.upload_path.as_str())?;
+        let upload = UrlUpload::from_url(upload_path, file_url)?;
+        let file_name = match &self.file_name {
+            Some(name) => FileName::new(name.as_str())?,
+            None => {
+                let from_url = url::Url::parse(file_url)
+                    .ok()
+                    .and_then(|url| url.path_segments()?.next_back().map(str::to_owned))
+                    .and_then(|segment| FileName::new(segment).ok())
+                    .filter(|name| name.extension().is_some());
+                from_url.unwrap_or_else(|| FileName::generated(random, None))
+            }
+        };
+        Ok(upload.with_file_name(file_name))
+    }
+}
+
+/// The settled facts of one upload: the same on every attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPlan {
+    /// The folder.
+    pub upload_path: UploadPath,
+    /// The stored name.
+    pub file_name: FileName,
+    /// The content's MIME type.
+    pub mime_type: MimeType,
+    /// Whether the base64 endpoint gets a data URL.
+    pub data_url: bool,
+}
+
+impl UploadPlan {
+    /// A multipart upload of `content_len` bytes.
+    pub fn stream_upload(&self, content_len: u64) -> StreamUpload {
+        StreamUpload::new(
+            self.upload_path.clone(),
+            self.file_name.clone(),
+            content_len,
+        )
+        .with_mime_type(self.mime_type.clone())
+    }
+
+    /// A base64 upload of `content_len` bytes.
+    pub fn base64_upload(&self, content_len: u64) -> Base64Upload {
+        let form = if self.data_url {
+            Base64Form::DataUrl(self.mime_type.clone())
+        } else {
+            Base64Form::Bare
+        };
+        Base64Upload::new(self.upload_path.clone(), content_len)
+            .with_file_name(self.file_name.clone())
+            .with_form(form)
+    }
+}
+
+/// Decides when to call a progress callback; drivers call it as they send content.
+pub struct ProgressReporter {
+    callback: Option<ProgressCallback>,
+    total: u64,
+    sent: u64,
+    next_report: u64,
+    attempt: u32,
+    reported_total: bool,
+}
+
+impl fmt::Debug for ProgressReporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProgressReporter")
+            .field("total", &self.total)
+            .field("sent", &self.sent)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProgressReporter {
+    /// Bytes between two reports, at most.
+    pub const INTERVAL: u64 = 1 << 20;
+
+    /// A reporter for `total` content bytes, calling `callback` (if any).
+    pub fn new(callback: Option<ProgressCallback>, total: u64) -> Self {
+        Self {
+            callback,
+            total,
+            sent: 0,
+            next_report: Self::INTERVAL,
+            attempt: 0,
+            reported_total: false,
+        }
+    }
+
+    /// A new attempt begins: the count restarts at 0; from the second attempt on, `(0, total)`
+    /// is reported so a progress bar visibly resets.
+    pub fn start_attempt(&mut self, attempt: u32) {
+        self.attempt = attempt;
+        self.sent = 0;
+        self.next_report = Self::INTERVAL;
+        self.reported_total = false;
+        if attempt > 1 && self.total > 0 {
+            self.report();
+        }
+    }
+
+    /// `bytes` more content bytes were sent.
+    pub fn advance(&mut self, bytes: u64) {
+        self.sent = self.sent.saturating_add(bytes).min(self.total);
+        if self.sent == self.total {
+            self.complete();
+        } else if self.sent >= self.next_report {
+            self.next_report = (self.sent / Self::INTERVAL + 1) * Self::INTERVAL;
+            self.report();
+        }
+    }
+
+    /// All content was sent (also for empty content): reports `(total, total)` once.
+    pub fn complete(&mut self) {
+        self.sent = self.total;
+        if !self.reported_total {
+            self.reported_total = true;
+            self.report();
+        }
+    }
+
+    fn report(&self) {
+        if let Some(callback) = &self.callback {
+            callback(Progress {
+                sent: self.sent,
+                total: self.total,
+                attempt: self.attempt,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn plan_picks_a_name_once_from_random_and_extension() -> Result<(), InvalidInput> {
+        let options = UploadOptions::new("images");
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let plan = options.plan(None, png, 0xabc)?;
+        assert_eq!(plan.file_name.as_str(), "0000000000000abc.png");
+        assert_eq!(plan.mime_type.as_str(), "image/png");
+        let plan = options.plan(Some("holiday.JPEG"), b"", 1)?;
+        assert_eq!(plan.file_name.as_str(), "0000000000000001.JPEG");
+        assert_eq!(plan.mime_type.as_str(), "image/jpeg");
+        let plan = options
+            .clone()
+            .file_name("mine.bin")
+            .mime_type("video/mp4")
+            .plan(Some("x.png"), png, 1)?;
+        assert_eq!(
+            (plan.file_name.as_str(), plan.mime_type.as_str()),
+            ("mine.bin", "video/mp4")
+        );
+        assert!(matches!(
+            UploadOptions::new("/x").validate(),
+            Err(InvalidInput::UploadPathSlash(_))
+        ));
+        assert!(matches!(
+            options.clone().file_name("a/b").validate(),
+            Err(InvalidInput::FileNameSeparator(_))
+        ));
+        assert!(matches!(
+            options.mime_type("nope").validate(),
+            Err(InvalidInput::MimeType(_))
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn url_upload_names() -> Result<(), InvalidInput> {
+        let options = UploadOptions::new("docs");
+        let named = |url| {
+            let op = options.url_upload(url, 5)?;
+            let api = crate::Api::new(crate::ApiKey::new("k")?);
+            let request = crate::Operation::to_request(&op, &api)?;
+            let crate::Body::Complete(json) = request.into_body() else {
+                return Ok(String::new());
+            };
+            let json: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+            Ok::<_, InvalidInput>(json["fileName"].as_str().unwrap_or_default().to_owned())
+        };
+        assert_eq!(named("https://example.com/docs/manual.pdf")?, "manual.pdf");
+        assert_eq!(
+            named("https://example.com/download?id=3")?,
+            "0000000000000005"
+        );
+        assert!(matches!(
+            options.url_upload("ftp://x/y", 1),
+            Err(InvalidInput::UrlScheme {
+                field: "fileUrl",
+                ..
+            })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn progress_contract() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let callback: ProgressCallback = Arc::new(move |p: Progress| {
+            if let Ok(mut seen) = sink.lock() {
+                seen.push((p.sent, p.attempt));
+            }
+        });
+        let mib = ProgressReporter::INTERVAL;
+        let mut reporter = ProgressReporter::new(Some(callback), 3 * mib);
+        reporter.start_attempt(1);
+        reporter.advance(mib / 2);
+        reporter.advance(mib);
+        reporter.advance(mib);
+        reporter.start_attempt(2);
+        for _ in 0..6 {
+            reporter.advance(mib / 2);
+        }
+        reporter.complete();
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(
+            seen,
+            vec![
+                (mib * 3 / 2, 1),
+                (mib * 5 / 2, 1),
+                (0, 2),
+                (mib, 2),
+                (2 * mib, 2),
+                (3 * mib, 2)
+            ]
+        );
+
+        let count = Arc::new(Mutex::new(0));
+        let sink = Arc::clone(&count);
+        let mut empty = ProgressReporter::new(
+            Some(Arc::new(move |_| {
+                *sink.lock().unwrap_or_else(|e| e.into_inner()) += 1
+            })),
+            0,
+        );
+        empty.start_attempt(1);
+        empty.advance(0);
+        empty.complete();
+        assert_eq!(*count.lock().unwrap_or_else(|e| e.into_inner()), 1);
+    }
+}
