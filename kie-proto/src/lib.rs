@@ -63,6 +63,7 @@
 mod api;
 mod body;
 mod common;
+mod error;
 mod input;
 mod mime;
 mod multipart;
@@ -82,6 +83,7 @@ pub use body::{
     Base64Encoder, Body, ContentEncoding, ContentLengthMismatch, FrameEncoder, FramedBody,
 };
 pub use common::{GetCredits, GetDownloadUrl};
+pub use error::Error;
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
 pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime};
 pub use multipart::Boundary;
