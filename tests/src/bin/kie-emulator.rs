@@ -1,0 +1,114 @@
+//! `kie-emulator`: runs the KIE.AI emulator as a standalone server until Ctrl-C.
+//!
+//! ```text
+//! kie-emulator --port 8080 --key my-test-key --ttl-hours 24 --storage memory
+//! ```
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use kie_tests::{Emulator, ErrorStyle, Host, StorageMode};
+
+/// A local emulator of the KIE.AI File Upload API and Common API.
+#[derive(Debug, Parser)]
+#[command(name = "kie-emulator", version, about)]
+struct Args {
+    /// Port of the upload host; the api host uses PORT+1 and the files host PORT+2.
+    /// 0 picks free ports.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// The accepted API key.
+    #[arg(long, default_value = kie_tests::DEFAULT_API_KEY)]
+    key: String,
+    /// How long uploads are served, in hours.
+    #[arg(long, default_value_t = 72)]
+    ttl_hours: u64,
+    /// Error style of both hosts; default: upload host status=code, api host 200+code.
+    #[arg(long, value_enum)]
+    error_style: Option<Style>,
+    /// Error style of the upload host only (overrides --error-style).
+    #[arg(long, value_enum)]
+    upload_error_style: Option<Style>,
+    /// Error style of the api host only (overrides --error-style).
+    #[arg(long, value_enum)]
+    api_error_style: Option<Style>,
+    /// Keep uploads in memory, or keep only size and SHA-256.
+    #[arg(long, value_enum, default_value_t = Storage::Memory)]
+    storage: Storage,
+    /// Answer 403 `error code: 1010` to requests without a User-Agent.
+    #[arg(long)]
+    require_user_agent: bool,
+    /// Add the quickstart extras (fileId, originalName, ...) to upload responses.
+    #[arg(long)]
+    quickstart_fields: bool,
+    /// The credit balance reported by /api/v1/chat/credit.
+    #[arg(long, default_value_t = 100.0)]
+    credits: f64,
+    /// The account id in stored paths (kieai/<account id>/...).
+    #[arg(long, default_value = kie_tests::DEFAULT_ACCOUNT_ID)]
+    account_id: String,
+}
+
+/// An error style on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Style {
+    /// HTTP status equals the body code.
+    Status,
+    /// HTTP 200 with the error in the body code.
+    Http200,
+}
+
+/// A storage mode on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Storage {
+    /// Keep uploads in memory and serve them.
+    Memory,
+    /// Keep only size and SHA-256 of uploads.
+    Discard,
+}
+
+fn style(s: Style) -> ErrorStyle {
+    match s {
+        Style::Status => ErrorStyle::StatusEqualsCode,
+        Style::Http200 => ErrorStyle::Http200WithCode,
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args = Args::parse();
+    let mut builder = Emulator::builder()
+        .port(args.port)
+        .api_key(args.key)
+        .ttl(Duration::from_secs(args.ttl_hours.saturating_mul(3600)))
+        .storage(match args.storage {
+            Storage::Memory => StorageMode::Memory,
+            Storage::Discard => StorageMode::Discard,
+        })
+        .require_user_agent(args.require_user_agent)
+        .quickstart_fields(args.quickstart_fields)
+        .credits(args.credits)
+        .account_id(args.account_id);
+    if let Some(s) = args.upload_error_style.or(args.error_style) {
+        builder = builder.error_style(Host::Upload, style(s));
+    }
+    if let Some(s) = args.api_error_style.or(args.error_style) {
+        builder = builder.error_style(Host::Api, style(s));
+    }
+    let emulator = match builder.try_start() {
+        Ok(emulator) => emulator,
+        Err(e) => {
+            eprintln!("kie-emulator: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("KIE_UPLOAD_BASE_URL={}", emulator.upload_base_url());
+    println!("KIE_API_BASE_URL={}", emulator.api_base_url());
+    println!("KIE_FILES_BASE_URL={}", emulator.files_base_url());
+    println!("KIE_API_KEY={}", emulator.api_key());
+    println!("kie-emulator: running; press Ctrl-C to stop");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("kie-emulator: cannot wait for Ctrl-C: {e}");
+    }
+    drop(emulator);
+}

@@ -1,0 +1,70 @@
+//! The three hosts the emulator plays and the routes it serves on them.
+
+/// One of the three hosts of the real service; the emulator runs one listener per host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// The File Upload API host (`https://kieai.redpandaai.co`).
+    Upload,
+    /// The Common API host (`https://api.kie.ai`): credits and download-url.
+    Api,
+    /// The host serving uploaded and generated files (`https://tempfile.redpandaai.co`).
+    Files,
+}
+
+/// A route of the emulator, used to target faults ([`crate::FaultPlan`]) and to read the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `POST /api/file-base64-upload` on the upload host.
+    Base64Upload,
+    /// `POST /api/file-stream-upload` on the upload host.
+    StreamUpload,
+    /// `POST /api/file-url-upload` on the upload host.
+    UrlUpload,
+    /// `GET /api/v1/chat/credit` on the api host.
+    Credits,
+    /// `POST /api/v1/common/download-url` on the api host.
+    DownloadUrl,
+    /// Any path on the files host (downloads of stored and generated files).
+    Files,
+}
+
+/// Path of the Base64 upload route.
+pub const BASE64_UPLOAD_PATH: &str = "/api/file-base64-upload";
+/// Path of the stream (multipart) upload route.
+pub const STREAM_UPLOAD_PATH: &str = "/api/file-stream-upload";
+/// Path of the URL upload route.
+pub const URL_UPLOAD_PATH: &str = "/api/file-url-upload";
+/// Path of the credits route.
+pub const CREDITS_PATH: &str = "/api/v1/chat/credit";
+/// Path of the download-url route.
+pub const DOWNLOAD_URL_PATH: &str = "/api/v1/common/download-url";
+
+impl Route {
+    /// The route a request for `path` on `host` belongs to, if any. Every path on the
+    /// files host belongs to [`Route::Files`]; unknown paths on the other hosts have none.
+    pub fn of(host: Host, path: &str) -> Option<Route> {
+        match (host, path) {
+            (Host::Upload, BASE64_UPLOAD_PATH) => Some(Route::Base64Upload),
+            (Host::Upload, STREAM_UPLOAD_PATH) => Some(Route::StreamUpload),
+            (Host::Upload, URL_UPLOAD_PATH) => Some(Route::UrlUpload),
+            (Host::Api, CREDITS_PATH) => Some(Route::Credits),
+            (Host::Api, DOWNLOAD_URL_PATH) => Some(Route::DownloadUrl),
+            (Host::Files, _) => Some(Route::Files),
+            _ => None,
+        }
+    }
+
+    /// The host this route is served on.
+    pub fn host(self) -> Host {
+        match self {
+            Route::Base64Upload | Route::StreamUpload | Route::UrlUpload => Host::Upload,
+            Route::Credits | Route::DownloadUrl => Host::Api,
+            Route::Files => Host::Files,
+        }
+    }
+
+    /// Whether this is one of the three upload routes (counted by the in-flight counter).
+    pub fn is_upload(self) -> bool {
+        self.host() == Host::Upload
+    }
+}
