@@ -21,6 +21,33 @@
 //!
 //! See [`Emulator`] for the in-process API and the `kie-emulator` binary for a
 //! standalone server.
+//!
+//! # Behaviour where the spec leaves a choice
+//!
+//! - Order of checks: fault plan, then the user-agent rule (when enabled), then the
+//!   method (405 on upload routes), then authentication, then validation.
+//! - Errors produced by route handlers follow the host's [`ErrorStyle`]; an unknown path
+//!   is always a real HTTP 404 with a JSON body (`{"code":404,...}`, plus
+//!   `"success":false` on the upload host), as observed for `GET https://api.kie.ai/`.
+//! - A wrong method on an api-host route is body code 405 in the api host's style.
+//! - Upload validation failures are 400 with the upload envelope. Empty strings and
+//!   `null` count as absent (`"Missing required parameter: <name>"`); a non-string value
+//!   is `"Invalid parameter: <name> must be a string"`.
+//! - download-url: a non-JSON content type or body, a missing/empty/non-string `url`,
+//!   and any URL not issued by [`Emulator::issue_generated_file`] (including upload
+//!   `downloadUrl`s) are all code **422** (never 400: 400 is not in that endpoint's
+//!   code enum).
+//! - URL upload fetch failures (refused, timeout, non-2xx, over the size cap) are 400
+//!   `"File download failed: ..."`.
+//! - When `fileName` is absent the stored name is random (hex) with the extension of the
+//!   sniffed MIME type; for URL uploads the URL's last path segment is used when it is a
+//!   valid file name. MIME: magic bytes, then the name's extension, then
+//!   `application/octet-stream`.
+//! - Files host: no authentication; `/` answers 403, unknown or expired paths 404, and
+//!   uploads kept in [`StorageMode::Discard`] 404 (their bytes were not kept).
+//! - Faults run before everything else (like a proxy): a canned response consumes the
+//!   fault even for an unauthenticated request. Requests whose connection was dropped are
+//!   logged with `response_status == 0`.
 
 pub mod emulator;
 

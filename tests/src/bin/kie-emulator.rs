@@ -4,6 +4,7 @@
 //! kie-emulator --port 8080 --key my-test-key --ttl-hours 24 --storage memory
 //! ```
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -44,7 +45,7 @@ struct Args {
     /// The credit balance reported by /api/v1/chat/credit.
     #[arg(long, default_value_t = 100.0)]
     credits: f64,
-    /// The account id in stored paths (kieai/<account id>/...).
+    /// The account id in stored paths (`kieai/<account id>/...`).
     #[arg(long, default_value = kie_tests::DEFAULT_ACCOUNT_ID)]
     account_id: String,
 }
@@ -102,11 +103,15 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    println!("KIE_UPLOAD_BASE_URL={}", emulator.upload_base_url());
-    println!("KIE_API_BASE_URL={}", emulator.api_base_url());
-    println!("KIE_FILES_BASE_URL={}", emulator.files_base_url());
-    println!("KIE_API_KEY={}", emulator.api_key());
-    println!("kie-emulator: running; press Ctrl-C to stop");
+    // Write errors (e.g. a closed pipe) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "KIE_UPLOAD_BASE_URL={}", emulator.upload_base_url());
+    let _ = writeln!(out, "KIE_API_BASE_URL={}", emulator.api_base_url());
+    let _ = writeln!(out, "KIE_FILES_BASE_URL={}", emulator.files_base_url());
+    let _ = writeln!(out, "KIE_API_KEY={}", emulator.api_key());
+    let _ = out.flush();
+    drop(out);
+    eprintln!("kie-emulator: running; press Ctrl-C to stop");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("kie-emulator: cannot wait for Ctrl-C: {e}");
     }
