@@ -17,7 +17,8 @@
 //! - Validated inputs ([`UploadPath`], [`FileName`], [`HttpUrl`], [`MimeType`], [`ApiKey`]):
 //!   bad input is an [`InvalidInput`] before anything is sent.
 //! - [`UploadOptions`] and [`ProgressReporter`], shared by both drivers; MIME detection;
-//!   [`webhook`] signature verification.
+//!   [`webhook`] signature verification; reading `base64Data` back ([`parse_data_url`],
+//!   [`decode_base64_data`]) for emulators and tests.
 //!
 //! # A complete request/response cycle
 //! ```
@@ -63,6 +64,7 @@
 mod api;
 mod body;
 mod common;
+mod data_url;
 mod error;
 mod input;
 mod mime;
@@ -83,6 +85,7 @@ pub use body::{
     Base64Encoder, Body, ContentEncoding, ContentLengthMismatch, FrameEncoder, FramedBody,
 };
 pub use common::{GetCredits, GetDownloadUrl};
+pub use data_url::{decode_base64_data, parse_data_url};
 pub use error::Error;
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
 pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime};

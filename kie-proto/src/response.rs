@@ -203,23 +203,47 @@ struct Envelope<'a> {
     #[serde(default)]
     success: Option<bool>,
     #[serde(default, deserialize_with = "lenient_code")]
-    code: Option<i64>,
+    code: Code,
     #[serde(default, deserialize_with = "lenient_msg")]
     msg: Option<String>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
 }
 
-/// `code` as an integer, an integral float or a numeric string; anything else is ignored.
-fn lenient_code<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+/// The body `code` as read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Code {
+    /// Absent or `null`.
+    #[default]
+    Absent,
+    /// An integer, an integral float or a numeric string.
+    Number(i64),
+    /// Present but not a number (`"abc"`, `true`, `200.5`): not "absent or 200", so never a
+    /// success.
+    Unreadable,
+}
+
+impl Code {
+    fn number(self) -> Option<i64> {
+        match self {
+            Code::Number(code) => Some(code),
+            Code::Absent | Code::Unreadable => None,
+        }
+    }
+}
+
+/// `code` as an integer, an integral float or a numeric string; anything else is unreadable.
+fn lenient_code<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Code, D::Error> {
     let value = serde_json::Value::deserialize(de)?;
-    Ok(match value {
+    let number = match value {
+        serde_json::Value::Null => return Ok(Code::Absent),
         serde_json::Value::Number(n) => n
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    })
+    };
+    Ok(number.map_or(Code::Unreadable, Code::Number))
 }
 
 /// `msg` as text; a non-string `msg` is shown as its JSON.
@@ -254,23 +278,23 @@ pub fn parse_envelope<T: DeserializeOwned>(
         return Err(not_json(status, body, retry_after));
     };
     let succeeded = status.is_success()
-        && matches!(envelope.code, None | Some(200))
+        && matches!(envelope.code, Code::Absent | Code::Number(200))
         && envelope.success != Some(false);
     if !succeeded {
-        let code = envelope.code.filter(|&c| c != 200);
+        let code = envelope.code.number().filter(|&c| c != 200);
         let kind = match (code, status.is_success()) {
             (Some(code), _) => ErrorKind::from_code(code),
             (None, false) => ErrorKind::from_code(i64::from(status.as_u16())),
             (None, true) => ErrorKind::Other,
         };
-        return Err(error(kind, envelope.code, envelope.msg, None));
+        return Err(error(kind, envelope.code.number(), envelope.msg, None));
     }
     let data = envelope.data.map_or("null", RawValue::get);
     serde_json::from_str(data).map_err(|err| {
         let message = format!("unexpected data: {err}");
         error(
             ErrorKind::MalformedResponse,
-            envelope.code,
+            envelope.code.number(),
             Some(message),
             None,
         )
@@ -347,6 +371,23 @@ mod tests {
             Some(ErrorKind::Server)
         );
         assert_eq!(kind_of(404, r#"{"msg":"nope"}"#), Some(ErrorKind::NotFound));
+        // A code that is present but not a number is not "absent or 200".
+        for body in [
+            r#"{"code":"abc","data":1}"#,
+            r#"{"code":true,"data":1}"#,
+            r#"{"code":200.5,"data":1}"#,
+            r#"{"code":[200],"data":1}"#,
+        ] {
+            assert_eq!(kind_of(200, body), Some(ErrorKind::Other), "{body}");
+        }
+        assert_eq!(
+            parse_envelope::<i64>(&response(200, r#"{"code":null,"data":7}"#)),
+            Ok(7)
+        );
+        assert_eq!(
+            parse_envelope::<i64>(&response(200, r#"{"code":200.0,"data":7}"#)),
+            Ok(7)
+        );
     }
 
     #[test]

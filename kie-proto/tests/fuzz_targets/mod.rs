@@ -1,0 +1,626 @@
+//! The bodies of the fuzz targets in `fuzz/`, shared with the workspace tests.
+//!
+//! `fuzz/fuzz_targets/*.rs` include this file with `#[path]`, and
+//! `kie-proto/tests/fuzz_corpus.rs` replays the checked-in corpus through the same functions
+//! on stable; `proptest_bodies.rs` reuses the checkers. Every function panics when an
+//! invariant breaks and returns quietly otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, header};
+use kie_proto::webhook::{self, WebhookVerifier};
+use kie_proto::{
+    Api, ApiError, ApiKey, Base64Form, Base64Upload, Body, Boundary, ErrorKind, FileName,
+    GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, MimeType, Operation, RetryAfter,
+    StreamUpload, UploadPath, UrlUpload,
+};
+
+// ---------------------------------------------------------------------------------------
+// Fuzz target entry points (raw bytes in).
+// ---------------------------------------------------------------------------------------
+
+/// `parse_response` target. Input: 2 bytes big-endian status (mapped into 100..=999),
+/// 1 byte `n` (0: no `Retry-After`; else the next `n - 1` bytes are its value), then the body.
+pub fn parse_response(data: &[u8]) {
+    let [a, b, rest @ ..] = data else {
+        return check_response(200, None, data);
+    };
+    let status = 100 + u16::from_be_bytes([*a, *b]) % 900;
+    let (retry_after, body) = match rest {
+        [0, body @ ..] => (None, body),
+        [n, rest @ ..] => {
+            let len = usize::from(*n - 1).min(rest.len());
+            (Some(&rest[..len]), &rest[len..])
+        }
+        [] => (None, rest),
+    };
+    check_response(status, retry_after, body);
+}
+
+/// `data_url` target. Input: any bytes. As text they go through
+/// [`kie_proto::parse_data_url`] / [`kie_proto::decode_base64_data`]; as content they go
+/// through a base64 upload in both forms and are decoded back.
+pub fn data_url(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        check_data_url_text(text);
+    }
+    let mime = MimeType::new("image/png").unwrap();
+    let chunks = chunk_sizes_from(data);
+    for form in [Base64Form::Bare, Base64Form::DataUrl(mime)] {
+        check_base64_upload("images/base64", Some("test-image.png"), form, data, &chunks);
+    }
+}
+
+/// `webhook_verify` target. Input: `key NUL timestamp NUL signature NUL body` (missing
+/// parts are empty; an empty timestamp or signature means the header is absent).
+pub fn webhook_verify(data: &[u8]) {
+    let mut parts = data.splitn(4, |&b| b == 0);
+    let key = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let timestamp = parts.next().unwrap_or_default();
+    let signature = parts.next().unwrap_or_default();
+    let body = parts.next().unwrap_or_default();
+    check_webhook(&key, timestamp, signature, body);
+}
+
+/// `multipart_roundtrip` target. Input: 1 byte path length, 1 byte name length, 16 bytes
+/// boundary randomness (as many as there are), the path, the name (both lossy UTF-8), then
+/// the content. The content's bytes also pick the chunk sizes.
+pub fn multipart_roundtrip(data: &[u8]) {
+    let take = |data: &mut &[u8], n: usize| {
+        let n = n.min(data.len());
+        let (head, rest) = data.split_at(n);
+        *data = rest;
+        head.to_vec()
+    };
+    let mut rest = data;
+    let lens = take(&mut rest, 2);
+    let (path_len, name_len) = match lens[..] {
+        [p, n] => (usize::from(p), usize::from(n)),
+        _ => (6, 5),
+    };
+    let mut seed = [0u8; 16];
+    let seed_bytes = take(&mut rest, 16);
+    seed[..seed_bytes.len()].copy_from_slice(&seed_bytes);
+    let path = String::from_utf8_lossy(&take(&mut rest, path_len)).into_owned();
+    let name = String::from_utf8_lossy(&take(&mut rest, name_len)).into_owned();
+    let content = rest;
+    let chunks = chunk_sizes_from(content);
+    let mime = kie_proto::detect_mime(content, Some(&name));
+    check_stream_upload(
+        &path,
+        &name,
+        mime,
+        content,
+        Boundary::from_random_bytes(seed),
+        &chunks,
+        &chunks,
+        |wire, boundary| block_on(parse_multipart(wire, boundary)),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Responses.
+// ---------------------------------------------------------------------------------------
+
+struct Operations {
+    base64: Base64Upload,
+    stream: StreamUpload,
+    url: UrlUpload,
+    download: GetDownloadUrl,
+}
+
+fn operations() -> &'static Operations {
+    static OPS: OnceLock<Operations> = OnceLock::new();
+    OPS.get_or_init(|| {
+        let path = UploadPath::new("images").unwrap();
+        let name = FileName::new("a.png").unwrap();
+        Operations {
+            base64: Base64Upload::new(path.clone(), 1),
+            stream: StreamUpload::new(path.clone(), name, 1)
+                .with_boundary(Boundary::new("B").unwrap()),
+            url: UrlUpload::new(path, HttpUrl::new("https://example.com/a.png").unwrap()),
+            download: GetDownloadUrl::new(
+                HttpUrl::new("https://tempfile.aiquickdraw.com/a.png").unwrap(),
+            ),
+        }
+    })
+}
+
+/// Feeds one answer to the `parse_response` of all five operations and checks the result.
+pub fn check_response(status: u16, retry_after: Option<&[u8]>, body: &[u8]) {
+    let header = retry_after.and_then(|v| HeaderValue::from_bytes(v).ok());
+    let make = || {
+        let mut builder = http::Response::builder().status(status);
+        if let Some(value) = &header {
+            builder = builder.header(header::RETRY_AFTER, value.clone());
+        }
+        builder.body(body).unwrap()
+    };
+    let ops = operations();
+    let outcomes = [
+        ops.base64.parse_response(make()).map(|_| ()),
+        ops.stream.parse_response(make()).map(|_| ()),
+        ops.url.parse_response(make()).map(|_| ()),
+        GetCredits.parse_response(make()).map(|_| ()),
+        ops.download.parse_response(make()).map(|_| ()),
+    ];
+    for outcome in outcomes {
+        match outcome {
+            Ok(()) => assert!(
+                success_allowed(status, body),
+                "success for HTTP {status} and body {:?}",
+                String::from_utf8_lossy(body)
+            ),
+            Err(error) => check_error(&error, status, header.as_ref(), body),
+        }
+    }
+}
+
+/// The spec §4.1 rule, independently: 2xx, a JSON object, `success` absent/null/true, and
+/// `code` absent/null or 200 (as an integer, an integral float or a numeric string).
+pub fn success_allowed(status: u16, body: &[u8]) -> bool {
+    use serde_json::Value;
+    let Ok(Value::Object(envelope)) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let success_ok = matches!(
+        envelope.get("success"),
+        None | Some(Value::Null) | Some(Value::Bool(true))
+    );
+    let code_ok = match envelope.get("code") {
+        None | Some(Value::Null) => true,
+        Some(Value::Number(n)) => n.as_i64() == Some(200) || n.as_f64() == Some(200.0),
+        Some(Value::String(s)) => s.trim().parse::<i64>() == Ok(200),
+        Some(_) => false,
+    };
+    (200..300).contains(&status) && success_ok && code_ok
+}
+
+fn check_error(error: &ApiError, status: u16, retry_after: Option<&HeaderValue>, body: &[u8]) {
+    assert_eq!(error.status.as_u16(), status);
+    let mut headers = HeaderMap::new();
+    if let Some(value) = retry_after {
+        headers.insert(header::RETRY_AFTER, value.clone());
+    }
+    assert_eq!(error.retry_after, RetryAfter::from_headers(&headers));
+    if let Some(seconds) = retry_after
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        assert_eq!(
+            error.retry_after,
+            Some(RetryAfter::Delay(Duration::from_secs(seconds)))
+        );
+    }
+    if let Some(excerpt) = &error.body_excerpt {
+        assert!(excerpt.chars().count() <= 200);
+        assert_eq!(error.code, None);
+    }
+    let is_object = matches!(
+        serde_json::from_slice::<serde_json::Value>(body),
+        Ok(serde_json::Value::Object(_))
+    );
+    if !is_object {
+        assert!(error.body_excerpt.is_some(), "{error:?}");
+    }
+    match error.kind {
+        ErrorKind::RateLimited | ErrorKind::Maintenance | ErrorKind::Server => {
+            assert!(error.is_retryable());
+        }
+        ErrorKind::Unauthorized | ErrorKind::BadRequest | ErrorKind::CdnRefused => {
+            assert!(!error.is_retryable());
+        }
+        _ => {}
+    }
+    assert!(error.to_string().starts_with("KIE.AI answered HTTP "));
+}
+
+// ---------------------------------------------------------------------------------------
+// Base64 and data URLs.
+// ---------------------------------------------------------------------------------------
+
+/// Checks `parse_data_url` / `decode_base64_data` on arbitrary text.
+pub fn check_data_url_text(text: &str) {
+    if let Some((mime, payload)) = kie_proto::parse_data_url(text) {
+        assert!(text[..5].eq_ignore_ascii_case("data:"));
+        assert_eq!(
+            text.len(),
+            5 + mime.len() + ";base64,".len() + payload.len()
+        );
+        assert_eq!(&text[5..5 + mime.len()], mime);
+        assert!(
+            text[5 + mime.len()..]
+                .to_ascii_lowercase()
+                .starts_with(";base64,")
+        );
+        assert!(text.ends_with(payload));
+        assert!(!mime.contains(','));
+    }
+    let is_data = text
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("data:"));
+    let payload = if is_data {
+        kie_proto::parse_data_url(text).map(|(_, payload)| payload)
+    } else {
+        Some(text)
+    };
+    let decoded = kie_proto::decode_base64_data(text);
+    match (payload, &decoded) {
+        (Some(payload), Some(bytes)) => assert_eq!(STANDARD.encode(bytes), payload),
+        (Some(payload), None) => assert!(STANDARD.decode(payload).is_err()),
+        (None, decoded) => assert_eq!(decoded, &None),
+    }
+    // A data URL made of a valid MIME type and this decoded content reads back.
+    if let (Some((mime, _)), Some(bytes)) = (kie_proto::parse_data_url(text), decoded)
+        && let Ok(mime) = MimeType::new(mime)
+    {
+        let chunks = chunk_sizes_from(&bytes);
+        check_base64_upload("a", None, Base64Form::DataUrl(mime), &bytes, &chunks);
+    }
+}
+
+/// Builds a [`Base64Upload`], streams `content` through its encoder in `chunks`, and checks
+/// the JSON body: it parses, names the same fields, and `base64Data` decodes to `content`.
+/// Returns the body.
+pub fn check_base64_upload(
+    upload_path: &str,
+    file_name: Option<&str>,
+    form: Base64Form,
+    content: &[u8],
+    chunks: &[usize],
+) -> Vec<u8> {
+    let mut upload = Base64Upload::new(UploadPath::new(upload_path).unwrap(), content.len() as u64)
+        .with_form(form.clone());
+    if let Some(name) = file_name {
+        upload = upload.with_file_name(FileName::new(name).unwrap());
+    }
+    let request = upload.to_request(&test_api()).unwrap();
+    let Body::Framed(framed) = request.body() else {
+        panic!("base64 upload body is not framed");
+    };
+    let wire = encode_framed(framed, content, chunks)
+        .into_iter()
+        .flatten()
+        .collect::<Vec<u8>>();
+    assert_eq!(content_length(&request), wire.len() as u64);
+    assert_eq!(framed.len(), wire.len() as u64);
+
+    let json: serde_json::Value = serde_json::from_slice(&wire).unwrap();
+    let object = json.as_object().unwrap();
+    let expected_keys = 2 + usize::from(file_name.is_some());
+    assert_eq!(object.len(), expected_keys, "{json}");
+    assert_eq!(object["uploadPath"], upload_path);
+    assert_eq!(object.get("fileName").and_then(|v| v.as_str()), file_name);
+    let data = object["base64Data"].as_str().unwrap();
+    let payload = match &form {
+        Base64Form::Bare => data,
+        Base64Form::DataUrl(mime) => data
+            .strip_prefix(&format!("data:{mime};base64,"))
+            .expect("data URL prefix"),
+    };
+    assert_eq!(payload, STANDARD.encode(content));
+    assert_eq!(STANDARD.decode(payload).unwrap(), content);
+    assert_eq!(
+        kie_proto::decode_base64_data(data).as_deref(),
+        Some(content)
+    );
+    wire
+}
+
+// ---------------------------------------------------------------------------------------
+// Multipart.
+// ---------------------------------------------------------------------------------------
+
+/// The error `UploadPath::new(path)` must give, from the documented rules in their order.
+pub fn expected_upload_path_error(path: &str) -> Option<InvalidInput> {
+    let owned = || path.to_owned();
+    if path.is_empty() {
+        Some(InvalidInput::UploadPathEmpty)
+    } else if path.chars().any(char::is_control) {
+        Some(InvalidInput::UploadPathControlChar(owned()))
+    } else if path.starts_with('/') || path.ends_with('/') {
+        Some(InvalidInput::UploadPathSlash(owned()))
+    } else if path.split('/').any(str::is_empty) {
+        Some(InvalidInput::UploadPathEmptySegment(owned()))
+    } else if path.split('/').any(|s| s == "." || s == "..") {
+        Some(InvalidInput::UploadPathDotSegment(owned()))
+    } else {
+        None
+    }
+}
+
+/// The error `FileName::new(name)` must give, from the documented rules in their order.
+pub fn expected_file_name_error(name: &str) -> Option<InvalidInput> {
+    if name.is_empty() {
+        Some(InvalidInput::FileNameEmpty)
+    } else if name.chars().any(char::is_control) {
+        Some(InvalidInput::FileNameControlChar(name.to_owned()))
+    } else if name.contains(['/', '\\']) {
+        Some(InvalidInput::FileNameSeparator(name.to_owned()))
+    } else if name == "." || name == ".." {
+        Some(InvalidInput::FileNameDotName)
+    } else {
+        None
+    }
+}
+
+/// One part as `multer` read it.
+#[derive(Debug)]
+pub struct Part {
+    /// `name` parameter.
+    pub name: Option<String>,
+    /// `filename` parameter as multer reads it.
+    pub file_name: Option<String>,
+    /// Raw `Content-Disposition` header.
+    pub disposition: Vec<u8>,
+    /// Raw `Content-Type` header.
+    pub content_type: Option<Vec<u8>>,
+    /// The part's bytes.
+    pub data: Bytes,
+}
+
+/// Parses a multipart body delivered as `chunks` with `multer`.
+pub async fn parse_multipart(chunks: Vec<Bytes>, boundary: String) -> multer::Result<Vec<Part>> {
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await? {
+        let headers = field.headers();
+        let disposition = headers
+            .get(header::CONTENT_DISPOSITION)
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes().to_vec());
+        let name = field.name().map(str::to_owned);
+        let file_name = field.file_name().map(str::to_owned);
+        let data = field.bytes().await?;
+        parts.push(Part {
+            name,
+            file_name,
+            disposition,
+            content_type,
+            data,
+        });
+    }
+    Ok(parts)
+}
+
+/// Validates `path` and `name` (checking the error variant when they break a rule); when
+/// both are valid, builds a [`StreamUpload`], streams `content` through its encoder in
+/// `content_chunks`, re-splits the wire bytes in `wire_chunks`, parses them with `parse`
+/// and checks that exactly `uploadPath`, `fileName` and the file come back.
+#[allow(clippy::too_many_arguments)]
+pub fn check_stream_upload(
+    path: &str,
+    name: &str,
+    mime: MimeType,
+    content: &[u8],
+    boundary: Boundary,
+    content_chunks: &[usize],
+    wire_chunks: &[usize],
+    parse: impl FnOnce(Vec<Bytes>, String) -> multer::Result<Vec<Part>>,
+) {
+    let upload_path = UploadPath::new(path);
+    assert_eq!(
+        upload_path.as_ref().err(),
+        expected_upload_path_error(path).as_ref()
+    );
+    let file_name = FileName::new(name);
+    assert_eq!(
+        file_name.as_ref().err(),
+        expected_file_name_error(name).as_ref()
+    );
+    let (Ok(upload_path), Ok(file_name)) = (upload_path, file_name) else {
+        return;
+    };
+    let upload = StreamUpload::new(upload_path, file_name, content.len() as u64)
+        .with_mime_type(mime.clone())
+        .with_boundary(boundary.clone());
+    let request = upload.to_request(&test_api()).unwrap();
+    assert_eq!(
+        request.headers()[header::CONTENT_TYPE],
+        boundary.content_type().as_str()
+    );
+    let Body::Framed(framed) = request.body() else {
+        panic!("stream upload body is not framed");
+    };
+    let wire: Vec<u8> = encode_framed(framed, content, content_chunks)
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(content_length(&request), wire.len() as u64);
+    assert_eq!(framed.len(), wire.len() as u64);
+
+    let parts = parse(split(&wire, wire_chunks), boundary.as_str().to_owned()).unwrap();
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert_eq!(parts[0].name.as_deref(), Some("uploadPath"));
+    assert_eq!(parts[0].file_name, None);
+    assert_eq!(parts[0].data, path.as_bytes());
+    assert_eq!(parts[1].name.as_deref(), Some("fileName"));
+    assert_eq!(parts[1].file_name, None);
+    assert_eq!(parts[1].data, name.as_bytes());
+    let file = &parts[2];
+    assert_eq!(file.name.as_deref(), Some("file"));
+    assert_eq!(file.data, content);
+    assert_eq!(file.content_type.as_deref(), Some(mime.as_str().as_bytes()));
+    let disposition = std::str::from_utf8(&file.disposition).unwrap();
+    let raw = disposition
+        .split_once("; filename=")
+        .map(|(_, quoted)| quoted)
+        .expect("filename parameter");
+    assert_eq!(unquote(raw).as_deref(), Some(name), "{disposition}");
+    if !name.contains('\\') {
+        assert_eq!(file.file_name.as_deref(), Some(name));
+    }
+}
+
+/// Reads one RFC 9110 quoted-string that must span all of `text`: `"…"` with `\x` standing
+/// for `x`. `None` if `text` is not exactly that.
+pub fn unquote(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            '"' => return chars.next().is_none().then_some(out),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Webhooks.
+// ---------------------------------------------------------------------------------------
+
+/// A fixed "now" for webhook checks.
+pub const WEBHOOK_NOW: u64 = 1_769_670_800;
+
+/// Verifies a callback built from the parts and checks the verdict; then signs the body's
+/// task id properly and checks that verifies.
+pub fn check_webhook(key: &str, timestamp: &[u8], signature: &[u8], body: &[u8]) {
+    let Ok(verifier) = WebhookVerifier::new(key) else {
+        assert!(key.is_empty());
+        return;
+    };
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(WEBHOOK_NOW);
+    let mut headers = HeaderMap::new();
+    let timestamp_value = (!timestamp.is_empty())
+        .then(|| HeaderValue::from_bytes(timestamp).ok())
+        .flatten();
+    if let Some(value) = &timestamp_value {
+        headers.insert(webhook::TIMESTAMP_HEADER, value.clone());
+    }
+    if let Some(value) = (!signature.is_empty())
+        .then(|| HeaderValue::from_bytes(signature).ok())
+        .flatten()
+    {
+        headers.insert(webhook::SIGNATURE_HEADER, value);
+    }
+    let task_id = webhook::task_id(body);
+    if let Ok(verified) = verifier.verify(&headers, body, now) {
+        let timestamp = std::str::from_utf8(timestamp).unwrap();
+        assert_eq!(Ok(&verified.task_id), task_id.as_ref());
+        assert_eq!(
+            signature,
+            webhook::sign(key, &verified.task_id, timestamp).as_bytes()
+        );
+        assert_eq!(timestamp.parse::<u64>(), Ok(verified.timestamp));
+        assert!(verified.timestamp.abs_diff(WEBHOOK_NOW) <= 300);
+    }
+    // The same callback, signed as KIE.AI signs it, always verifies without a replay window.
+    let (Ok(task_id), Some(value)) = (task_id, timestamp_value) else {
+        return;
+    };
+    let Ok(text) = value.to_str() else { return };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) || text.parse::<u64>().is_err()
+    {
+        return;
+    }
+    let signed = webhook::sign(key, &task_id, text);
+    headers.insert(
+        webhook::SIGNATURE_HEADER,
+        HeaderValue::from_str(&signed).unwrap(),
+    );
+    let verified = verifier
+        .clone()
+        .with_replay_window(None)
+        .verify(&headers, body, now)
+        .unwrap();
+    assert_eq!(verified.task_id, task_id);
+    assert_eq!(text.parse::<u64>(), Ok(verified.timestamp));
+}
+
+// ---------------------------------------------------------------------------------------
+// Plumbing.
+// ---------------------------------------------------------------------------------------
+
+/// An `Api` with a fixed key, pointed at loopback.
+pub fn test_api() -> Api {
+    Api::new(ApiKey::new("sk-test").unwrap())
+        .with_upload_base_url("http://127.0.0.1:9")
+        .unwrap()
+        .with_api_base_url("http://127.0.0.1:9")
+        .unwrap()
+}
+
+/// The request's `Content-Length` header as a number.
+pub fn content_length<B>(request: &http::Request<B>) -> u64 {
+    request.headers()[header::CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Streams `content` through a fresh encoder of `body`, handing it over in pieces whose
+/// sizes cycle through `chunks` (0 means an empty piece); one output buffer per call.
+pub fn encode_framed(body: &kie_proto::FramedBody, content: &[u8], chunks: &[usize]) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut encoder = body.encoder();
+    let mut buf = Vec::new();
+    encoder.write_head(&mut buf);
+    out.push(Bytes::from(std::mem::take(&mut buf)));
+    for piece in split(content, chunks) {
+        encoder.encode(&piece, &mut buf).unwrap();
+        out.push(Bytes::from(std::mem::take(&mut buf)));
+    }
+    assert_eq!(encoder.content_consumed(), content.len() as u64);
+    encoder.finish(&mut buf).unwrap();
+    out.push(Bytes::from(buf));
+    out
+}
+
+/// `data` cut into pieces whose sizes cycle through `sizes` (empty pieces included; an
+/// empty `sizes` means one piece).
+pub fn split(data: &[u8], sizes: &[usize]) -> Vec<Bytes> {
+    if sizes.is_empty() {
+        return vec![Bytes::copy_from_slice(data)];
+    }
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    for &size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at(size.min(rest.len()));
+        pieces.push(Bytes::copy_from_slice(piece));
+        rest = tail;
+        if pieces.len() > data.len() + sizes.len() {
+            // Only empty pieces left in the cycle: finish in one piece.
+            pieces.push(Bytes::copy_from_slice(rest));
+            break;
+        }
+    }
+    pieces
+}
+
+/// Chunk sizes derived from the input itself (1..=64), so fuzz inputs pick their chunking.
+pub fn chunk_sizes_from(data: &[u8]) -> Vec<usize> {
+    data.iter()
+        .take(8)
+        .map(|&b| usize::from(b % 64) + 1)
+        .collect()
+}
+
+/// Runs a future that never waits on I/O (multer over an in-memory stream) to completion.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+    panic!("future kept waiting on an in-memory stream");
+}
