@@ -1,0 +1,591 @@
+//! [`Client`] and [`ClientBuilder`].
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use kie_proto::{
+    Api, ApiKey, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation, RetryPolicy,
+    UploadOptions, UploadPlan, UploadResult,
+};
+use ureq::Agent;
+
+use crate::run::{self, Transport};
+use crate::source::{ReadSeek, Source};
+use crate::transport::Timeouts;
+
+/// A blocking client of the KIE.AI File Upload API and Common API.
+///
+/// Cheap to clone (clones share the connection pool); `Send + Sync`, so one client can serve
+/// many threads. `Debug` never shows the API key.
+///
+/// Every method checks its input before sending anything (an invalid `uploadPath`, a missing
+/// file or a non-http URL fail with no request made), retries what the
+/// [`RetryPolicy`] allows — sleeping for the backoff or the server's `Retry-After` — and
+/// returns the one [`Error`] type shared with `kie-async`.
+///
+/// ```
+/// use kie_blocking::{Client, UploadOptions};
+///
+/// fn share(client: &Client) -> Result<String, kie_blocking::Error> {
+///     let options = UploadOptions::new("documents/uploads").file_name("hello.txt");
+///     let uploaded = client.upload_bytes(b"hello, KIE", &options)?;
+///     Ok(uploaded.download_url)
+/// }
+/// # let emulator = kie_tests::Emulator::start();
+/// # let client = Client::builder(emulator.api_key())
+/// #     .upload_base_url(&emulator.upload_base_url())
+/// #     .api_base_url(&emulator.api_base_url())
+/// #     .build()?;
+/// // let client = Client::from_env()?; // KIE_API_KEY
+/// let url = share(&client)?;
+/// assert!(url.ends_with("/documents/uploads/hello.txt"));
+/// # Ok::<(), kie_blocking::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+    api: Api,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api", &self.api)
+            .field("retry_policy", &self.transport.retry)
+            .field("timeouts", &self.transport.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Environment variable holding the API key, read by [`Client::from_env`].
+pub const ENV_API_KEY: &str = "KIE_API_KEY";
+/// Environment variable overriding the upload base URL, read by [`Client::from_env`].
+pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
+/// Environment variable overriding the Common API base URL, read by [`Client::from_env`].
+pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
+
+impl Client {
+    /// A client of the production service with `key` and default settings.
+    ///
+    /// Fails with [`Error::InvalidInput`] if the key is empty or holds a byte that cannot go
+    /// into a header (a trailing newline, for instance); the message never shows the key.
+    ///
+    /// ```
+    /// use kie_blocking::Client;
+    /// let client = Client::new("sk-example")?;
+    /// assert!(!format!("{client:?}").contains("sk-example"));
+    /// assert!(Client::new("sk-example\n").is_err());
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn new(key: &str) -> Result<Client, Error> {
+        Client::builder(key).build()
+    }
+
+    /// A client configured from the environment: `KIE_API_KEY` (required), and optionally
+    /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
+    /// [`InvalidInput::ApiKeyEmpty`].
+    pub fn from_env() -> Result<Client, Error> {
+        let key = std::env::var(ENV_API_KEY).unwrap_or_default();
+        let mut builder = Client::builder(&key);
+        if let Ok(url) = std::env::var(ENV_UPLOAD_BASE_URL) {
+            builder = builder.upload_base_url(&url);
+        }
+        if let Ok(url) = std::env::var(ENV_API_BASE_URL) {
+            builder = builder.api_base_url(&url);
+        }
+        builder.build()
+    }
+
+    /// A builder for a client with `key`, to change base URLs, timeouts, retries or the
+    /// ureq agent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kie_blocking::{Client, RetryPolicy};
+    /// let client = Client::builder("sk-example")
+    ///     .upload_base_url("http://127.0.0.1:8080")
+    ///     .user_agent_suffix("my-app/1.0")
+    ///     .connect_timeout(Duration::from_secs(5))
+    ///     .read_timeout(Duration::from_secs(30))
+    ///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
+    ///     .build()?;
+    /// assert_eq!(client.api().upload_base_url(), "http://127.0.0.1:8080");
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn builder(key: &str) -> ClientBuilder {
+        ClientBuilder {
+            key: ApiKey::new(key),
+            upload_base_url: None,
+            api_base_url: None,
+            user_agent_suffix: None,
+            connect_timeout: None,
+            overall_timeout: None,
+            read_timeout: None,
+            retry: RetryPolicy::default(),
+            agent: None,
+        }
+    }
+
+    /// The key, base URLs and user agent in use.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// The retry policy in use.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.transport.retry
+    }
+
+    /// Uploads the file at `path` to the stream (multipart) endpoint, the one for files of
+    /// any size. The file is read through a fixed 64 KiB buffer and re-read from its start
+    /// on a retry; if it changes size during the upload, the result is
+    /// [`Error::ContentLength`].
+    ///
+    /// Without [`UploadOptions::file_name`], the name is 16 random hex digits plus the
+    /// file's extension, chosen **once** before the first attempt and sent on every retry,
+    /// so a retried upload overwrites itself instead of leaving a second copy.
+    ///
+    /// ```
+    /// # use kie_blocking::{Client, UploadOptions};
+    /// # fn run(client: &Client, dir: &std::path::Path) -> Result<(), kie_blocking::Error> {
+    /// let path = dir.join("cat.png");
+    /// # std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
+    /// let options = UploadOptions::new("images/user-uploads")
+    ///     .on_progress(|p| eprintln!("{} of {} bytes", p.sent, p.total));
+    /// let uploaded = client.upload_file(&path, &options)?;
+    /// assert_eq!(uploaded.mime_type.as_deref(), Some("image/png"));
+    /// assert!(uploaded.download_url.ends_with(".png"));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let dir = std::env::temp_dir().join(format!("kie-blocking-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
+    /// # run(&client, &dir)?;
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn upload_file(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let (source, len) = Source::open_file(path.as_ref())?;
+        self.upload(source, len, options, Endpoint::Stream)
+    }
+
+    /// Uploads `len` bytes read from `reader` to the stream (multipart) endpoint.
+    ///
+    /// The reader cannot be rewound, so a failed attempt is retried only if it failed before
+    /// any byte past the first 8 KiB (kept for MIME detection) was read; otherwise the
+    /// result is [`Error::NotRewindable`] holding the failure. A reader that ends before
+    /// `len` bytes or has more is [`Error::ContentLength`].
+    ///
+    /// ```
+    /// # use kie_blocking::{Client, UploadOptions};
+    /// # fn run(client: &Client) -> Result<(), kie_blocking::Error> {
+    /// let data = std::io::repeat(b'x').take(100_000);
+    /// # use std::io::Read;
+    /// let uploaded = client.upload_reader(data, 100_000, &UploadOptions::new("logs").file_name("x.txt"))?;
+    /// assert_eq!(uploaded.file_size, Some(100_000));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?)?;
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn upload_reader(
+        &self,
+        reader: impl Read,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        self.upload(Source::reader(reader), len, options, Endpoint::Stream)
+    }
+
+    /// Uploads `bytes` to the stream (multipart) endpoint.
+    pub fn upload_bytes(
+        &self,
+        bytes: &[u8],
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let len = bytes.len() as u64;
+        self.upload(Source::bytes(bytes), len, options, Endpoint::Stream)
+    }
+
+    /// Uploads the file at `path` to the base64 endpoint, encoding it on the fly (constant
+    /// memory; the body is a third larger than the file). Sends bare base64 unless
+    /// [`UploadOptions::data_url`] asks for a data URL. The docs recommend this endpoint for
+    /// files up to 10 MB; retries and naming work as in [`upload_file`](Self::upload_file).
+    ///
+    /// ```
+    /// # use kie_blocking::{Client, UploadOptions};
+    /// # fn run(client: &Client, path: &std::path::Path) -> Result<(), kie_blocking::Error> {
+    /// let options = UploadOptions::new("images/base64").file_name("note.txt").data_url(true);
+    /// let uploaded = client.upload_base64_file(path, &options)?;
+    /// assert_eq!(uploaded.file_name.as_deref(), Some("note.txt"));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let path = std::env::temp_dir().join(format!("kie-blocking-doc-b64-{}.txt", std::process::id()));
+    /// # std::fs::write(&path, "hello").map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
+    /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?, &path)?;
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn upload_base64_file(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let (source, len) = Source::open_file(path.as_ref())?;
+        self.upload(source, len, options, Endpoint::Base64)
+    }
+
+    /// Uploads `bytes` to the base64 endpoint (see
+    /// [`upload_base64_file`](Self::upload_base64_file)).
+    pub fn upload_base64_bytes(
+        &self,
+        bytes: &[u8],
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let len = bytes.len() as u64;
+        self.upload(Source::bytes(bytes), len, options, Endpoint::Base64)
+    }
+
+    /// Asks the service to download `url` (http or https, publicly reachable, ≤ 100 MB
+    /// recommended) and store it. Without a file name, the URL's last path segment is used
+    /// when it has an extension, else a random name chosen once for all attempts.
+    ///
+    /// ```
+    /// # use kie_blocking::{Client, UploadOptions};
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// let error = client.upload_url("ftp://example.com/a.png", &UploadOptions::new("images")).unwrap_err();
+    /// assert!(matches!(error, kie_blocking::Error::InvalidInput(_)));
+    /// # assert!(emulator.requests().is_empty());
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn upload_url(&self, url: &str, options: &UploadOptions) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let operation = options.url_upload(url, run::random_u64())?;
+        self.send(&operation)
+    }
+
+    /// The account's remaining credits (may be fractional).
+    ///
+    /// ```
+    /// # use kie_blocking::Client;
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// let credits = client.credits()?;
+    /// assert!(credits >= 0.0);
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn credits(&self) -> Result<f64, Error> {
+        self.send(&GetCredits)
+    }
+
+    /// A temporary (20-minute) download link for a file KIE.AI generated. URLs KIE.AI did
+    /// not generate are refused by the service with [`ErrorKind::Validation`](crate::ErrorKind::Validation).
+    ///
+    /// ```
+    /// # use kie_blocking::Client;
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let generated = emulator.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
+    /// let link = client.download_url(&generated)?;
+    /// assert!(link.starts_with("http"));
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn download_url(&self, url: &str) -> Result<String, Error> {
+        let url = HttpUrl::new(url)?;
+        self.send(&GetDownloadUrl::new(url))
+    }
+
+    /// Sends any kie-proto [`Operation`] whose body is complete (JSON) or empty, with retries.
+    ///
+    /// An operation with a framed body gets no content here (only a zero-length one
+    /// succeeds); use [`send_with_content`](Self::send_with_content) for those.
+    ///
+    /// ```
+    /// # use kie_blocking::Client;
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// let credits = client.send(&kie_blocking::kie_proto::GetCredits)?;
+    /// # assert!(credits >= 0.0);
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn send<O: Operation>(&self, operation: &O) -> Result<O::Output, Error> {
+        let mut empty = Source::bytes(&[]);
+        run::run(&self.transport, &self.api, operation, &mut empty, None)
+    }
+
+    /// Sends an operation with a framed body (e.g. a hand-built
+    /// [`StreamUpload`](kie_proto::StreamUpload)), reading its content from `content`: exactly
+    /// the body's `content_len` bytes from the reader's current position, which is sought
+    /// back to on every retry. `progress` follows the [`UploadOptions::on_progress`] contract.
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use kie_blocking::kie_proto::{FileName, StreamUpload, UploadPath};
+    /// # use kie_blocking::Client;
+    /// # fn run(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let upload = StreamUpload::new(UploadPath::new("docs")?, FileName::new("a.txt")?, 5);
+    /// let uploaded = client.send_with_content(&upload, &mut Cursor::new(b"hello"), None)?;
+    /// assert!(uploaded.download_url.ends_with("/docs/a.txt"));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_with_content<O: Operation>(
+        &self,
+        operation: &O,
+        content: &mut dyn ReadSeek,
+        progress: Option<kie_proto::ProgressCallback>,
+    ) -> Result<O::Output, Error> {
+        let mut source = Source::seekable(content)?;
+        run::run(&self.transport, &self.api, operation, &mut source, progress)
+    }
+
+    /// Plans and sends one upload of `len` bytes from `source`.
+    fn upload(
+        &self,
+        mut source: Source<'_>,
+        len: u64,
+        options: &UploadOptions,
+        endpoint: Endpoint,
+    ) -> Result<UploadResult, Error> {
+        let head = source.sniff(len)?;
+        // Settled once: every retry sends the same name, so it overwrites rather than copies.
+        let plan: UploadPlan = options.plan(source.name(), &head, run::random_u64())?;
+        let progress = options.progress().cloned();
+        match endpoint {
+            Endpoint::Stream => {
+                let operation = plan.stream_upload(len);
+                run::run(
+                    &self.transport,
+                    &self.api,
+                    &operation,
+                    &mut source,
+                    progress,
+                )
+            }
+            Endpoint::Base64 => {
+                let operation = plan.base64_upload(len);
+                run::run(
+                    &self.transport,
+                    &self.api,
+                    &operation,
+                    &mut source,
+                    progress,
+                )
+            }
+        }
+    }
+}
+
+/// Which upload endpoint receives the content.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Stream,
+    Base64,
+}
+
+/// Settings of a [`Client`]; made by [`Client::builder`].
+///
+/// Timeouts map onto ureq 3's as follows:
+///
+/// | builder | ureq 3 | default |
+/// |---|---|---|
+/// | [`connect_timeout`](Self::connect_timeout) | `timeout_resolve` and `timeout_connect` (TCP + TLS) | 30 s |
+/// | [`timeout`](Self::timeout) | `timeout_per_call`: one attempt, from connecting to the last byte of the answer | none |
+/// | [`read_timeout`](Self::read_timeout) | `timeout_per_read` and `timeout_per_write`: the longest the connection may stall in either direction, including the wait for the answer | 60 s |
+///
+/// The overall timeout includes sending the body, so leave it unset (or generous) for large
+/// uploads and rely on the idle timeout to catch a stalled connection. Each retry gets the
+/// full timeouts again.
+#[must_use]
+pub struct ClientBuilder {
+    key: Result<ApiKey, InvalidInput>,
+    upload_base_url: Option<String>,
+    api_base_url: Option<String>,
+    user_agent_suffix: Option<String>,
+    connect_timeout: Option<Duration>,
+    overall_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    retry: RetryPolicy,
+    agent: Option<Agent>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("key", &self.key)
+            .field("upload_base_url", &self.upload_base_url)
+            .field("api_base_url", &self.api_base_url)
+            .field("user_agent_suffix", &self.user_agent_suffix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.overall_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retry_policy", &self.retry)
+            .field("agent", &self.agent.as_ref().map(|_| "<custom>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Sends uploads to `url` (default `https://kieai.redpandaai.co`).
+    pub fn upload_base_url(mut self, url: &str) -> Self {
+        self.upload_base_url = Some(url.to_owned());
+        self
+    }
+
+    /// Sends credits and download-url requests to `url` (default `https://api.kie.ai`).
+    pub fn api_base_url(mut self, url: &str) -> Self {
+        self.api_base_url = Some(url.to_owned());
+        self
+    }
+
+    /// Appends ` <suffix>` to the `kie-rs/<version>` user agent, e.g. `my-app/1.0`.
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.user_agent_suffix = Some(suffix.to_owned());
+        self
+    }
+
+    /// Limit on resolving the host and establishing the connection, TLS included.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Limit on one whole attempt, body upload included (see the table above).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.overall_timeout = Some(timeout);
+        self
+    }
+
+    /// Limit on how long the connection may stall, sending or receiving; this is also how
+    /// long the client waits for the server to start answering.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]: 4 attempts, jittered exponential
+    /// backoff from 500 ms, `Retry-After` honoured up to 60 s). [`RetryPolicy::never`]
+    /// turns retries off.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
+    /// redirects and reads every status itself; the timeouts of this builder are applied
+    /// only when set explicitly, otherwise the agent's own apply.
+    pub fn agent(mut self, agent: Agent) -> Self {
+        self.agent = Some(agent);
+        self
+    }
+
+    /// Checks the settings and builds the client. Nothing is sent.
+    pub fn build(self) -> Result<Client, Error> {
+        let mut api = Api::new(self.key?);
+        if let Some(url) = &self.upload_base_url {
+            api = api.with_upload_base_url(url)?;
+        }
+        if let Some(url) = &self.api_base_url {
+            api = api.with_api_base_url(url)?;
+        }
+        if let Some(suffix) = &self.user_agent_suffix {
+            api = api.with_user_agent_suffix(suffix)?;
+        }
+        let base = if self.agent.is_some() {
+            Timeouts::NONE
+        } else {
+            Timeouts::DEFAULT
+        };
+        let timeouts = Timeouts {
+            connect: self.connect_timeout.or(base.connect),
+            overall: self.overall_timeout.or(base.overall),
+            idle: self.read_timeout.or(base.idle),
+        };
+        let agent = self.agent.unwrap_or_else(default_agent);
+        Ok(Client {
+            transport: Transport {
+                agent,
+                timeouts,
+                retry: self.retry,
+            },
+            api,
+        })
+    }
+}
+
+/// The agent of a client that was given none: rustls with the webpki roots, no proxy from
+/// the environment unless ureq's defaults say so, never a redirect.
+fn default_agent() -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_clone_send_sync() {
+        fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+        assert_traits::<Client>();
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let builder = Client::builder("sk-very-secret-123");
+        assert!(!format!("{builder:?}").contains("very-secret"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn bad_settings_fail_at_build() {
+        assert!(matches!(
+            Client::new("key\n"),
+            Err(Error::InvalidInput(InvalidInput::ApiKeyInvalidByte { .. }))
+        ));
+        assert!(matches!(
+            Client::builder("k").upload_base_url("ftp://x").build(),
+            Err(Error::InvalidInput(InvalidInput::UrlScheme { .. }))
+        ));
+        assert!(matches!(
+            Client::builder("k").user_agent_suffix("\n").build(),
+            Err(Error::InvalidInput(InvalidInput::UserAgent(_)))
+        ));
+    }
+
+    #[test]
+    fn timeouts_defaults_and_overrides() {
+        let client = Client::new("k").unwrap();
+        assert_eq!(client.transport.timeouts, Timeouts::DEFAULT);
+        let client = Client::builder("k")
+            .agent(Agent::new_with_defaults())
+            .read_timeout(Duration::from_millis(5))
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.transport.timeouts,
+            Timeouts {
+                idle: Some(Duration::from_millis(5)),
+                ..Timeouts::NONE
+            }
+        );
+    }
+}

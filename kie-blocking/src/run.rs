@@ -1,0 +1,217 @@
+//! The driver loop: one attempt after another, each a small step — build, send, read,
+//! judge — until kie-proto says the answer is final or the retry policy gives up.
+
+use std::time::{Duration, SystemTime};
+
+use kie_proto::http::request;
+use kie_proto::{
+    Api, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter, RetryDecision,
+    RetryPolicy, Retryable,
+};
+use ureq::{Agent, SendBody};
+
+use crate::source::{FramedReader, Source};
+use crate::transport::{self, Answer, Timeouts, TransportError};
+
+/// What a client sends with: the agent, its timeouts and the retry policy.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    pub agent: Agent,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+}
+
+/// Why one attempt failed.
+enum Failure {
+    /// The service answered with a refusal (maybe retryable).
+    Api(kie_proto::ApiError),
+    /// No answer arrived (maybe retryable).
+    Transport(TransportError),
+    /// Not worth another attempt: the source failed, or its length was wrong.
+    Fatal(Error),
+}
+
+impl Failure {
+    /// What the retry policy judges, if anything.
+    fn retryable(&self) -> Option<&dyn Retryable> {
+        match self {
+            Failure::Api(error) => Some(error),
+            Failure::Transport(error) => Some(&error.kind),
+            Failure::Fatal(_) => None,
+        }
+    }
+
+    /// The error reported after `attempts` attempts.
+    fn into_error(self, attempts: u32) -> Error {
+        match self {
+            Failure::Api(error) => Error::Api(error),
+            Failure::Transport(TransportError { kind, source }) => Error::Transport {
+                kind,
+                attempts,
+                source: Box::new(source),
+            },
+            Failure::Fatal(error) => error,
+        }
+    }
+}
+
+/// Sends `operation` until it succeeds, fails for good, or the policy stops retrying.
+/// A framed body's content is read from `source`, which is rewound before every retry.
+pub(crate) fn run<O: Operation>(
+    transport: &Transport,
+    api: &Api,
+    operation: &O,
+    source: &mut Source<'_>,
+    progress: Option<ProgressCallback>,
+) -> Result<O::Output, Error> {
+    let request = operation.to_request(api)?;
+    let (head, body) = request.into_parts();
+    let mut reporter = ProgressReporter::new(progress, content_len(&body));
+    let mut attempt = 1;
+    loop {
+        reporter.start_attempt(attempt);
+        let failure = match send_once(transport, &head, &body, source, &mut reporter) {
+            Ok(answer) => match parse(operation, answer) {
+                Ok(output) => return Ok(output),
+                Err(error) => Failure::Api(error),
+            },
+            Err(failure) => failure,
+        };
+        let wait = next_wait(&transport.retry, attempt, &failure);
+        let Some(wait) = wait else {
+            return Err(failure.into_error(attempt));
+        };
+        prepare_retry(source, failure, attempt)?;
+        std::thread::sleep(wait);
+        attempt += 1;
+    }
+}
+
+/// Content bytes of the body (what progress counts).
+fn content_len(body: &Body) -> u64 {
+    match body {
+        Body::Framed(framed) => framed.content_len(),
+        Body::Empty | Body::Complete(_) => 0,
+    }
+}
+
+/// One attempt: sends the request, returns the answer.
+fn send_once(
+    transport: &Transport,
+    head: &request::Parts,
+    body: &Body,
+    source: &mut Source<'_>,
+    reporter: &mut ProgressReporter,
+) -> Result<Answer, Failure> {
+    let (agent, timeouts) = (&transport.agent, &transport.timeouts);
+    let answer = match body {
+        Body::Empty => transport::exchange(agent, timeouts, head, SendBody::none()),
+        Body::Complete(bytes) => transport::exchange(agent, timeouts, head, bytes.as_slice()),
+        Body::Framed(framed) => return send_framed(transport, head, framed, source, reporter),
+    };
+    answer.map_err(Failure::Transport)
+}
+
+/// Streams a framed body: head, the content through the encoder, tail.
+fn send_framed(
+    transport: &Transport,
+    head: &request::Parts,
+    framed: &FramedBody,
+    source: &mut Source<'_>,
+    reporter: &mut ProgressReporter,
+) -> Result<Answer, Failure> {
+    let mut reader = FramedReader::new(framed, source, reporter);
+    let result = transport::exchange(
+        &transport.agent,
+        &transport.timeouts,
+        head,
+        SendBody::from_reader(&mut reader),
+    );
+    // The source's own failure explains a transport error it caused.
+    if let Some(failure) = reader.failure() {
+        return Err(Failure::Fatal(failure));
+    }
+    result.map_err(Failure::Transport)
+}
+
+/// Lets the operation judge the answer.
+fn parse<O: Operation>(
+    operation: &O,
+    (parts, body): Answer,
+) -> Result<O::Output, kie_proto::ApiError> {
+    operation.parse_response(kie_proto::http::Response::from_parts(
+        parts,
+        body.as_slice(),
+    ))
+}
+
+/// How long to wait before the next attempt, or `None` to stop.
+fn next_wait(policy: &RetryPolicy, attempt: u32, failure: &Failure) -> Option<Duration> {
+    let retryable = failure.retryable()?;
+    match policy.decide(attempt, retryable, random_f64(), SystemTime::now()) {
+        RetryDecision::RetryAfter(wait) => Some(wait),
+        RetryDecision::GiveUp => None,
+    }
+}
+
+/// Rewinds the source for another attempt; a source that cannot be rewound turns the
+/// failure into [`Error::NotRewindable`].
+fn prepare_retry(source: &mut Source<'_>, failure: Failure, attempt: u32) -> Result<(), Error> {
+    if !source.can_rewind() {
+        return Err(Error::NotRewindable {
+            source: Box::new(failure.into_error(attempt)),
+        });
+    }
+    source.rewind().map_err(|e| source.io_error(e))
+}
+
+/// A random `u64` from the operating system (names of uploads without one).
+pub(crate) fn random_u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        hasher.finish()
+    })
+}
+
+/// A uniform random number in `[0, 1)` for backoff jitter.
+fn random_f64() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kie_proto::TransportFailure;
+
+    #[test]
+    fn jitter_is_in_range() {
+        for _ in 0..1000 {
+            let r = random_f64();
+            assert!((0.0..1.0).contains(&r));
+        }
+        assert_ne!(random_u64(), random_u64());
+    }
+
+    #[test]
+    fn transport_failures_report_attempts() {
+        let failure = Failure::Transport(TransportError {
+            kind: TransportFailure::Timeout,
+            source: ureq::Error::Timeout(ureq::Timeout::PerRead),
+        });
+        let error = failure.into_error(3);
+        assert!(matches!(
+            error,
+            Error::Transport {
+                kind: TransportFailure::Timeout,
+                attempts: 3,
+                ..
+            }
+        ));
+    }
+}
