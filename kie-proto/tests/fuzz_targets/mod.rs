@@ -167,7 +167,10 @@ pub fn check_response(status: u16, retry_after: Option<&[u8]>, body: &[u8]) {
 /// `code` absent/null or 200 (as an integer, an integral float or a numeric string).
 pub fn success_allowed(status: u16, body: &[u8]) -> bool {
     use serde_json::Value;
-    let Ok(Value::Object(envelope)) = serde_json::from_slice::<Value>(body) else {
+    // Lossy: serde skips unknown fields without checking their strings' UTF-8, so a body
+    // with invalid UTF-8 inside an ignored field is still a valid envelope.
+    let text = String::from_utf8_lossy(body);
+    let Ok(Value::Object(envelope)) = serde_json::from_str::<Value>(&text) else {
         return false;
     };
     let success_ok = matches!(
@@ -204,7 +207,7 @@ fn check_error(error: &ApiError, status: u16, retry_after: Option<&HeaderValue>,
         assert_eq!(error.code, None);
     }
     let is_object = matches!(
-        serde_json::from_slice::<serde_json::Value>(body),
+        serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(body)),
         Ok(serde_json::Value::Object(_))
     );
     if !is_object {
