@@ -7,6 +7,8 @@
 //! the base64 endpoint). Because the encoded length is known up front, every body has an
 //! exact `Content-Length` and is never sent chunked.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -112,7 +114,32 @@ impl FramedBody {
     /// A fresh encoder for one attempt at sending this body.
     pub fn encoder(&self) -> FrameEncoder<'_> {
         FrameEncoder {
-            body: self,
+            body: Cow::Borrowed(self),
+            stage: Stage::Head,
+            consumed: 0,
+            base64: Base64Encoder::new(),
+        }
+    }
+
+    /// Like [`encoder`](Self::encoder), but the encoder owns the body: for drivers that keep
+    /// the encoder inside a stream or future that must be `'static` (e.g. an async request
+    /// body), where borrowing the body would make the value self-referential.
+    ///
+    /// ```
+    /// use kie_proto::{ContentEncoding, FramedBody};
+    /// let body = FramedBody::new(b"<".to_vec(), 2, ContentEncoding::Raw, b">".to_vec());
+    /// let len = body.len();
+    /// let mut encoder = body.into_encoder();
+    /// let mut wire = Vec::new();
+    /// encoder.encode(b"hi", &mut wire)?;
+    /// encoder.finish(&mut wire)?;
+    /// assert_eq!(wire, b"<hi>");
+    /// assert_eq!(wire.len() as u64, len);
+    /// # Ok::<(), kie_proto::ContentLengthMismatch>(())
+    /// ```
+    pub fn into_encoder(self) -> FrameEncoder<'static> {
+        FrameEncoder {
+            body: Cow::Owned(self),
             stage: Stage::Head,
             consumed: 0,
             base64: Base64Encoder::new(),
@@ -173,7 +200,7 @@ enum Stage {
 /// ```
 #[derive(Debug)]
 pub struct FrameEncoder<'a> {
-    body: &'a FramedBody,
+    body: Cow<'a, FramedBody>,
     stage: Stage,
     consumed: u64,
     base64: Base64Encoder,
@@ -211,6 +238,11 @@ impl FrameEncoder<'_> {
     /// Raw content bytes accepted so far.
     pub fn content_consumed(&self) -> u64 {
         self.consumed
+    }
+
+    /// The body being encoded.
+    pub fn body(&self) -> &FramedBody {
+        &self.body
     }
 
     /// Appends the end of the encoding and the tail. Fails, appending nothing, if less
@@ -343,6 +375,27 @@ mod tests {
             msg,
             "upload content is 4 or more bytes but 3 were declared; the file changed or the length is wrong"
         );
+    }
+
+    #[test]
+    fn owned_encoder_matches_borrowed() {
+        let body = FramedBody::new(
+            b"{\"d\":\"".to_vec(),
+            7,
+            ContentEncoding::Base64,
+            b"\"}".to_vec(),
+        );
+        let content = b"abcdefg";
+        let expected = body.to_vec(content);
+        let mut owned = body.clone().into_encoder();
+        let mut wire = Vec::new();
+        for chunk in content.chunks(2) {
+            assert_eq!(owned.encode(chunk, &mut wire), Ok(()));
+        }
+        assert_eq!(owned.content_consumed(), 7);
+        assert_eq!(owned.finish(&mut wire), Ok(()));
+        assert_eq!(Ok(wire), expected);
+        assert_eq!(owned.body(), &body);
     }
 
     #[test]
