@@ -1,0 +1,347 @@
+//! The streamed request body of one upload attempt: head, content read through a fixed
+//! buffer and encoded by kie-proto's [`FrameEncoder`], tail.
+//!
+//! The stream owns nothing that outlives the request except a shared [`Slot`] holding the
+//! source reader. The upload future keeps the other handle and a [`SlotGuard`]: when the
+//! future is dropped (cancelled), the guard takes the reader out of the slot and drops it at
+//! once, closing a file even if the connection task still holds the stream; the stream then
+//! fails its next poll, which aborts the request.
+
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use kie_proto::{Error, FrameEncoder, ProgressReporter};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Instant;
+
+/// Size of the read buffer: the only per-upload buffer, whatever the content's size.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// A source of content bytes, boxed so every source is one type.
+pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// What the body stream and the upload future share.
+#[derive(Default)]
+pub(crate) struct SlotState {
+    /// The reader, until the attempt ends or is cancelled.
+    pub(crate) reader: Option<Reader>,
+    /// Whether any byte was read from `reader` (it cannot be rewound afterwards).
+    pub(crate) touched: bool,
+    /// Why the stream failed, when the failure is the source's and not the network's.
+    pub(crate) error: Option<Error>,
+}
+
+/// The shared state of one attempt.
+#[derive(Clone, Default)]
+pub(crate) struct Slot(Arc<Mutex<SlotState>>);
+
+impl Slot {
+    pub(crate) fn new(reader: Option<Reader>) -> Self {
+        Self(Arc::new(Mutex::new(SlotState {
+            reader,
+            touched: false,
+            error: None,
+        })))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Drops the slot's reader when the attempt ends, however it ends (cancellation included).
+pub(crate) struct SlotGuard(pub(crate) Slot);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let reader = self.0.lock().reader.take();
+        drop(reader);
+    }
+}
+
+/// The last time bytes moved, shared by the body stream, the response reader and the idle
+/// watchdog.
+#[derive(Clone)]
+pub(crate) struct Activity {
+    base: Instant,
+    nanos: Arc<AtomicU64>,
+}
+
+impl Activity {
+    pub(crate) fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            nanos: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Bytes moved just now.
+    pub(crate) fn touch(&self) {
+        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.base + Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+
+    /// Completes once nothing has moved for `idle`.
+    pub(crate) async fn idle_for(&self, idle: Duration) {
+        loop {
+            let deadline = self.last() + idle;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+}
+
+/// The body of one attempt, as a stream of wire chunks.
+pub(crate) struct BodyStream {
+    encoder: FrameEncoder<'static>,
+    /// Content already in memory, sent before anything is read from the slot's reader.
+    prefix: Option<Bytes>,
+    /// Content bytes still to read from the slot's reader.
+    remaining: u64,
+    /// Whether to check that the reader is exhausted after `remaining` bytes (files).
+    probe_eof: bool,
+    slot: Slot,
+    path: Option<PathBuf>,
+    buf: Box<[u8]>,
+    progress: ProgressReporter,
+    activity: Activity,
+    done: bool,
+}
+
+/// The parts of a [`BodyStream`].
+pub(crate) struct BodyParts {
+    pub(crate) encoder: FrameEncoder<'static>,
+    pub(crate) prefix: Bytes,
+    pub(crate) remaining: u64,
+    pub(crate) probe_eof: bool,
+    pub(crate) slot: Slot,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) progress: ProgressReporter,
+    pub(crate) activity: Activity,
+}
+
+impl BodyStream {
+    pub(crate) fn new(parts: BodyParts) -> Self {
+        let buf_len = usize::try_from(parts.remaining.saturating_add(u64::from(parts.probe_eof)))
+            .unwrap_or(CHUNK)
+            .clamp(1, CHUNK);
+        Self {
+            encoder: parts.encoder,
+            prefix: Some(parts.prefix),
+            remaining: parts.remaining,
+            probe_eof: parts.probe_eof,
+            slot: parts.slot,
+            path: parts.path,
+            buf: vec![0; buf_len].into_boxed_slice(),
+            progress: parts.progress,
+            activity: parts.activity,
+            done: false,
+        }
+    }
+
+    /// Records a source failure for the driver and returns the error the transport sees.
+    fn fail(&mut self, error: Error) -> io::Error {
+        self.done = true;
+        let message = error.to_string();
+        let mut slot = self.slot.lock();
+        slot.reader = None;
+        slot.error.get_or_insert(error);
+        io::Error::other(message)
+    }
+
+    fn io_error(&self, source: io::Error) -> Error {
+        Error::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Encodes `content` (already counted in `remaining` or the prefix) into `out`.
+    fn encode(&mut self, content: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.encoder.encode(content, out)?;
+        self.progress.advance(content.len() as u64);
+        Ok(())
+    }
+
+    /// Appends the tail once all content is encoded.
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.encoder.finish(out)?;
+        self.progress.complete();
+        self.done = true;
+        Ok(())
+    }
+
+    /// Reads the next piece of content from the reader, or checks for end of input.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, Error>> {
+        let probing = self.remaining == 0;
+        let want = if probing {
+            1
+        } else {
+            usize::try_from(self.remaining)
+                .unwrap_or(usize::MAX)
+                .min(self.buf.len())
+        };
+        let slot = self.slot.clone();
+        let mut state = slot.lock();
+        let Some(reader) = state.reader.as_mut() else {
+            return Poll::Ready(Err(self.io_error(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the upload was cancelled",
+            ))));
+        };
+        let mut read_buf = ReadBuf::new(&mut self.buf[..want]);
+        match Pin::new(reader).poll_read(cx, &mut read_buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(err)) => Poll::Ready(Err(self.io_error(err))),
+            Poll::Ready(Ok(())) => {
+                state.touched = true;
+                drop(state);
+                let n = read_buf.filled().len();
+                let mut out = Vec::with_capacity(
+                    kie_proto::ContentEncoding::Base64.encoded_len(n as u64) as usize + 4,
+                );
+                if probing {
+                    if n > 0 {
+                        // More bytes than declared: let the encoder report the mismatch.
+                        let extra = self.buf[..n].to_vec();
+                        self.encode(&extra, &mut out)?;
+                    }
+                    self.finish(&mut out)?;
+                    return Poll::Ready(Ok(out));
+                }
+                if n == 0 {
+                    // Fewer bytes than declared: the encoder reports the mismatch.
+                    self.finish(&mut out)?;
+                    return Poll::Ready(Ok(out));
+                }
+                self.remaining -= n as u64;
+                let chunk = std::mem::take(&mut self.buf);
+                let result = self.encode(&chunk[..n], &mut out);
+                self.buf = chunk;
+                result?;
+                if self.remaining == 0 && !self.probe_eof {
+                    self.finish(&mut out)?;
+                }
+                Poll::Ready(Ok(out))
+            }
+        }
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let result = if let Some(prefix) = this.prefix.take() {
+            // First chunk: head and the in-memory content.
+            let mut out = Vec::with_capacity(this.encoder.body().head().len() + prefix.len() * 2);
+            this.encoder.write_head(&mut out);
+            let mut result = this.encode(&prefix, &mut out);
+            if result.is_ok() && this.remaining == 0 && !this.probe_eof {
+                result = this.finish(&mut out);
+            }
+            result.map(|()| out)
+        } else {
+            match this.poll_read(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => result,
+            }
+        };
+        match result {
+            Ok(out) => {
+                this.activity.touch();
+                Poll::Ready(Some(Ok(Bytes::from(out))))
+            }
+            Err(error) => Poll::Ready(Some(Err(this.fail(error)))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt as _;
+    use kie_proto::{ContentEncoding, FramedBody};
+
+    async fn collect(
+        body: FramedBody,
+        prefix: &[u8],
+        rest: &[u8],
+        probe: bool,
+    ) -> Result<Vec<u8>, String> {
+        let slot = Slot::new(Some(Box::new(std::io::Cursor::new(rest.to_vec()))));
+        let mut stream = BodyStream::new(BodyParts {
+            remaining: body.content_len() - prefix.len() as u64,
+            encoder: body.into_encoder(),
+            prefix: Bytes::copy_from_slice(prefix),
+            probe_eof: probe,
+            slot: slot.clone(),
+            path: None,
+            progress: ProgressReporter::new(None, 0),
+            activity: Activity::new(),
+        });
+        let mut wire = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => wire.extend_from_slice(&chunk),
+                Err(_) => {
+                    return Err(slot
+                        .lock()
+                        .error
+                        .take()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default());
+                }
+            }
+        }
+        Ok(wire)
+    }
+
+    #[tokio::test]
+    async fn streams_prefix_then_reader_through_the_encoder() {
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        for encoding in [ContentEncoding::Raw, ContentEncoding::Base64] {
+            let body = FramedBody::new(
+                b"HEAD".to_vec(),
+                content.len() as u64,
+                encoding,
+                b"TAIL".to_vec(),
+            );
+            let expected = body.to_vec(&content).map_err(|e| e.to_string());
+            for probe in [false, true] {
+                let wire = collect(body.clone(), &content[..100], &content[100..], probe).await;
+                assert_eq!(wire, expected);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn short_and_long_sources_are_errors() {
+        let body = FramedBody::new(b"H".to_vec(), 10, ContentEncoding::Raw, b"T".to_vec());
+        let short = collect(body.clone(), b"ab", b"cd", false).await;
+        assert!(short.is_err_and(|e| e.contains("upload content is 4 bytes but 10")));
+        let long = collect(body.clone(), b"", b"0123456789X", true).await;
+        assert!(long.is_err_and(|e| e.contains("11 or more")));
+        let exact_no_probe = collect(body, b"", b"0123456789X", false).await;
+        assert_eq!(exact_no_probe, Ok(b"H0123456789T".to_vec()));
+    }
+}

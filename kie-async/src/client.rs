@@ -1,0 +1,525 @@
+//! [`Client`] and [`ClientBuilder`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kie_proto::{
+    Api, ApiKey, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation, RetryPolicy,
+    SNIFF_LEN, UploadOptions, UploadPlan, UploadResult,
+};
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+
+use crate::body::Reader;
+use crate::transport::{Content, random_u64};
+
+/// Default time allowed to establish a connection (TCP and TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default idle timeout: the longest time nothing may be sent or received during a request.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Environment variable holding the API key, read by [`Client::from_env`].
+pub const ENV_API_KEY: &str = "KIE_API_KEY";
+/// Environment variable overriding the upload base URL, read by [`Client::from_env`].
+pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
+/// Environment variable overriding the Common API base URL, read by [`Client::from_env`].
+pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
+
+/// An async client of the KIE.AI File Upload API and Common API.
+///
+/// Cheap to clone (the clones share one connection pool); `Send + Sync`; every method's
+/// future is `Send`, and works on multi-thread and current-thread tokio runtimes. `Debug`
+/// never shows the API key.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), kie_async::Error> {
+/// use kie_async::{Client, UploadOptions};
+/// let client = Client::from_env()?;
+/// let uploaded = client.upload_file("cat.png", &UploadOptions::new("images/user-uploads")).await?;
+/// println!("{}", uploaded.download_url);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) api: Api,
+    pub(crate) http: reqwest::Client,
+    pub(crate) retry_policy: RetryPolicy,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api", &self.inner.api)
+            .field("retry_policy", &self.inner.retry_policy)
+            .field("timeout", &self.inner.timeout)
+            .field("read_timeout", &self.inner.read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Client`]; from [`Client::builder`].
+pub struct ClientBuilder {
+    key: Result<ApiKey, InvalidInput>,
+    upload_base_url: Option<String>,
+    api_base_url: Option<String>,
+    user_agent_suffix: Option<String>,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    retry_policy: RetryPolicy,
+    http_client: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("key", &self.key)
+            .field("upload_base_url", &self.upload_base_url)
+            .field("api_base_url", &self.api_base_url)
+            .field("user_agent_suffix", &self.user_agent_suffix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retry_policy", &self.retry_policy)
+            .field(
+                "http_client",
+                &self.http_client.as_ref().map(|_| "<custom>"),
+            )
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Sends uploads to `url` instead of [`kie_proto::DEFAULT_UPLOAD_BASE_URL`].
+    pub fn upload_base_url(mut self, url: &str) -> Self {
+        self.upload_base_url = Some(url.to_owned());
+        self
+    }
+
+    /// Sends credits and download-url requests to `url` instead of
+    /// [`kie_proto::DEFAULT_API_BASE_URL`].
+    pub fn api_base_url(mut self, url: &str) -> Self {
+        self.api_base_url = Some(url.to_owned());
+        self
+    }
+
+    /// Appends ` <suffix>` to the user agent (`kie-rs/<version> <suffix>`).
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.user_agent_suffix = Some(suffix.to_owned());
+        self
+    }
+
+    /// Time allowed to connect (TCP and TLS); default [`DEFAULT_CONNECT_TIMEOUT`]. Not
+    /// applied to a client given with [`http_client`](Self::http_client).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for a whole request, upload included; none by default (a large upload
+    /// on a slow link may take hours; the idle [`read_timeout`](Self::read_timeout) catches
+    /// stalls).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The longest time nothing may be sent or received during a request, default
+    /// [`DEFAULT_READ_TIMEOUT`] (none with a custom [`http_client`](Self::http_client) unless
+    /// set here). It restarts whenever bytes move, so it bounds stalls, not
+    /// the duration of an upload.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// When and how to retry; default [`RetryPolicy::default`]. [`RetryPolicy::never`]
+    /// turns retries off.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Sends requests through this `reqwest::Client` (its proxy, TLS, pool settings).
+    ///
+    /// Configure it with `redirect(reqwest::redirect::Policy::none())`: uploads must not
+    /// follow redirects, and the API key must not reach another host. The connect timeout
+    /// of this builder is not applied to it (set it on the reqwest client); the overall and
+    /// idle timeouts of this builder apply only when set explicitly.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// The client. Fails on an invalid key, base URL or user agent suffix, or if TLS cannot
+    /// be set up.
+    pub fn build(self) -> Result<Client, Error> {
+        let mut api = Api::new(self.key?);
+        if let Some(url) = &self.upload_base_url {
+            api = api.with_upload_base_url(url)?;
+        }
+        if let Some(url) = &self.api_base_url {
+            api = api.with_api_base_url(url)?;
+        }
+        if let Some(suffix) = &self.user_agent_suffix {
+            api = api.with_user_agent_suffix(suffix)?;
+        }
+        let custom = self.http_client.is_some();
+        let http = match self.http_client {
+            Some(client) => client,
+            None => default_http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
+        };
+        let default_idle = (!custom).then_some(DEFAULT_READ_TIMEOUT);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                api,
+                http,
+                retry_policy: self.retry_policy,
+                timeout: self.timeout,
+                read_timeout: self.read_timeout.or(default_idle),
+            }),
+        })
+    }
+}
+
+/// The reqwest client: rustls (reqwest's default provider, no OpenSSL) with the platform's
+/// certificate verifier, HTTP/1.1, no redirects.
+fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .http1_only()
+        .build()
+        .map_err(|err| Error::Transport {
+            kind: kie_proto::TransportFailure::Tls,
+            attempts: 0,
+            source: Box::new(err),
+        })
+}
+
+impl Client {
+    /// A client of the production service with `key`.
+    pub fn new(key: &str) -> Result<Client, Error> {
+        Client::builder(key).build()
+    }
+
+    /// A client configured from the environment: `KIE_API_KEY` (required), and optionally
+    /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
+    /// [`InvalidInput::ApiKeyEmpty`].
+    pub fn from_env() -> Result<Client, Error> {
+        let key = std::env::var(ENV_API_KEY).unwrap_or_default();
+        let mut builder = Client::builder(&key);
+        if let Ok(url) = std::env::var(ENV_UPLOAD_BASE_URL) {
+            builder = builder.upload_base_url(&url);
+        }
+        if let Ok(url) = std::env::var(ENV_API_BASE_URL) {
+            builder = builder.api_base_url(&url);
+        }
+        builder.build()
+    }
+
+    /// A builder for a client with `key`. The key is checked here and the error (which
+    /// never shows the key) is returned by [`ClientBuilder::build`].
+    pub fn builder(key: &str) -> ClientBuilder {
+        ClientBuilder {
+            key: ApiKey::new(key),
+            upload_base_url: None,
+            api_base_url: None,
+            user_agent_suffix: None,
+            connect_timeout: None,
+            timeout: None,
+            read_timeout: None,
+            retry_policy: RetryPolicy::default(),
+            http_client: None,
+        }
+    }
+
+    /// The key, base URLs and user agent in use.
+    pub fn api(&self) -> &Api {
+        &self.inner.api
+    }
+
+    /// The retry policy in use.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry_policy
+    }
+
+    /// Sends any kie-proto operation, with retries. A framed body's content must be empty
+    /// here (use the `upload_*` methods to stream content).
+    pub async fn send<O>(&self, op: &O) -> Result<O::Output, Error>
+    where
+        O: Operation + Sync,
+    {
+        self.inner.run(op, Content::None, None).await
+    }
+
+    /// Remaining credits of the account.
+    pub async fn credits(&self) -> Result<f64, Error> {
+        self.send(&GetCredits).await
+    }
+
+    /// A temporary (20-minute) download link for a file KIE.AI generated.
+    pub async fn download_url(&self, url: &str) -> Result<String, Error> {
+        let op = GetDownloadUrl::new(HttpUrl::new(url)?);
+        self.send(&op).await
+    }
+
+    /// Asks the service to fetch `url` and store it (URL upload endpoint).
+    ///
+    /// Without a file name in `options`, the name is the URL's last path segment when it has
+    /// an extension, else a random one, chosen before the first attempt.
+    pub async fn upload_url(
+        &self,
+        url: &str,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        let op = options.url_upload(url, random_u64())?;
+        self.send(&op).await
+    }
+
+    /// Uploads the file at `path` as multipart (stream upload endpoint), reading it through
+    /// a fixed buffer: memory use does not grow with the file.
+    ///
+    /// Without a file name in `options`, the name is 16 random hex digits with the file's
+    /// extension, chosen before the first attempt and reused by retries, so a retried
+    /// upload overwrites itself instead of leaving a second copy. A retry reopens the file.
+    pub async fn upload_file(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.file(path.as_ref(), options, Form::Multipart).await
+    }
+
+    /// Like [`upload_file`](Self::upload_file), through the base64 endpoint (the file is
+    /// base64-encoded on the fly, also in constant memory; a third more bytes on the wire).
+    pub async fn upload_base64_file(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.file(path.as_ref(), options, Form::Base64).await
+    }
+
+    /// Uploads `bytes` as multipart. A `Vec<u8>`, `String` or [`bytes::Bytes`] is taken
+    /// without a copy; a borrowed slice is copied once (the request body must own its bytes).
+    pub async fn upload_bytes(
+        &self,
+        bytes: impl IntoBytes,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.bytes(bytes.into_bytes(), options, Form::Multipart)
+            .await
+    }
+
+    /// Like [`upload_bytes`](Self::upload_bytes), through the base64 endpoint.
+    pub async fn upload_base64_bytes(
+        &self,
+        bytes: impl IntoBytes,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.bytes(bytes.into_bytes(), options, Form::Base64).await
+    }
+
+    /// Uploads exactly `len` bytes from `reader` as multipart, in constant memory.
+    ///
+    /// A reader cannot be rewound: a failure that the retry policy would retry is retried
+    /// only if nothing beyond the first [`SNIFF_LEN`] bytes (read up front for MIME
+    /// detection) was read yet; otherwise the error is [`Error::NotRewindable`]. Upload a
+    /// file or bytes to get retries in every case.
+    pub async fn upload_reader<R>(
+        &self,
+        reader: R,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        self.reader(Box::new(reader), len, options, Form::Multipart)
+            .await
+    }
+
+    /// Like [`upload_reader`](Self::upload_reader), through the base64 endpoint.
+    pub async fn upload_base64_reader<R>(
+        &self,
+        reader: R,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        self.reader(Box::new(reader), len, options, Form::Base64)
+            .await
+    }
+
+    async fn file(
+        &self,
+        path: &Path,
+        options: &UploadOptions,
+        form: Form,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let io = |source| Error::Io {
+            path: Some(path.to_path_buf()),
+            source,
+        };
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let metadata = file.metadata().await.map_err(io)?;
+        if metadata.is_dir() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not a file",
+            )));
+        }
+        let len = metadata.len();
+        let prefix = read_prefix(&mut file, len).await.map_err(io)?;
+        let source_name = path.file_name().and_then(|name| name.to_str());
+        let plan = options.plan(source_name, &prefix, random_u64())?;
+        let content = Content::File {
+            path: PathBuf::from(path),
+            prefix,
+            first: Some(file),
+        };
+        self.upload(plan, len, content, options, form).await
+    }
+
+    async fn bytes(
+        &self,
+        bytes: Bytes,
+        options: &UploadOptions,
+        form: Form,
+    ) -> Result<UploadResult, Error> {
+        let sniff = &bytes[..bytes.len().min(SNIFF_LEN)];
+        let plan = options.plan(None, sniff, random_u64())?;
+        let len = bytes.len() as u64;
+        self.upload(plan, len, Content::Bytes(bytes), options, form)
+            .await
+    }
+
+    async fn reader(
+        &self,
+        mut reader: Reader,
+        len: u64,
+        options: &UploadOptions,
+        form: Form,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        let prefix = read_prefix(&mut reader, len)
+            .await
+            .map_err(|source| Error::Io { path: None, source })?;
+        let plan = options.plan(None, &prefix, random_u64())?;
+        let content = Content::Reader {
+            prefix,
+            reader: Some(reader),
+        };
+        self.upload(plan, len, content, options, form).await
+    }
+
+    async fn upload(
+        &self,
+        plan: UploadPlan,
+        len: u64,
+        content: Content,
+        options: &UploadOptions,
+        form: Form,
+    ) -> Result<UploadResult, Error> {
+        let progress = options.progress().cloned();
+        match form {
+            Form::Multipart => {
+                let op = plan.stream_upload(len);
+                self.inner.run(&op, content, progress).await
+            }
+            Form::Base64 => {
+                let op = plan.base64_upload(len);
+                self.inner.run(&op, content, progress).await
+            }
+        }
+    }
+}
+
+/// Which upload endpoint carries the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    Multipart,
+    Base64,
+}
+
+/// Reads up to [`SNIFF_LEN`] bytes (at most `len`) for MIME detection. A source shorter than
+/// that gives fewer bytes; the body stream reports the length mismatch.
+async fn read_prefix<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    len: u64,
+) -> std::io::Result<Bytes> {
+    let want = usize::try_from(len).unwrap_or(SNIFF_LEN).min(SNIFF_LEN);
+    let mut prefix = vec![0; want];
+    let mut filled = 0;
+    while filled < want {
+        let n = reader.read(&mut prefix[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    prefix.truncate(filled);
+    Ok(Bytes::from(prefix))
+}
+
+/// Content in memory for [`Client::upload_bytes`]: owned buffers are moved, borrowed ones
+/// copied once.
+pub trait IntoBytes {
+    /// The bytes, owned.
+    fn into_bytes(self) -> Bytes;
+}
+
+impl IntoBytes for Bytes {
+    fn into_bytes(self) -> Bytes {
+        self
+    }
+}
+
+impl IntoBytes for Vec<u8> {
+    fn into_bytes(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+
+impl IntoBytes for String {
+    fn into_bytes(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+
+impl IntoBytes for &[u8] {
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl<const N: usize> IntoBytes for &[u8; N] {
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl IntoBytes for &Vec<u8> {
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl IntoBytes for &str {
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(self.as_bytes())
+    }
+}

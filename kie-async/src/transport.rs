@@ -1,0 +1,384 @@
+//! One attempt over the network, and the retry loop around attempts. Every decision comes
+//! from kie-proto: the request from the [`Operation`], success or refusal from its
+//! `parse_response`, whether and when to retry from the [`RetryPolicy`]. This module moves
+//! bytes, sleeps and reports.
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use kie_proto::http::{self, HeaderMap, StatusCode};
+use kie_proto::{
+    ApiError, Body, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback, ProgressReporter,
+    RetryDecision, Retryable, TransportFailure,
+};
+
+use crate::body::{Activity, BodyParts, BodyStream, Reader, Slot, SlotGuard};
+use crate::client::Inner;
+
+/// Where the content of a framed body comes from.
+pub(crate) enum Content {
+    /// No content (a body without a framed part, or nothing to read).
+    None,
+    /// Bytes in memory: every attempt sends them again.
+    Bytes(Bytes),
+    /// A file: the first attempt continues the handle the prefix was read from, later
+    /// attempts open the path again.
+    File {
+        path: PathBuf,
+        prefix: Bytes,
+        first: Option<tokio::fs::File>,
+    },
+    /// A reader of known length: `prefix` (already read, for MIME detection) then the rest.
+    /// It can be sent again only if nothing beyond the prefix was read.
+    Reader {
+        prefix: Bytes,
+        reader: Option<Reader>,
+    },
+}
+
+/// What an attempt yields when it got no usable answer.
+enum Failure {
+    Api(ApiError),
+    Transport {
+        kind: TransportFailure,
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// Reading the source failed: never retried.
+    Source(Error),
+}
+
+impl Retryable for Failure {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Failure::Api(error) => error.is_retryable(),
+            Failure::Transport { kind, .. } => kind.is_retryable(),
+            Failure::Source(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<kie_proto::RetryAfter> {
+        match self {
+            Failure::Api(error) => error.retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl Failure {
+    fn into_error(self, attempts: u32) -> Error {
+        match self {
+            Failure::Api(error) => Error::Api(error),
+            Failure::Transport { kind, source } => Error::Transport {
+                kind,
+                attempts,
+                source,
+            },
+            Failure::Source(error) => error,
+        }
+    }
+}
+
+/// A transport error with a message of ours.
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Message {}
+
+/// A uniform random number in `[0, 1)`.
+pub(crate) fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// 64 random bits (from the OS; the clock if the OS fails us, which is still unique enough
+/// for a file name).
+pub(crate) fn random_u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    })
+}
+
+impl Inner {
+    /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
+    /// framed body.
+    pub(crate) async fn run<O: Operation>(
+        &self,
+        op: &O,
+        mut content: Content,
+        progress: Option<ProgressCallback>,
+    ) -> Result<O::Output, Error> {
+        let request = op.to_request(&self.api)?;
+        let mut attempt = 1;
+        loop {
+            let failure = match self
+                .attempt(&request, &mut content, progress.clone(), attempt)
+                .await
+            {
+                Ok((status, headers, body)) => {
+                    let mut response = http::Response::new(&body[..]);
+                    *response.status_mut() = status;
+                    *response.headers_mut() = headers;
+                    match op.parse_response(response) {
+                        Ok(output) => return Ok(output),
+                        Err(error) => Failure::Api(error),
+                    }
+                }
+                Err(failure) => failure,
+            };
+            let decision =
+                self.retry_policy
+                    .decide(attempt, &failure, random_unit(), SystemTime::now());
+            match decision {
+                RetryDecision::GiveUp => return Err(failure.into_error(attempt)),
+                RetryDecision::RetryAfter(delay) => {
+                    if !content.rewindable() {
+                        return Err(Error::NotRewindable {
+                            source: Box::new(failure.into_error(attempt)),
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One attempt: send, read at most [`MAX_RESPONSE_BODY`] bytes of the answer, all under
+    /// the overall and idle timeouts.
+    async fn attempt(
+        &self,
+        request: &http::Request<Body>,
+        content: &mut Content,
+        progress: Option<ProgressCallback>,
+        attempt: u32,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
+        let activity = Activity::new();
+        let (body, guard) = content.body(request.body(), progress, attempt, &activity)?;
+        let exchange = self.exchange(request, body, &activity);
+        let idle = async {
+            match self.read_timeout {
+                Some(limit) => activity.idle_for(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let overall = async {
+            match self.timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            result = exchange => result,
+            () = idle => Err(timeout(format!(
+                "nothing was sent or received for {:?} (read timeout)",
+                self.read_timeout.unwrap_or_default()
+            ))),
+            () = overall => Err(timeout(format!(
+                "the request took longer than {:?} (overall timeout)",
+                self.timeout.unwrap_or_default()
+            ))),
+        };
+        // The reader goes back to the content (to be sent again if it was never read), or is
+        // dropped with the guard.
+        if let Some(guard) = guard {
+            content.reclaim(&guard.0);
+            // A failure of the source explains the transport error it caused.
+            if result.is_err()
+                && let Some(error) = guard.0.lock().error.take()
+            {
+                return Err(Failure::Source(error));
+            }
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        request: &http::Request<Body>,
+        body: reqwest::Body,
+        activity: &Activity,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
+        let mut builder = http::Request::builder()
+            .method(request.method().clone())
+            .uri(request.uri().clone());
+        if let Some(headers) = builder.headers_mut() {
+            headers.clone_from(request.headers());
+        }
+        let outgoing = builder
+            .body(body)
+            .map_err(|err| transport(TransportFailure::Unsendable, err))?;
+        let outgoing =
+            reqwest::Request::try_from(outgoing).map_err(|err| transport(classify(&err), err))?;
+        let mut response = self
+            .http
+            .execute(outgoing)
+            .await
+            .map_err(|err| transport(classify(&err), err))?;
+        activity.touch();
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = Vec::new();
+        while body.len() < MAX_RESPONSE_BODY {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    activity.touch();
+                    let room = MAX_RESPONSE_BODY - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(err) => return Err(transport(classify(&err), err)),
+            }
+        }
+        Ok((status, headers, body))
+    }
+}
+
+impl Content {
+    /// Whether the content can be sent again from the start.
+    fn rewindable(&self) -> bool {
+        !matches!(self, Content::Reader { reader: None, .. })
+    }
+
+    /// The reqwest body of one attempt, with the guard that closes its source.
+    fn body(
+        &mut self,
+        body: &Body,
+        progress: Option<ProgressCallback>,
+        attempt: u32,
+        activity: &Activity,
+    ) -> Result<(reqwest::Body, Option<SlotGuard>), Failure> {
+        let framed = match body {
+            Body::Empty => return Ok((reqwest::Body::from(Vec::new()), None)),
+            Body::Complete(bytes) => return Ok((reqwest::Body::from(bytes.clone()), None)),
+            Body::Framed(framed) => framed,
+        };
+        let content_len = framed.content_len();
+        let mut reporter = ProgressReporter::new(progress, content_len);
+        reporter.start_attempt(attempt);
+        let (prefix, reader, path, probe_eof) = match self {
+            Content::None => (
+                Bytes::new(),
+                Some(Box::new(tokio::io::empty()) as Reader),
+                None,
+                false,
+            ),
+            Content::Bytes(bytes) => (bytes.clone(), None, None, false),
+            Content::File {
+                path,
+                prefix,
+                first,
+            } => match first.take() {
+                Some(file) => (
+                    prefix.clone(),
+                    Some(Box::new(file) as Reader),
+                    Some(path.clone()),
+                    true,
+                ),
+                None => {
+                    let file = std::fs::File::open(&*path).map_err(|source| {
+                        Failure::Source(Error::Io {
+                            path: Some(path.clone()),
+                            source,
+                        })
+                    })?;
+                    (
+                        Bytes::new(),
+                        Some(Box::new(tokio::fs::File::from_std(file)) as Reader),
+                        Some(path.clone()),
+                        true,
+                    )
+                }
+            },
+            Content::Reader { prefix, reader } => match reader.take() {
+                Some(reader) => (prefix.clone(), Some(reader), None, false),
+                None => {
+                    return Err(Failure::Source(Error::Io {
+                        path: None,
+                        source: std::io::Error::other("the reader was already consumed"),
+                    }));
+                }
+            },
+        };
+        let remaining = content_len.saturating_sub(prefix.len() as u64);
+        let slot = Slot::new(reader);
+        let stream = BodyStream::new(BodyParts {
+            encoder: framed.clone().into_encoder(),
+            prefix,
+            remaining,
+            probe_eof,
+            slot: slot.clone(),
+            path,
+            progress: reporter,
+            activity: activity.clone(),
+        });
+        Ok((reqwest::Body::wrap_stream(stream), Some(SlotGuard(slot))))
+    }
+
+    /// Takes the reader back after an attempt, if it can be sent again.
+    fn reclaim(&mut self, slot: &Slot) {
+        let mut state = slot.lock();
+        if let Content::Reader { reader, .. } = self
+            && !state.touched
+        {
+            *reader = state.reader.take();
+        }
+    }
+}
+
+fn timeout(message: String) -> Failure {
+    Failure::Transport {
+        kind: TransportFailure::Timeout,
+        source: Box::new(Message(message)),
+    }
+}
+
+fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static) -> Failure {
+    Failure::Transport {
+        kind,
+        source: Box::new(err),
+    }
+}
+
+/// Maps a reqwest error to the kind of failure the retry policy judges.
+fn classify(err: &reqwest::Error) -> TransportFailure {
+    let mut source: Option<&(dyn StdError + 'static)> = err.source();
+    let mut tls = false;
+    let mut io_timeout = false;
+    while let Some(inner) = source {
+        if inner.is::<rustls::Error>() {
+            tls = true;
+        }
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                io_timeout = true;
+            }
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                tls = true;
+            }
+        }
+        source = inner.source();
+    }
+    if err.is_timeout() || io_timeout {
+        TransportFailure::Timeout
+    } else if tls {
+        TransportFailure::Tls
+    } else if err.is_connect() {
+        TransportFailure::Connect
+    } else if err.is_builder() {
+        TransportFailure::Unsendable
+    } else {
+        TransportFailure::ConnectionLost
+    }
+}
