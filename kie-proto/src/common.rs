@@ -129,7 +129,7 @@ fn malformed(response: &http::Response<&[u8]>, message: &str) -> ApiError {
         code: Some(200),
         message: Some(message.to_owned()),
         kind: crate::ErrorKind::MalformedResponse,
-        retry_after: None,
+        retry_after: crate::RetryAfter::from_headers(response.headers()),
         body_excerpt: None,
     }
 }
