@@ -110,7 +110,7 @@ impl Activity {
 pub(crate) struct BodyStream {
     encoder: FrameEncoder<'static>,
     /// Content already in memory, sent before anything is read from the slot's reader.
-    prefix: Option<Bytes>,
+    prefix: Bytes,
     /// Content bytes still to read from the slot's reader.
     remaining: u64,
     /// Whether to check that the reader is exhausted after `remaining` bytes (files).
@@ -142,7 +142,7 @@ impl BodyStream {
             .clamp(1, CHUNK);
         Self {
             encoder: parts.encoder,
-            prefix: Some(parts.prefix),
+            prefix: parts.prefix,
             remaining: parts.remaining,
             probe_eof: parts.probe_eof,
             slot: parts.slot,
@@ -186,14 +186,36 @@ impl BodyStream {
         Ok(())
     }
 
-    /// Reads the next piece of content from the reader, or checks for end of input.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, Error>> {
+    /// Content bytes that fit before the next [`CHUNK`] boundary of the content, so that
+    /// pieces line up with the progress interval whatever the prefix length.
+    fn room(&self) -> usize {
+        CHUNK - (self.encoder.content_consumed() % CHUNK as u64) as usize
+    }
+
+    /// The next wire bytes, or `None` when the body is complete.
+    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, Error>> {
+        let mut out = Vec::new();
+        let room = self.room();
+        if !self.prefix.is_empty() {
+            let piece = self.prefix.split_to(room.min(self.prefix.len()));
+            out.reserve(self.encoder.body().head().len() + piece.len() * 4 / 3 + 8);
+            self.encode(&piece, &mut out)?;
+            if self.prefix.is_empty() && self.remaining == 0 && !self.probe_eof {
+                self.finish(&mut out)?;
+            }
+            return Poll::Ready(Ok(out));
+        }
+        if self.remaining == 0 && !self.probe_eof {
+            self.finish(&mut out)?;
+            return Poll::Ready(Ok(out));
+        }
         let probing = self.remaining == 0;
         let want = if probing {
             1
         } else {
             usize::try_from(self.remaining)
                 .unwrap_or(usize::MAX)
+                .min(room)
                 .min(self.buf.len())
         };
         let slot = self.slot.clone();
@@ -209,30 +231,23 @@ impl BodyStream {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(err)) => Poll::Ready(Err(self.io_error(err))),
             Poll::Ready(Ok(())) => {
-                state.touched = true;
-                drop(state);
                 let n = read_buf.filled().len();
-                let mut out = Vec::with_capacity(
-                    kie_proto::ContentEncoding::Base64.encoded_len(n as u64) as usize + 4,
-                );
-                if probing {
-                    if n > 0 {
-                        // More bytes than declared: let the encoder report the mismatch.
-                        let extra = self.buf[..n].to_vec();
-                        self.encode(&extra, &mut out)?;
-                    }
-                    self.finish(&mut out)?;
-                    return Poll::Ready(Ok(out));
-                }
+                // A reader that only reported its end can be sent again: it is still at its end.
+                state.touched |= n > 0;
+                drop(state);
                 if n == 0 {
-                    // Fewer bytes than declared: the encoder reports the mismatch.
+                    // End of input: the encoder reports a source shorter than declared.
                     self.finish(&mut out)?;
                     return Poll::Ready(Ok(out));
                 }
-                self.remaining -= n as u64;
-                let chunk = std::mem::take(&mut self.buf);
-                let result = self.encode(&chunk[..n], &mut out);
-                self.buf = chunk;
+                if !probing {
+                    self.remaining -= n as u64;
+                }
+                // A byte past the declared length makes the encoder report the mismatch.
+                out.reserve(n * 4 / 3 + 4 + self.encoder.body().tail().len());
+                let buf = std::mem::take(&mut self.buf);
+                let result = self.encode(&buf[..n], &mut out);
+                self.buf = buf;
                 result?;
                 if self.remaining == 0 && !self.probe_eof {
                     self.finish(&mut out)?;
@@ -251,27 +266,13 @@ impl Stream for BodyStream {
         if this.done {
             return Poll::Ready(None);
         }
-        let result = if let Some(prefix) = this.prefix.take() {
-            // First chunk: head and the in-memory content.
-            let mut out = Vec::with_capacity(this.encoder.body().head().len() + prefix.len() * 2);
-            this.encoder.write_head(&mut out);
-            let mut result = this.encode(&prefix, &mut out);
-            if result.is_ok() && this.remaining == 0 && !this.probe_eof {
-                result = this.finish(&mut out);
-            }
-            result.map(|()| out)
-        } else {
-            match this.poll_read(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => result,
-            }
-        };
-        match result {
-            Ok(out) => {
+        match this.poll_piece(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(out)) => {
                 this.activity.touch();
                 Poll::Ready(Some(Ok(Bytes::from(out))))
             }
-            Err(error) => Poll::Ready(Some(Err(this.fail(error)))),
+            Poll::Ready(Err(error)) => Poll::Ready(Some(Err(this.fail(error)))),
         }
     }
 }

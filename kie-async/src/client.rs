@@ -282,6 +282,7 @@ impl Client {
         url: &str,
         options: &UploadOptions,
     ) -> Result<UploadResult, Error> {
+        options.validate()?;
         let op = options.url_upload(url, random_u64())?;
         self.send(&op).await
     }
@@ -384,6 +385,7 @@ impl Client {
         }
         let len = metadata.len();
         let prefix = read_prefix(&mut file, len).await.map_err(io)?;
+        check_prefix(&prefix, len)?;
         let source_name = path.file_name().and_then(|name| name.to_str());
         let plan = options.plan(source_name, &prefix, random_u64())?;
         let content = Content::File {
@@ -418,6 +420,7 @@ impl Client {
         let prefix = read_prefix(&mut reader, len)
             .await
             .map_err(|source| Error::Io { path: None, source })?;
+        check_prefix(&prefix, len)?;
         let plan = options.plan(None, &prefix, random_u64())?;
         let content = Content::Reader {
             prefix,
@@ -522,4 +525,18 @@ impl IntoBytes for &str {
     fn into_bytes(self) -> Bytes {
         Bytes::copy_from_slice(self.as_bytes())
     }
+}
+
+/// A source that ended within the first [`SNIFF_LEN`] bytes is shorter than declared:
+/// report it before anything is sent.
+fn check_prefix(prefix: &[u8], len: u64) -> Result<(), Error> {
+    let expected = len.min(SNIFF_LEN as u64);
+    if (prefix.len() as u64) < expected {
+        return Err(Error::ContentLength(kie_proto::ContentLengthMismatch {
+            declared: len,
+            actual: prefix.len() as u64,
+            at_least: false,
+        }));
+    }
+    Ok(())
 }

@@ -299,7 +299,7 @@ impl Content {
                 }
             },
             Content::Reader { prefix, reader } => match reader.take() {
-                Some(reader) => (prefix.clone(), Some(reader), None, false),
+                Some(reader) => (prefix.clone(), Some(reader), None, true),
                 None => {
                     return Err(Failure::Source(Error::Io {
                         path: None,

@@ -1,0 +1,121 @@
+//! The conformance suite run against `kie-async`, each call blocking on a tokio runtime
+//! owned by the driver (multi-thread, two workers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod conformance;
+
+use std::io::Read;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use conformance::{Driver, Settings};
+use kie_async::{Client, Error, UploadOptions, UploadResult};
+use kie_tests::Emulator;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::runtime::Runtime;
+
+/// kie-async's client and the runtime its futures run on, as the suite sees them.
+struct Async {
+    client: Client,
+    runtime: Runtime,
+}
+
+/// A synchronous reader seen as an `AsyncRead` (reads inline; the suite's readers are in
+/// memory or deliberately slow test fixtures).
+struct SyncReader(Box<dyn Read + Send>);
+
+impl AsyncRead for SyncReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let n = this.0.read(buf.initialize_unfilled())?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Driver for Async {
+    fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
+        let mut builder = Client::builder(settings.key_for(emulator))
+            .upload_base_url(&settings.upload_base_url_for(emulator))
+            .api_base_url(&settings.api_base_url_for(emulator))
+            .retry_policy(settings.retry);
+        if let Some(timeout) = settings.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        if let Some(timeout) = settings.timeout {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(timeout) = settings.read_timeout {
+            builder = builder.read_timeout(timeout);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = builder.build()?;
+        Ok(Async { client, runtime })
+    }
+
+    fn upload_file(&self, path: &Path, options: &UploadOptions) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload_file(path, options))
+    }
+
+    fn upload_reader(
+        &self,
+        reader: Box<dyn Read + Send>,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload_reader(SyncReader(reader), len, options))
+    }
+
+    fn upload_bytes(&self, bytes: &[u8], options: &UploadOptions) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload_bytes(bytes, options))
+    }
+
+    fn upload_base64_file(
+        &self,
+        path: &Path,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload_base64_file(path, options))
+    }
+
+    fn upload_base64_bytes(
+        &self,
+        bytes: &[u8],
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload_base64_bytes(bytes, options))
+    }
+
+    fn upload_url(&self, url: &str, options: &UploadOptions) -> Result<UploadResult, Error> {
+        self.runtime.block_on(self.client.upload_url(url, options))
+    }
+
+    fn credits(&self) -> Result<f64, Error> {
+        self.runtime.block_on(self.client.credits())
+    }
+
+    fn download_url(&self, url: &str) -> Result<String, Error> {
+        self.runtime.block_on(self.client.download_url(url))
+    }
+
+    fn debug_of_client(&self) -> String {
+        format!("{:?}", self.client)
+    }
+}
+
+conformance_suite!(Async);
