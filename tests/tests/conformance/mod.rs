@@ -1,0 +1,1592 @@
+//! The driver conformance suite: written once, run against every kie-rs driver, always
+//! against the emulator over real sockets.
+//!
+//! A driver test file implements [`Driver`] (a small synchronous harness; an async driver
+//! blocks on its runtime inside each method) and invokes [`conformance_suite!`], which
+//! generates one `#[test]` per scenario:
+//!
+//! ```ignore
+//! #[macro_use]
+//! mod conformance;
+//! struct Blocking(kie_blocking::Client);
+//! impl conformance::Driver for Blocking { /* … */ }
+//! conformance::conformance_suite!(Blocking);
+//! ```
+//!
+//! Downloads are checked with a tiny HTTP/1.1 client written here over `TcpStream`, so the
+//! check does not depend on any driver.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kie_proto::{
+    Error, ErrorKind, Progress, RetryAfter, RetryPolicy, TransportFailure, UploadOptions,
+    UploadResult,
+};
+use kie_tests::{Emulator, ErrorStyle, Fault, Host, LoggedRequest, Route, StoredFile};
+use serde_json::json;
+
+// ---------------------------------------------------------------------------------------
+// The harness
+// ---------------------------------------------------------------------------------------
+
+/// How a scenario wants its client configured. Every field maps to a builder method of
+/// the same name in both drivers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The API key; `None` uses the emulator's.
+    pub key: Option<String>,
+    /// Upload base URL; `None` uses the emulator's upload host.
+    pub upload_base_url: Option<String>,
+    /// API base URL; `None` uses the emulator's api host.
+    pub api_base_url: Option<String>,
+    /// The retry policy.
+    pub retry: RetryPolicy,
+    /// `connect_timeout`.
+    pub connect_timeout: Option<Duration>,
+    /// `timeout` (overall, per attempt).
+    pub timeout: Option<Duration>,
+    /// `read_timeout` (idle).
+    pub read_timeout: Option<Duration>,
+}
+
+impl Default for Settings {
+    /// Retries on with tiny delays (3 attempts, 10 ms base), a 60 s idle timeout (an
+    /// unoptimised emulator takes seconds to digest 64 MiB of base64).
+    fn default() -> Self {
+        Settings {
+            key: None,
+            upload_base_url: None,
+            api_base_url: None,
+            retry: retries_on(),
+            connect_timeout: Some(Duration::from_secs(5)),
+            timeout: None,
+            read_timeout: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl Settings {
+    /// The default settings without retries.
+    pub fn no_retries() -> Self {
+        Settings {
+            retry: RetryPolicy::never(),
+            ..Settings::default()
+        }
+    }
+
+    /// The key to use with `emulator`.
+    pub fn key_for<'a>(&'a self, emulator: &'a Emulator) -> &'a str {
+        self.key.as_deref().unwrap_or_else(|| emulator.api_key())
+    }
+
+    /// The upload base URL to use with `emulator`.
+    pub fn upload_base_url_for(&self, emulator: &Emulator) -> String {
+        self.upload_base_url
+            .clone()
+            .unwrap_or_else(|| emulator.upload_base_url())
+    }
+
+    /// The API base URL to use with `emulator`.
+    pub fn api_base_url_for(&self, emulator: &Emulator) -> String {
+        self.api_base_url
+            .clone()
+            .unwrap_or_else(|| emulator.api_base_url())
+    }
+}
+
+/// Retries on, with short delays so the suite stays fast.
+pub fn retries_on() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_attempts(3)
+        .with_base_delay(Duration::from_millis(10))
+        .with_max_retry_after(Duration::from_secs(5))
+}
+
+/// One driver, seen synchronously. Every method forwards to the client method of the same
+/// name.
+pub trait Driver: Sized {
+    /// Builds a client for `emulator` with `settings` (nothing is sent).
+    fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error>;
+    /// `upload_file`.
+    fn upload_file(&self, path: &Path, options: &UploadOptions) -> Result<UploadResult, Error>;
+    /// `upload_reader`.
+    fn upload_reader(
+        &self,
+        reader: Box<dyn Read + Send>,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>;
+    /// `upload_bytes`.
+    fn upload_bytes(&self, bytes: &[u8], options: &UploadOptions) -> Result<UploadResult, Error>;
+    /// `upload_base64_file`.
+    fn upload_base64_file(
+        &self,
+        path: &Path,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>;
+    /// `upload_base64_bytes`.
+    fn upload_base64_bytes(
+        &self,
+        bytes: &[u8],
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>;
+    /// `upload_url`.
+    fn upload_url(&self, url: &str, options: &UploadOptions) -> Result<UploadResult, Error>;
+    /// `credits`.
+    fn credits(&self) -> Result<f64, Error>;
+    /// `download_url`.
+    fn download_url(&self, url: &str) -> Result<String, Error>;
+    /// `format!("{client:?}")`.
+    fn debug_of_client(&self) -> String;
+}
+
+/// Generates one `#[test]` per scenario for `$driver` (declare the module with
+/// `#[macro_use] mod conformance;`).
+macro_rules! conformance_suite {
+    ($driver:ty) => {
+        conformance_suite!(@tests $driver;
+            happy_paths,
+            round_trip_edge_sizes,
+            large_file_stream,
+            large_file_base64,
+            hostile_file_names,
+            generated_names_are_fixed_per_upload,
+            progress_contract,
+            error_codes_upload_host,
+            error_codes_api_host,
+            natural_refusals,
+            rate_limit_retry_after_is_honoured,
+            maintenance_455,
+            server_errors_500_and_502_html,
+            success_false_at_http_200,
+            connection_dropped_mid_upload,
+            connection_dropped_before_read,
+            truncated_response,
+            stalled_response_body,
+            stalled_response_headers,
+            overall_timeout,
+            connect_failure,
+            non_rewindable_reader,
+            small_reader_is_retried,
+            content_length_mismatch,
+            bad_input_sends_nothing,
+            bad_settings_send_nothing,
+            key_never_printed,
+            redirects_not_followed,
+            wire_format,
+        );
+    };
+    (@tests $driver:ty; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                conformance::$name::<$driver>();
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+fn client<D: Driver>(emulator: &Emulator, settings: &Settings) -> D {
+    D::connect(emulator, settings).expect("driver connects")
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("kie-conformance-{}-{tag}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `bytes` to `name` inside the directory.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random content.
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A 1x1 PNG.
+pub fn png() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap()
+}
+
+/// A plain HTTP/1.1 GET (no Authorization), written here so no driver is involved.
+/// Returns the status and the body.
+pub fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: conformance-check\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "files host answered chunked; extend http_get"
+    );
+    (status, raw[split + 4..].to_vec())
+}
+
+/// Downloads `result.download_url` and checks it byte for byte against `expected`.
+fn assert_downloads(result: &UploadResult, expected: &[u8]) {
+    let (status, body) = http_get(&result.download_url);
+    assert_eq!(status, 200, "GET {}", result.download_url);
+    assert!(
+        body == expected,
+        "downloaded {} bytes differ from the {} uploaded ({})",
+        body.len(),
+        expected.len(),
+        result.download_url
+    );
+}
+
+/// The requests the emulator logged for `route`.
+fn requests_to(emulator: &Emulator, route: Route) -> Vec<LoggedRequest> {
+    emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Some(route))
+        .collect()
+}
+
+/// Waits (up to 2 s) until the emulator logged `n` requests to `route`: a client that
+/// aborted a request may return before the emulator has even read its head.
+fn wait_for(emulator: &Emulator, route: Route, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while requests_to(emulator, route).len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Asserts that no request reached the emulator (after a short grace period, so that a
+/// request in flight would have been logged).
+fn assert_nothing_sent(emulator: &Emulator) {
+    std::thread::sleep(Duration::from_millis(100));
+    let requests = emulator.requests();
+    assert!(
+        requests.is_empty(),
+        "requests reached the emulator: {requests:#?}"
+    );
+}
+
+/// Checks that at most one copy is stored and returns it.
+fn at_most_one_stored(emulator: &Emulator) -> Option<StoredFile> {
+    let stored = emulator.stored_files();
+    assert!(
+        stored.len() <= 1,
+        "expected at most one stored copy, found {:?}",
+        stored.iter().map(|f| &f.path).collect::<Vec<_>>()
+    );
+    stored.into_iter().next()
+}
+
+/// The API error inside `error`.
+fn api_kind(error: &Error) -> Option<ErrorKind> {
+    error.api_error().map(|e| e.kind)
+}
+
+fn transport_kind(error: &Error) -> Option<(TransportFailure, u32)> {
+    match error {
+        Error::Transport { kind, attempts, .. } => Some((*kind, *attempts)),
+        _ => None,
+    }
+}
+
+/// Records every progress report.
+#[derive(Clone, Default)]
+struct ProgressLog(Arc<Mutex<Vec<Progress>>>);
+
+impl ProgressLog {
+    fn options(&self, options: UploadOptions) -> UploadOptions {
+        let log = self.clone();
+        options.on_progress(move |p| log.0.lock().unwrap().push(p))
+    }
+
+    fn reports(&self) -> Vec<Progress> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Checks the contract for an upload of `total` bytes that succeeded on its last
+    /// attempt: within an attempt `sent` never decreases and grows by at most 1 MiB between
+    /// reports; `total` is reached at most once per attempt and exactly once in the last;
+    /// an attempt after the first starts with a visible `(0, total)`.
+    fn assert_contract(&self, total: u64) -> u32 {
+        const MIB: u64 = 1 << 20;
+        let reports = self.reports();
+        assert!(!reports.is_empty(), "no progress reported");
+        let mut by_attempt: BTreeMap<u32, Vec<Progress>> = BTreeMap::new();
+        let mut last_attempt = 0;
+        for p in &reports {
+            assert_eq!(p.total, total, "{p:?}");
+            assert!(
+                p.attempt >= last_attempt,
+                "attempts go backwards: {reports:?}"
+            );
+            last_attempt = p.attempt;
+            by_attempt.entry(p.attempt).or_default().push(*p);
+        }
+        for (attempt, reports) in &by_attempt {
+            let mut previous = 0;
+            for (i, p) in reports.iter().enumerate() {
+                assert!(p.sent >= previous, "progress went backwards: {reports:?}");
+                assert!(
+                    p.sent - previous <= MIB || (i == 0 && p.sent <= MIB),
+                    "gap over 1 MiB: {reports:?}"
+                );
+                previous = p.sent;
+            }
+            if *attempt > 1 && total > 0 {
+                assert_eq!(reports[0].sent, 0, "retry does not restart visibly");
+            }
+            let totals = reports.iter().filter(|p| p.sent == total).count();
+            assert!(
+                totals <= 1,
+                "total reported {totals} times in attempt {attempt}"
+            );
+        }
+        let last = &by_attempt[&last_attempt];
+        assert_eq!(
+            last.iter().filter(|p| p.sent == total).count(),
+            1,
+            "total not reached exactly once in the last attempt: {last:?}"
+        );
+        assert_eq!(last.last().unwrap().sent, total);
+        last_attempt
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios: happy paths and round trips
+// ---------------------------------------------------------------------------------------
+
+/// Every endpoint succeeds and every upload downloads back byte-exact, without the files
+/// host ever seeing an `Authorization` header.
+pub fn happy_paths<D: Driver>() {
+    let emulator = Emulator::builder().credits(4.8).start();
+    let driver: D = client(&emulator, &Settings::default());
+    let dir = TempDir::new("happy");
+
+    let bytes = content(10_000, 1);
+    let r = driver
+        .upload_bytes(
+            &bytes,
+            &UploadOptions::new("docs/bytes").file_name("bytes.bin"),
+        )
+        .unwrap();
+    assert_eq!(r.file_name.as_deref(), Some("bytes.bin"));
+    assert_eq!(r.file_size, Some(10_000));
+    assert!(r.download_url.ends_with("/docs/bytes/bytes.bin"), "{r:?}");
+    assert_downloads(&r, &bytes);
+
+    let png = png();
+    let path = dir.file("pixel.png", &png);
+    let r = driver
+        .upload_file(&path, &UploadOptions::new("images/user-uploads"))
+        .unwrap();
+    assert_eq!(r.mime_type.as_deref(), Some("image/png"));
+    assert!(r.file_name.as_deref().unwrap().ends_with(".png"), "{r:?}");
+    assert_downloads(&r, &png);
+
+    let data = content(300_000, 2);
+    let r = driver
+        .upload_reader(
+            Box::new(std::io::Cursor::new(data.clone())),
+            data.len() as u64,
+            &UploadOptions::new("docs/reader").file_name("reader.dat"),
+        )
+        .unwrap();
+    assert_eq!(r.file_size, Some(300_000));
+    assert_downloads(&r, &data);
+
+    let r = driver
+        .upload_base64_bytes(&png, &UploadOptions::new("images/base64"))
+        .unwrap();
+    assert_eq!(r.mime_type.as_deref(), Some("image/png"));
+    assert_downloads(&r, &png);
+    let fields = &requests_to(&emulator, Route::Base64Upload)[0].fields;
+    assert!(fields.contains_key("base64Data"));
+
+    let r = driver
+        .upload_base64_bytes(
+            &png,
+            &UploadOptions::new("images/base64")
+                .file_name("data-url.png")
+                .data_url(true),
+        )
+        .unwrap();
+    assert_eq!(r.file_name.as_deref(), Some("data-url.png"));
+    assert_downloads(&r, &png);
+
+    let text = b"plain text, base64 from a file".to_vec();
+    let path = dir.file("note.txt", &text);
+    let r = driver
+        .upload_base64_file(&path, &UploadOptions::new("notes"))
+        .unwrap();
+    assert!(r.file_name.as_deref().unwrap().ends_with(".txt"), "{r:?}");
+    assert_downloads(&r, &text);
+
+    // URL upload: the emulator fetches a file it serves itself.
+    let source = driver
+        .upload_bytes(&bytes, &UploadOptions::new("src").file_name("remote.bin"))
+        .unwrap();
+    let r = driver
+        .upload_url(
+            &source.download_url,
+            &UploadOptions::new("images/downloaded"),
+        )
+        .unwrap();
+    assert_eq!(r.file_name.as_deref(), Some("remote.bin"));
+    assert!(r.download_url.contains("/images/downloaded/"));
+    assert_downloads(&r, &bytes);
+
+    assert_eq!(driver.credits().unwrap(), 4.8);
+
+    let generated = emulator.issue_generated_file(png.clone(), "image/png");
+    let link = driver.download_url(&generated).unwrap();
+    let (status, body) = http_get(&link);
+    assert_eq!((status, body), (200, png.clone()));
+
+    for request in emulator.requests() {
+        match request.host {
+            Host::Files => assert!(
+                !request.has_authorization(),
+                "Authorization sent to the files host: {request:?}"
+            ),
+            Host::Upload | Host::Api => {
+                assert_eq!(request.header("authorization"), Some("Bearer [redacted]"));
+                assert!((200..300).contains(&request.response_status), "{request:?}");
+            }
+        }
+    }
+}
+
+/// Empty content, base64 padding lengths and a size just past a buffer boundary, through
+/// both endpoints and all sources.
+pub fn round_trip_edge_sizes<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let dir = TempDir::new("sizes");
+    for (i, len) in [
+        0usize,
+        1,
+        2,
+        3,
+        4,
+        8191,
+        8192,
+        8193,
+        65_536,
+        65_537,
+        (1 << 20) + 1,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let data = content(len, 10 + i as u64);
+        let name = format!("size-{len}.bin");
+        let options = UploadOptions::new("sizes").file_name(&name);
+        let path = dir.file(&name, &data);
+        let mut results = vec![
+            driver.upload_bytes(&data, &options).unwrap(),
+            driver.upload_file(&path, &options).unwrap(),
+            driver
+                .upload_reader(
+                    Box::new(std::io::Cursor::new(data.clone())),
+                    len as u64,
+                    &options,
+                )
+                .unwrap(),
+        ];
+        // The service treats an empty `base64Data` as missing (400), so empty content goes
+        // through the stream endpoint only.
+        if len > 0 {
+            results.push(driver.upload_base64_bytes(&data, &options).unwrap());
+            results.push(driver.upload_base64_file(&path, &options).unwrap());
+        }
+        for r in &results {
+            assert_eq!(r.file_size, Some(len as u64), "{r:?}");
+            assert_downloads(r, &data);
+        }
+    }
+    // Empty content without a name still gets one.
+    let r = driver
+        .upload_bytes(b"", &UploadOptions::new("sizes/empty"))
+        .unwrap();
+    assert_downloads(&r, b"");
+}
+
+const LARGE: usize = 64 << 20;
+
+fn large_file<D: Driver>(base64: bool) {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let dir = TempDir::new("large");
+    let data = content(LARGE, 64);
+    let path = dir.file("large.bin", &data);
+    let progress = ProgressLog::default();
+    let options = progress.options(UploadOptions::new("videos").file_name("large.bin"));
+    let r = if base64 {
+        driver.upload_base64_file(&path, &options).unwrap()
+    } else {
+        driver.upload_file(&path, &options).unwrap()
+    };
+    assert_eq!(r.file_size, Some(LARGE as u64));
+    assert_eq!(progress.assert_contract(LARGE as u64), 1);
+    let route = if base64 {
+        Route::Base64Upload
+    } else {
+        Route::StreamUpload
+    };
+    let request = &requests_to(&emulator, route)[0];
+    let declared: u64 = request.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(declared, request.body_len);
+    assert!(declared > LARGE as u64);
+    assert_downloads(&r, &data);
+}
+
+/// A 64 MiB file through the stream endpoint, downloaded back byte-exact.
+pub fn large_file_stream<D: Driver>() {
+    large_file::<D>(false);
+}
+
+/// A 64 MiB file through the base64 endpoint, downloaded back byte-exact.
+pub fn large_file_base64<D: Driver>() {
+    large_file::<D>(true);
+}
+
+/// Names with quotes, `;`, emoji, non-Latin scripts, `%` and spaces survive both endpoints;
+/// a source file whose own name is hostile is stored under a generated name.
+pub fn hostile_file_names<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let dir = TempDir::new("names");
+    let data = b"name test".to_vec();
+    for name in [
+        "say \"hi\".txt",
+        "semi;colon=1.txt",
+        "emoji 😀🎬.txt",
+        "ünïcödé 名前 файл.txt",
+        "percent%20and+plus.txt",
+        "apos'trophe & amp.txt",
+        "quote\"; filename=evil.sh",
+        "trailing dot..txt",
+    ] {
+        for base64 in [false, true] {
+            let options = UploadOptions::new("names/ü ber").file_name(name);
+            let r = if base64 {
+                driver.upload_base64_bytes(&data, &options)
+            } else {
+                driver.upload_bytes(&data, &options)
+            }
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+            assert_eq!(r.file_name.as_deref(), Some(name));
+            assert_downloads(&r, &data);
+        }
+    }
+    let stored: Vec<String> = emulator
+        .stored_files()
+        .into_iter()
+        .map(|f| f.file_name)
+        .collect();
+    assert_eq!(stored.len(), 8, "{stored:?}");
+
+    // A hostile name on disk: the stored name is generated, with the extension kept.
+    let path = dir.file("back\\slash;\"quote\" 😀.bin", &data);
+    let r = driver
+        .upload_file(&path, &UploadOptions::new("names"))
+        .unwrap();
+    let name = r.file_name.clone().unwrap();
+    assert!(name.ends_with(".bin") && name.len() == 20, "{name}");
+    assert_downloads(&r, &data);
+}
+
+/// Without a file name, each upload gets its own random name, and the multipart
+/// `filename`, `fileName` field and stored name agree.
+pub fn generated_names_are_fixed_per_upload<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let png = png();
+    let a = driver
+        .upload_bytes(&png, &UploadOptions::new("gen"))
+        .unwrap();
+    let b = driver
+        .upload_bytes(&png, &UploadOptions::new("gen"))
+        .unwrap();
+    assert_ne!(a.file_name, b.file_name);
+    for r in [&a, &b] {
+        let name = r.file_name.as_deref().unwrap();
+        assert!(name.ends_with(".png"), "{name}");
+    }
+    let logged = requests_to(&emulator, Route::StreamUpload);
+    for (request, result) in logged.iter().zip([&a, &b]) {
+        assert_eq!(
+            request.fields.get("fileName").map(String::as_str),
+            result.file_name.as_deref()
+        );
+        assert_eq!(
+            request.fields.get("file.filename").map(String::as_str),
+            result.file_name.as_deref()
+        );
+    }
+    assert_eq!(emulator.stored_files().len(), 2);
+}
+
+/// Progress: monotonic, at least every MiB, total exactly once; a retry restarts at 0.
+pub fn progress_contract<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let total = (7 << 19) as u64; // 3.5 MiB
+    let data = content(total as usize, 5);
+
+    for base64 in [false, true] {
+        let progress = ProgressLog::default();
+        let options = progress.options(UploadOptions::new("progress").file_name("p.bin"));
+        if base64 {
+            driver.upload_base64_bytes(&data, &options).unwrap();
+        } else {
+            driver.upload_bytes(&data, &options).unwrap();
+        }
+        assert_eq!(progress.assert_contract(total), 1);
+    }
+
+    // Empty content: one report of (0, 0).
+    let progress = ProgressLog::default();
+    driver
+        .upload_bytes(b"", &progress.options(UploadOptions::new("progress")))
+        .unwrap();
+    let reports = progress.reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!((reports[0].sent, reports[0].total), (0, 0));
+
+    // A retry after the connection dropped mid-body.
+    emulator
+        .faults()
+        .push(Route::StreamUpload, Fault::DropAfterBytes(1 << 20));
+    let progress = ProgressLog::default();
+    let r = driver
+        .upload_bytes(
+            &data,
+            &progress.options(UploadOptions::new("progress").file_name("r.bin")),
+        )
+        .unwrap();
+    assert_eq!(progress.assert_contract(total), 2);
+    assert_downloads(&r, &data);
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios: error codes
+// ---------------------------------------------------------------------------------------
+
+/// Every documented code; the kinds follow the code whichever error style carries it.
+const CODES: [(u16, ErrorKind); 13] = [
+    (400, ErrorKind::BadRequest),
+    (401, ErrorKind::Unauthorized),
+    (402, ErrorKind::InsufficientCredits),
+    (404, ErrorKind::NotFound),
+    (405, ErrorKind::MethodNotAllowed),
+    (408, ErrorKind::Timeout),
+    (422, ErrorKind::Validation),
+    (429, ErrorKind::RateLimited),
+    (433, ErrorKind::UsageLimitExceeded),
+    (455, ErrorKind::Maintenance),
+    (500, ErrorKind::Server),
+    (501, ErrorKind::GenerationFailed),
+    (505, ErrorKind::FeatureDisabled),
+];
+
+const STYLES: [ErrorStyle; 2] = [ErrorStyle::StatusEqualsCode, ErrorStyle::Http200WithCode];
+
+/// Every code on each upload endpoint, in both error styles, without retries: one request
+/// each, the right kind, the HTTP status and body code kept.
+pub fn error_codes_upload_host<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::no_retries());
+    let png = png();
+    for style in STYLES {
+        for (code, kind) in CODES {
+            for route in [Route::StreamUpload, Route::Base64Upload, Route::UrlUpload] {
+                let body =
+                    json!({"success": false, "code": code, "msg": format!("emulated {code}")});
+                emulator
+                    .faults()
+                    .push(route, Fault::json(style.status_for(code), body));
+                let options = UploadOptions::new("errors").file_name("e.png");
+                let before = emulator.requests().len();
+                let error = match route {
+                    Route::StreamUpload => driver.upload_bytes(&png, &options),
+                    Route::Base64Upload => driver.upload_base64_bytes(&png, &options),
+                    _ => driver.upload_url("http://127.0.0.1:9/x.png", &options),
+                }
+                .unwrap_err();
+                let api = error.api_error().unwrap_or_else(|| panic!("{error:?}"));
+                assert_eq!(api.kind, kind, "{style:?} {code} {route:?}: {error}");
+                assert_eq!(api.code, Some(i64::from(code)));
+                assert_eq!(api.status.as_u16(), style.status_for(code));
+                assert_eq!(
+                    emulator.requests().len(),
+                    before + 1,
+                    "retried without retries"
+                );
+            }
+        }
+    }
+    assert!(emulator.stored_files().is_empty());
+}
+
+/// Every code on both Common API endpoints, in both error styles.
+pub fn error_codes_api_host<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::no_retries());
+    let generated = emulator.issue_generated_file(png(), "image/png");
+    for style in STYLES {
+        for (code, kind) in CODES {
+            for route in [Route::Credits, Route::DownloadUrl] {
+                let body = json!({"code": code, "msg": format!("emulated {code}"), "data": null});
+                emulator
+                    .faults()
+                    .push(route, Fault::json(style.status_for(code), body));
+                let error = match route {
+                    Route::Credits => driver.credits().map(drop),
+                    _ => driver.download_url(&generated).map(drop),
+                }
+                .unwrap_err();
+                assert_eq!(api_kind(&error), Some(kind), "{style:?} {code}: {error}");
+            }
+        }
+    }
+    assert_eq!(emulator.requests().len(), 2 * 2 * CODES.len());
+}
+
+/// Refusals the emulator produces itself: a wrong key on every endpoint in both styles,
+/// download-url of a URL KIE.AI did not generate, the CDN's user-agent refusal.
+pub fn natural_refusals<D: Driver>() {
+    let emulator = Emulator::start();
+    let wrong = Settings {
+        key: Some("sk-wrong-key".to_owned()),
+        ..Settings::default()
+    };
+    let driver: D = client(&emulator, &wrong);
+    let png = png();
+    for style in STYLES {
+        emulator.set_error_style(Host::Upload, style);
+        emulator.set_error_style(Host::Api, style);
+        let options = UploadOptions::new("auth");
+        let errors = [
+            driver.upload_bytes(&png, &options).unwrap_err(),
+            driver.upload_base64_bytes(&png, &options).unwrap_err(),
+            driver
+                .upload_url("http://127.0.0.1:9/a.png", &options)
+                .unwrap_err(),
+            driver.credits().unwrap_err(),
+            driver
+                .download_url("https://example.com/a.png")
+                .unwrap_err(),
+        ];
+        for error in errors {
+            assert_eq!(api_kind(&error), Some(ErrorKind::Unauthorized), "{error}");
+            assert!(error.to_string().contains("API key"), "{error}");
+        }
+    }
+    // Not retried: 5 calls x 2 styles.
+    assert_eq!(emulator.requests().len(), 10);
+
+    let driver: D = client(&emulator, &Settings::default());
+    for style in STYLES {
+        emulator.set_error_style(Host::Api, style);
+        let error = driver
+            .download_url("https://example.com/a.png")
+            .unwrap_err();
+        assert_eq!(api_kind(&error), Some(ErrorKind::Validation), "{error}");
+    }
+
+    emulator
+        .faults()
+        .push(Route::Credits, Fault::cloudflare_1010());
+    let error = driver.credits().unwrap_err();
+    assert_eq!(api_kind(&error), Some(ErrorKind::CdnRefused), "{error}");
+
+    // With the user-agent rule on, the driver's requests still pass: it always sends one.
+    emulator.set_require_user_agent(true);
+    driver.credits().unwrap();
+    driver
+        .upload_bytes(&png, &UploadOptions::new("ua"))
+        .unwrap();
+    assert!(emulator.stored_files().len() == 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios: faults, with retries on and off
+// ---------------------------------------------------------------------------------------
+
+/// Runs `scenario` once with retries and once without, each against a fresh emulator with
+/// `fault` queued once on the stream upload route. Returns nothing; checks the common
+/// invariant: at most one stored copy per upload.
+fn with_fault<D: Driver>(
+    fault: Fault,
+    settings: Settings,
+    check_retried: impl Fn(&Emulator, Result<UploadResult, Error>, Duration),
+    check_failed: impl Fn(&Emulator, Error, Duration),
+) {
+    let data = content(1 << 20, 99);
+    for retry in [true, false] {
+        let emulator = Emulator::start();
+        let settings = Settings {
+            retry: if retry {
+                settings.retry
+            } else {
+                RetryPolicy::never()
+            },
+            ..settings.clone()
+        };
+        let driver: D = client(&emulator, &settings);
+        emulator.faults().push(Route::StreamUpload, fault.clone());
+        let started = Instant::now();
+        let result = driver.upload_bytes(&data, &UploadOptions::new("faults").file_name("f.bin"));
+        let elapsed = started.elapsed();
+        let stored = at_most_one_stored(&emulator);
+        if retry {
+            let result = result.inspect(|r| assert_downloads(r, &data));
+            check_retried(&emulator, result, elapsed);
+            assert!(stored.is_some(), "nothing stored after a successful retry");
+        } else {
+            let error = result.expect_err("no retries: the fault must surface");
+            assert_eq!(
+                requests_to(&emulator, Route::StreamUpload).len(),
+                1,
+                "retried although retries are off"
+            );
+            check_failed(&emulator, error, elapsed);
+        }
+    }
+}
+
+fn stream_requests(emulator: &Emulator) -> usize {
+    requests_to(emulator, Route::StreamUpload).len()
+}
+
+/// 429 with `Retry-After: 1`: the retry waits that second; without retries the error
+/// carries the `Retry-After`.
+pub fn rate_limit_retry_after_is_honoured<D: Driver>() {
+    with_fault::<D>(
+        Fault::rate_limited(Some(1)),
+        Settings::default(),
+        |emulator, result, elapsed| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+            assert!(elapsed >= Duration::from_secs(1), "waited only {elapsed:?}");
+            assert!(elapsed < Duration::from_secs(4), "waited {elapsed:?}");
+        },
+        |_, error, elapsed| {
+            let api = error.api_error().unwrap();
+            assert_eq!(api.kind, ErrorKind::RateLimited);
+            assert_eq!(
+                api.retry_after,
+                Some(RetryAfter::Delay(Duration::from_secs(1)))
+            );
+            assert!(elapsed < Duration::from_secs(1));
+        },
+    );
+    // Retry-After beyond the policy's limit: the driver gives up at once instead of waiting.
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    emulator
+        .faults()
+        .push(Route::Credits, Fault::rate_limited(Some(3600)));
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_eq!(api_kind(&error), Some(ErrorKind::RateLimited));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// 455 maintenance (HTTP 455 and HTTP 200 flavours) is retried.
+pub fn maintenance_455<D: Driver>() {
+    for fault in [
+        Fault::maintenance_455(),
+        Fault::json(
+            200,
+            json!({"code": 455, "msg": "maintenance", "data": null}),
+        ),
+    ] {
+        with_fault::<D>(
+            fault,
+            Settings::default(),
+            |emulator, result, _| {
+                result.unwrap();
+                assert_eq!(stream_requests(emulator), 2);
+            },
+            |_, error, _| assert_eq!(api_kind(&error), Some(ErrorKind::Maintenance)),
+        );
+    }
+}
+
+/// A JSON 500 and a proxy's HTML 502 are retried; without retries they are reported with
+/// their status (and the HTML is recognised as not KIE.AI's JSON).
+pub fn server_errors_500_and_502_html<D: Driver>() {
+    with_fault::<D>(
+        Fault::internal_error_500(),
+        Settings::default(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+        },
+        |_, error, _| {
+            let api = error.api_error().unwrap();
+            assert_eq!((api.kind, api.status.as_u16()), (ErrorKind::Server, 500));
+        },
+    );
+    with_fault::<D>(
+        Fault::html(502),
+        Settings::default(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+        },
+        |_, error, _| {
+            let api = error.api_error().unwrap();
+            assert_eq!((api.kind, api.status.as_u16()), (ErrorKind::NotJson, 502));
+            assert!(api.body_excerpt.as_deref().unwrap().contains("Bad Gateway"));
+        },
+    );
+}
+
+/// `success:false` with code 500 at HTTP 200 is a server error, retried.
+pub fn success_false_at_http_200<D: Driver>() {
+    with_fault::<D>(
+        Fault::success_false_200(),
+        Settings::default(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+        },
+        |_, error, _| {
+            let api = error.api_error().unwrap();
+            assert_eq!((api.kind, api.status.as_u16()), (ErrorKind::Server, 200));
+        },
+    );
+}
+
+/// The connection drops after 256 KiB of a 1 MiB body: retried from the start; without
+/// retries a `ConnectionLost` after 1 attempt. Nothing partial is stored.
+pub fn connection_dropped_mid_upload<D: Driver>() {
+    with_fault::<D>(
+        Fault::DropAfterBytes(256 << 10),
+        Settings::default(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+            assert_eq!(emulator.stored_files()[0].writes, 1);
+        },
+        |emulator, error, _| {
+            assert_eq!(
+                transport_kind(&error),
+                Some((TransportFailure::ConnectionLost, 1)),
+                "{error:?}"
+            );
+            assert!(emulator.stored_files().is_empty());
+        },
+    );
+}
+
+/// The connection closes before the body is read.
+pub fn connection_dropped_before_read<D: Driver>() {
+    with_fault::<D>(
+        Fault::DropBeforeRead,
+        Settings::default(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+        },
+        |emulator, error, _| {
+            assert_eq!(
+                transport_kind(&error),
+                Some((TransportFailure::ConnectionLost, 1)),
+                "{error:?}"
+            );
+            assert!(emulator.stored_files().is_empty());
+        },
+    );
+}
+
+/// The answer is cut mid-body after the upload was stored: the retry overwrites the same
+/// name, so there is still exactly one copy (written twice).
+pub fn truncated_response<D: Driver>() {
+    with_fault::<D>(
+        Fault::TruncatedResponse,
+        Settings::default(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+            assert_eq!(emulator.stored_files()[0].writes, 2);
+        },
+        |emulator, error, _| {
+            assert_eq!(
+                transport_kind(&error),
+                Some((TransportFailure::ConnectionLost, 1)),
+                "{error:?}"
+            );
+            assert_eq!(emulator.stored_files().len(), 1);
+        },
+    );
+}
+
+const IDLE: Duration = Duration::from_millis(300);
+const SLACK: Duration = Duration::from_millis(1500);
+
+fn idle_settings() -> Settings {
+    Settings {
+        read_timeout: Some(IDLE),
+        ..Settings::default()
+    }
+}
+
+fn assert_timed_out(error: &Error, elapsed: Duration, bound: Duration) {
+    assert_eq!(
+        transport_kind(error),
+        Some((TransportFailure::Timeout, 1)),
+        "{error:?}"
+    );
+    assert!(
+        elapsed >= bound,
+        "timed out after {elapsed:?}, before {bound:?}"
+    );
+    assert!(
+        elapsed < bound + SLACK,
+        "timed out after {elapsed:?}, bound {bound:?}"
+    );
+}
+
+/// Headers arrive, then the body stalls: the idle timeout fires within its bound plus
+/// slack; a retry succeeds (and overwrites the copy stored by the stalled attempt).
+pub fn stalled_response_body<D: Driver>() {
+    with_fault::<D>(
+        Fault::StallResponse(Duration::from_secs(5)),
+        idle_settings(),
+        |emulator, result, elapsed| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+            assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+        },
+        |_, error, elapsed| assert_timed_out(&error, elapsed, IDLE),
+    );
+}
+
+/// The server stores the upload, then waits before answering at all.
+pub fn stalled_response_headers<D: Driver>() {
+    with_fault::<D>(
+        Fault::StallBeforeHeaders(Duration::from_secs(5)),
+        idle_settings(),
+        |emulator, result, _| {
+            result.unwrap();
+            assert_eq!(stream_requests(emulator), 2);
+            assert_eq!(emulator.stored_files()[0].writes, 2);
+        },
+        |_, error, elapsed| assert_timed_out(&error, elapsed, IDLE),
+    );
+}
+
+/// The overall per-attempt timeout fires even while the connection is not idle long
+/// enough for the idle timeout.
+pub fn overall_timeout<D: Driver>() {
+    let emulator = Emulator::start();
+    let settings = Settings {
+        timeout: Some(Duration::from_millis(400)),
+        read_timeout: Some(Duration::from_secs(5)),
+        ..Settings::no_retries()
+    };
+    let driver: D = client(&emulator, &settings);
+    emulator
+        .faults()
+        .push(Route::Credits, Fault::Delay(Duration::from_secs(3)));
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_timed_out(&error, started.elapsed(), Duration::from_millis(400));
+}
+
+/// Nothing listens: `Connect`, retried up to the policy's attempts.
+pub fn connect_failure<D: Driver>() {
+    let emulator = Emulator::start();
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let settings = Settings {
+        upload_base_url: Some(dead.clone()),
+        api_base_url: Some(dead),
+        ..Settings::default()
+    };
+    let driver: D = client(&emulator, &settings);
+    let error = driver
+        .upload_bytes(b"x", &UploadOptions::new("dead"))
+        .unwrap_err();
+    assert_eq!(
+        transport_kind(&error),
+        Some((TransportFailure::Connect, 3)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("after 3 attempts"), "{error}");
+    let error = driver.credits().unwrap_err();
+    assert_eq!(transport_kind(&error), Some((TransportFailure::Connect, 3)));
+    assert_nothing_sent(&emulator);
+}
+
+/// A one-shot reader that failed after sending bytes is not retried: `NotRewindable`,
+/// holding the transport failure.
+pub fn non_rewindable_reader<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    emulator
+        .faults()
+        .push(Route::StreamUpload, Fault::DropAfterBytes(256 << 10));
+    let data = content(4 << 20, 3);
+    let error = driver
+        .upload_reader(
+            Box::new(std::io::Cursor::new(data)),
+            4 << 20,
+            &UploadOptions::new("reader").file_name("r.bin"),
+        )
+        .unwrap_err();
+    match &error {
+        Error::NotRewindable { source } => assert_eq!(
+            transport_kind(source),
+            Some((TransportFailure::ConnectionLost, 1)),
+            "{source:?}"
+        ),
+        other => panic!("expected NotRewindable, got {other:?}"),
+    }
+    assert!(error.to_string().contains("cannot be rewound"), "{error}");
+    assert_eq!(stream_requests(&emulator), 1);
+    assert!(emulator.stored_files().is_empty());
+
+    // A refusal the policy would not retry anyway is reported as it is.
+    emulator.faults().push(
+        Route::StreamUpload,
+        Fault::json(400, json!({"success": false, "code": 400, "msg": "bad"})),
+    );
+    let error = driver
+        .upload_reader(
+            Box::new(std::io::Cursor::new(content(100_000, 4))),
+            100_000,
+            &UploadOptions::new("reader"),
+        )
+        .unwrap_err();
+    assert_eq!(api_kind(&error), Some(ErrorKind::BadRequest));
+    assert!(matches!(error, Error::Api(_)));
+}
+
+/// A reader no longer than the detection window is held whole, so it is retried.
+pub fn small_reader_is_retried<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    emulator
+        .faults()
+        .push(Route::StreamUpload, Fault::internal_error_500());
+    let data = content(4000, 8);
+    let r = driver
+        .upload_reader(
+            Box::new(std::io::Cursor::new(data.clone())),
+            4000,
+            &UploadOptions::new("reader").file_name("small.bin"),
+        )
+        .unwrap();
+    assert_downloads(&r, &data);
+    assert_eq!(stream_requests(&emulator), 2);
+}
+
+/// A source shorter or longer than declared is `ContentLength`; nothing is stored. A short
+/// source noticed before sending sends nothing at all.
+pub fn content_length_mismatch<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let options = UploadOptions::new("len").file_name("l.bin");
+    let cases: [(usize, u64); 3] = [(100, 200), (1 << 20, (1 << 20) + 10), (1 << 20, 500_000)];
+    for (actual, declared) in cases {
+        let error = driver
+            .upload_reader(
+                Box::new(std::io::Cursor::new(content(actual, 1))),
+                declared,
+                &options,
+            )
+            .unwrap_err();
+        match &error {
+            Error::ContentLength(m) => {
+                assert_eq!(m.declared, declared);
+                assert_eq!(m.at_least, actual as u64 > declared, "{m:?}");
+            }
+            other => panic!("({actual}, {declared}): expected ContentLength, got {other:?}"),
+        }
+    }
+    // The first case was noticed before anything was sent; the others were not retried.
+    wait_for(&emulator, Route::StreamUpload, 2);
+    assert_eq!(stream_requests(&emulator), 2);
+    assert!(emulator.stored_files().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios: bad input, secrets, redirects, wire format
+// ---------------------------------------------------------------------------------------
+
+/// Bad input fails with the right error and no request reaches the emulator.
+pub fn bad_input_sends_nothing<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let dir = TempDir::new("bad");
+    let file = dir.file("ok.txt", b"fine");
+    let missing = dir.path().join("missing.png");
+    let png = png();
+
+    let bad_options = [
+        UploadOptions::new(""),
+        UploadOptions::new("/images"),
+        UploadOptions::new("images/"),
+        UploadOptions::new("a//b"),
+        UploadOptions::new(".."),
+        UploadOptions::new("a/../b"),
+        UploadOptions::new("./a"),
+        UploadOptions::new("a\nb"),
+        UploadOptions::new("a\rb"),
+        UploadOptions::new("a\0b"),
+        UploadOptions::new("a\u{7f}"),
+        UploadOptions::new("ok").file_name(""),
+        UploadOptions::new("ok").file_name("a/b.png"),
+        UploadOptions::new("ok").file_name("a\\b.png"),
+        UploadOptions::new("ok").file_name(".."),
+        UploadOptions::new("ok").file_name("a\tb.png"),
+        UploadOptions::new("ok").file_name("a\r\nContent-Type: x.png"),
+        UploadOptions::new("ok").mime_type("not a mime"),
+        UploadOptions::new("ok").mime_type("image/png\r\nX-Evil: 1"),
+    ];
+    for options in &bad_options {
+        let results = [
+            driver.upload_bytes(&png, options),
+            driver.upload_base64_bytes(&png, options),
+            driver.upload_file(&file, options),
+            driver.upload_base64_file(&file, options),
+            // Checked before the (missing) file is touched.
+            driver.upload_file(&missing, options),
+            driver.upload_reader(
+                Box::new(std::io::Cursor::new(png.clone())),
+                png.len() as u64,
+                options,
+            ),
+            driver.upload_url("https://example.com/a.png", options),
+        ];
+        for result in results {
+            assert!(
+                matches!(result, Err(Error::InvalidInput(_))),
+                "{options:?}: {result:?}"
+            );
+        }
+    }
+
+    let options = UploadOptions::new("ok");
+    for result in [
+        driver.upload_file(&missing, &options),
+        driver.upload_base64_file(&missing, &options),
+    ] {
+        match result {
+            Err(error @ Error::Io { .. }) => {
+                assert!(error.to_string().contains("missing.png"), "{error}");
+            }
+            other => panic!("missing file: {other:?}"),
+        }
+    }
+    for result in [
+        driver.upload_file(dir.path(), &options),
+        driver.upload_base64_file(dir.path(), &options),
+    ] {
+        match result {
+            Err(error @ Error::Io { .. }) => {
+                let text = error.to_string();
+                assert!(text.contains(&*dir.path().to_string_lossy()), "{text}");
+            }
+            other => panic!("directory: {other:?}"),
+        }
+    }
+
+    for url in [
+        "",
+        "not a url",
+        "ftp://example.com/a.png",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "/relative/a.png",
+        "http://",
+    ] {
+        assert!(
+            matches!(
+                driver.upload_url(url, &options),
+                Err(Error::InvalidInput(_))
+            ),
+            "upload_url({url:?})"
+        );
+        assert!(
+            matches!(driver.download_url(url), Err(Error::InvalidInput(_))),
+            "download_url({url:?})"
+        );
+    }
+
+    assert_nothing_sent(&emulator);
+}
+
+/// A bad key or base URL fails when the client is built.
+pub fn bad_settings_send_nothing<D: Driver>() {
+    let emulator = Emulator::start();
+    for key in ["", "key\n", "key with space", "kéy", "\rkey", "key\0"] {
+        let settings = Settings {
+            key: Some(key.to_owned()),
+            ..Settings::default()
+        };
+        match D::connect(&emulator, &settings) {
+            Err(Error::InvalidInput(e)) => {
+                assert!(!e.to_string().contains("key with"), "key shown: {e}");
+            }
+            Err(other) => panic!("{key:?}: {other:?}"),
+            Ok(_) => panic!("{key:?} accepted"),
+        }
+    }
+    for url in ["ftp://x", "not a url", "http://x/?q=1", "http://x/#f"] {
+        let settings = Settings {
+            upload_base_url: Some(url.to_owned()),
+            ..Settings::default()
+        };
+        assert!(
+            matches!(
+                D::connect(&emulator, &settings),
+                Err(Error::InvalidInput(_))
+            ),
+            "{url}"
+        );
+    }
+    assert_nothing_sent(&emulator);
+}
+
+/// The key appears in no `Debug` or `Display` of the client, options or any error.
+pub fn key_never_printed<D: Driver>() {
+    const KEY: &str = "sk-CONFORMANCE-SECRET-7f3a9c";
+    const FRAGMENT: &str = "CONFORMANCE-SECRET";
+    let emulator = Emulator::builder().api_key(KEY).start();
+    let driver: D = client(&emulator, &Settings::no_retries());
+    let dir = TempDir::new("secret");
+    let mut texts = vec![driver.debug_of_client()];
+    let options = UploadOptions::new("s").on_progress(|_| {});
+    texts.push(format!("{options:?}"));
+
+    let mut errors = Vec::new();
+    emulator
+        .faults()
+        .push(Route::StreamUpload, Fault::internal_error_500());
+    errors.push(driver.upload_bytes(b"x", &options).unwrap_err());
+    emulator
+        .faults()
+        .push(Route::StreamUpload, Fault::DropAfterBytes(1 << 10));
+    errors.push(
+        driver
+            .upload_reader(
+                Box::new(std::io::Cursor::new(content(1 << 20, 1))),
+                1 << 20,
+                &options,
+            )
+            .unwrap_err(),
+    );
+    errors.push(
+        driver
+            .upload_file(&dir.path().join("nope"), &options)
+            .unwrap_err(),
+    );
+    errors.push(
+        driver
+            .upload_bytes(b"x", &UploadOptions::new(""))
+            .unwrap_err(),
+    );
+    errors.push(
+        driver
+            .download_url("https://example.com/x.png")
+            .unwrap_err(),
+    );
+    let wrong: D = client(
+        &emulator,
+        &Settings {
+            key: Some(format!("{KEY}-wrong")),
+            ..Settings::no_retries()
+        },
+    );
+    texts.push(wrong.debug_of_client());
+    errors.push(wrong.credits().unwrap_err());
+    let dead: D = client(
+        &emulator,
+        &Settings {
+            api_base_url: Some("http://127.0.0.1:9".to_owned()),
+            ..Settings::no_retries()
+        },
+    );
+    texts.push(dead.debug_of_client());
+    errors.push(dead.credits().unwrap_err());
+    for key in [format!("{KEY}\n"), format!("{KEY} x")] {
+        let settings = Settings {
+            key: Some(key),
+            ..Settings::default()
+        };
+        errors.push(D::connect(&emulator, &settings).err().unwrap());
+    }
+    for error in &errors {
+        texts.push(format!("{error}"));
+        texts.push(format!("{error:?}"));
+        texts.push(format!("{error:#?}"));
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            texts.push(format!("{inner} {inner:?}"));
+            source = inner.source();
+        }
+    }
+    for text in &texts {
+        assert!(!text.contains(FRAGMENT), "key printed: {text}");
+    }
+}
+
+/// A 302 to another host is reported, not followed: nothing reaches the other host.
+pub fn redirects_not_followed<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::no_retries());
+    let target = format!("{}/stolen", emulator.files_base_url());
+    for route in [Route::Credits, Route::StreamUpload] {
+        for status in [301, 302, 307, 308] {
+            emulator.faults().push(
+                route,
+                Fault::Respond {
+                    status,
+                    content_type: "text/plain".to_owned(),
+                    body: b"moved".to_vec(),
+                    headers: vec![("Location".to_owned(), target.clone())],
+                },
+            );
+            let error = match route {
+                Route::Credits => driver.credits().map(drop),
+                _ => driver
+                    .upload_bytes(b"x", &UploadOptions::new("r"))
+                    .map(drop),
+            }
+            .unwrap_err();
+            let api = error.api_error().unwrap_or_else(|| panic!("{error:?}"));
+            assert_eq!(api.status.as_u16(), status);
+        }
+    }
+    assert!(
+        emulator.requests().iter().all(|r| r.host != Host::Files),
+        "a redirect was followed"
+    );
+}
+
+/// Uploads carry an exact `Content-Length` (never chunked), a `kie-rs/` user agent, and
+/// the body the emulator read is as long as declared.
+pub fn wire_format<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let data = content(200_001, 7);
+    driver
+        .upload_bytes(&data, &UploadOptions::new("wire").file_name("a.bin"))
+        .unwrap();
+    driver
+        .upload_base64_bytes(&data, &UploadOptions::new("wire").file_name("b.bin"))
+        .unwrap();
+    driver
+        .upload_url(
+            &format!("{}/nothing.bin", emulator.files_base_url()),
+            &UploadOptions::new("wire"),
+        )
+        .ok();
+    driver.credits().unwrap();
+    for request in emulator.requests() {
+        if request.host == Host::Files {
+            continue;
+        }
+        assert!(request.header("transfer-encoding").is_none(), "{request:?}");
+        assert!(
+            request
+                .user_agent
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("kie-rs/"),
+            "{request:?}"
+        );
+        if request.method == "POST" {
+            let declared: u64 = request.header("content-length").unwrap().parse().unwrap();
+            assert_eq!(declared, request.body_len, "{request:?}");
+        }
+    }
+    let stream = &requests_to(&emulator, Route::StreamUpload)[0];
+    assert_eq!(
+        stream.fields.get("file").map(String::as_str),
+        Some("200001")
+    );
+    assert_eq!(
+        stream.fields.get("uploadPath").map(String::as_str),
+        Some("wire")
+    );
+    let base64 = &requests_to(&emulator, Route::Base64Upload)[0];
+    assert_eq!(
+        base64.fields.get("base64Data").map(String::as_str),
+        Some(&*(200_001usize.div_ceil(3) * 4).to_string())
+    );
+}
