@@ -18,14 +18,44 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::Stream;
 use kie_proto::{Error, FrameEncoder, ProgressReporter};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 use tokio::time::Instant;
 
 /// Size of the read buffer: the only per-upload buffer, whatever the content's size.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
+/// A reader that can also seek, for [`Client::send_with_content`](crate::Client::send_with_content):
+/// it is sought back to its starting position before every attempt.
+pub trait AsyncReadSeek: AsyncRead + AsyncSeek + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncSeek + Send + Unpin + ?Sized> AsyncReadSeek for T {}
+
 /// A source of content bytes, boxed so every source is one type.
-pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+pub(crate) enum Reader {
+    /// Read once (files are reopened for a retry instead).
+    Plain(Box<dyn AsyncRead + Send + Unpin>),
+    /// Sought back to its start for a retry.
+    Seekable(Box<dyn AsyncReadSeek>),
+}
+
+impl Reader {
+    pub(crate) fn plain(reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
+        Reader::Plain(Box::new(reader))
+    }
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Reader::Plain(reader) => Pin::new(reader).poll_read(cx, buf),
+            Reader::Seekable(reader) => Pin::new(reader).poll_read(cx, buf),
+        }
+    }
+}
 
 /// What the body stream and the upload future share.
 #[derive(Default)]
@@ -289,7 +319,7 @@ mod tests {
         rest: &[u8],
         probe: bool,
     ) -> Result<Vec<u8>, String> {
-        let slot = Slot::new(Some(Box::new(std::io::Cursor::new(rest.to_vec()))));
+        let slot = Slot::new(Some(Reader::plain(std::io::Cursor::new(rest.to_vec()))));
         let mut stream = BodyStream::new(BodyParts {
             remaining: body.content_len() - prefix.len() as u64,
             encoder: body.into_encoder(),

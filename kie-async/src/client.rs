@@ -10,9 +10,9 @@ use kie_proto::{
     Api, ApiKey, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation, RetryPolicy,
     SNIFF_LEN, UploadOptions, UploadPlan, UploadResult,
 };
-use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
-use crate::body::Reader;
+use crate::body::{AsyncReadSeek, Reader};
 use crate::transport::{Content, random_u64};
 
 /// Default time allowed to establish a connection (TCP and TLS).
@@ -262,6 +262,34 @@ impl Client {
         self.inner.run(op, Content::None, None).await
     }
 
+    /// Sends an operation with a framed body (e.g. a hand-built
+    /// [`StreamUpload`](kie_proto::StreamUpload)), reading its content from `content`:
+    /// exactly the body's `content_len` bytes from the reader's current position, which is
+    /// sought back to before every retry. `progress` follows the
+    /// [`UploadOptions::on_progress`] contract.
+    ///
+    /// (kie-blocking borrows the reader; here it is owned, because the request body must be.)
+    pub async fn send_with_content<O, R>(
+        &self,
+        operation: &O,
+        mut content: R,
+        progress: Option<kie_proto::ProgressCallback>,
+    ) -> Result<O::Output, Error>
+    where
+        O: Operation + Sync,
+        R: AsyncReadSeek + 'static,
+    {
+        let start = content
+            .stream_position()
+            .await
+            .map_err(|source| Error::Io { path: None, source })?;
+        let content = Content::Seekable {
+            reader: Some(Box::new(content)),
+            start,
+        };
+        self.inner.run(operation, content, progress).await
+    }
+
     /// Remaining credits of the account.
     pub async fn credits(&self) -> Result<f64, Error> {
         self.send(&GetCredits).await
@@ -346,7 +374,7 @@ impl Client {
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
-        self.reader(Box::new(reader), len, options, Form::Multipart)
+        self.reader(Reader::plain(reader), len, options, Form::Multipart)
             .await
     }
 
@@ -360,7 +388,7 @@ impl Client {
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
-        self.reader(Box::new(reader), len, options, Form::Base64)
+        self.reader(Reader::plain(reader), len, options, Form::Base64)
             .await
     }
 

@@ -34,6 +34,7 @@ mod client;
 mod many;
 mod transport;
 
+pub use body::AsyncReadSeek;
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL,
     ENV_API_KEY, ENV_UPLOAD_BASE_URL, IntoBytes,

@@ -13,8 +13,9 @@ use kie_proto::{
     ApiError, Body, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback, ProgressReporter,
     RetryDecision, Retryable, TransportFailure,
 };
+use tokio::io::AsyncSeekExt as _;
 
-use crate::body::{Activity, BodyParts, BodyStream, Reader, Slot, SlotGuard};
+use crate::body::{Activity, AsyncReadSeek, BodyParts, BodyStream, Reader, Slot, SlotGuard};
 use crate::client::Inner;
 
 /// Where the content of a framed body comes from.
@@ -35,6 +36,11 @@ pub(crate) enum Content {
     Reader {
         prefix: Bytes,
         reader: Option<Reader>,
+    },
+    /// A seekable reader, sought back to `start` before every attempt.
+    Seekable {
+        reader: Option<Box<dyn AsyncReadSeek>>,
+        start: u64,
     },
 }
 
@@ -161,6 +167,7 @@ impl Inner {
         progress: Option<ProgressCallback>,
         attempt: u32,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
+        content.rewind().await?;
         let activity = Activity::new();
         let (body, guard) = content.body(request.body(), progress, attempt, &activity)?;
         let exchange = self.exchange(request, body, &activity);
@@ -245,7 +252,10 @@ impl Inner {
 impl Content {
     /// Whether the content can be sent again from the start.
     fn rewindable(&self) -> bool {
-        !matches!(self, Content::Reader { reader: None, .. })
+        !matches!(
+            self,
+            Content::Reader { reader: None, .. } | Content::Seekable { reader: None, .. }
+        )
     }
 
     /// The reqwest body of one attempt, with the guard that closes its source.
@@ -267,7 +277,7 @@ impl Content {
         let (prefix, reader, path, probe_eof) = match self {
             Content::None => (
                 Bytes::new(),
-                Some(Box::new(tokio::io::empty()) as Reader),
+                Some(Reader::plain(tokio::io::empty())),
                 None,
                 false,
             ),
@@ -279,7 +289,7 @@ impl Content {
             } => match first.take() {
                 Some(file) => (
                     prefix.clone(),
-                    Some(Box::new(file) as Reader),
+                    Some(Reader::plain(file)),
                     Some(path.clone()),
                     true,
                 ),
@@ -292,10 +302,19 @@ impl Content {
                     })?;
                     (
                         Bytes::new(),
-                        Some(Box::new(tokio::fs::File::from_std(file)) as Reader),
+                        Some(Reader::plain(tokio::fs::File::from_std(file))),
                         Some(path.clone()),
                         true,
                     )
+                }
+            },
+            Content::Seekable { reader, .. } => match reader.take() {
+                Some(reader) => (Bytes::new(), Some(Reader::Seekable(reader)), None, true),
+                None => {
+                    return Err(Failure::Source(Error::Io {
+                        path: None,
+                        source: std::io::Error::other("the reader was lost by a failed attempt"),
+                    }));
                 }
             },
             Content::Reader { prefix, reader } => match reader.take() {
@@ -326,11 +345,30 @@ impl Content {
     /// Takes the reader back after an attempt, if it can be sent again.
     fn reclaim(&mut self, slot: &Slot) {
         let mut state = slot.lock();
-        if let Content::Reader { reader, .. } = self
-            && !state.touched
-        {
-            *reader = state.reader.take();
+        match self {
+            Content::Reader { reader, .. } if !state.touched => *reader = state.reader.take(),
+            Content::Seekable { reader, .. } => {
+                if let Some(Reader::Seekable(taken)) = state.reader.take() {
+                    *reader = Some(taken);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Seeks a seekable reader back to where it started.
+    async fn rewind(&mut self) -> Result<(), Failure> {
+        if let Content::Seekable {
+            reader: Some(reader),
+            start,
+        } = self
+        {
+            reader
+                .seek(std::io::SeekFrom::Start(*start))
+                .await
+                .map_err(|source| Failure::Source(Error::Io { path: None, source }))?;
+        }
+        Ok(())
     }
 }
 

@@ -219,3 +219,31 @@ async fn a_user_supplied_reqwest_client_is_used() {
         "{ua}"
     );
 }
+
+#[tokio::test]
+async fn send_with_content_seeks_back_for_a_retry() {
+    use kie_async::kie_proto::{FileName, StreamUpload, UploadPath};
+    use tokio::io::AsyncSeekExt as _;
+
+    let emu = Emulator::start();
+    emu.faults()
+        .push(Route::StreamUpload, Fault::DropAfterBytes(70_000));
+    let data = content(200_000, 9);
+    let mut reader = std::io::Cursor::new(data.clone());
+    reader.seek(std::io::SeekFrom::Start(1000)).await.unwrap();
+    let op = StreamUpload::new(
+        UploadPath::new("manual").unwrap(),
+        FileName::new("m.bin").unwrap(),
+        199_000,
+    );
+    let up = client(&emu)
+        .send_with_content(&op, reader, None)
+        .await
+        .unwrap();
+    assert_eq!(download(&up.download_url).await, &data[1000..]);
+    let uploads = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Some(Route::StreamUpload));
+    assert_eq!(uploads.count(), 2);
+}
