@@ -86,6 +86,12 @@ pub enum InvalidInput {
     /// A multipart boundary breaks RFC 2046.
     #[error("multipart boundary must be 1 to 70 characters of [0-9A-Za-z'()+_,-./:=?]: {0:?}")]
     Boundary(String),
+    /// A base64 upload of empty content: the service reads an empty `base64Data` as a
+    /// missing parameter, so it can never succeed.
+    #[error(
+        "base64 upload content is empty: the service rejects an empty base64Data; upload empty files with the stream upload"
+    )]
+    Base64ContentEmpty,
     /// The webhook key is empty.
     #[error("webhook HMAC key is empty")]
     WebhookKeyEmpty,

@@ -113,6 +113,10 @@ pub enum Base64Form {
 
 /// `POST /api/file-base64-upload`: the content, base64-encoded on the fly, in a JSON body.
 ///
+/// Empty content is refused when the request is built
+/// ([`InvalidInput::Base64ContentEmpty`]): the service reads an empty `base64Data` as a
+/// missing parameter. Empty files go through [`StreamUpload`].
+///
 /// The docs recommend it for small files (≤ 10 MB); it costs a third more bytes on the wire.
 /// The body is framed: `{"uploadPath":…,"fileName":…,"base64Data":"` + base64 + `"}`.
 ///
@@ -199,6 +203,9 @@ impl Operation for Base64Upload {
     type Output = UploadResult;
 
     fn to_request(&self, api: &Api) -> Result<Request<Body>, InvalidInput> {
+        if self.content_len == 0 {
+            return Err(InvalidInput::Base64ContentEmpty);
+        }
         let body = Body::Framed(self.body());
         request(
             api,
@@ -476,6 +483,17 @@ mod tests {
         );
         let err = ok(r#"{"success":true,"code":200,"data":null}"#).err();
         assert_eq!(err.map(|e| e.kind), Some(ErrorKind::MalformedResponse));
+    }
+
+    #[test]
+    fn empty_base64_content_is_refused() -> Result<(), InvalidInput> {
+        let api = Api::new(crate::ApiKey::new("k")?);
+        let upload = Base64Upload::new(UploadPath::new("p")?, 0);
+        assert_eq!(
+            upload.to_request(&api).err(),
+            Some(InvalidInput::Base64ContentEmpty)
+        );
+        Ok(())
     }
 
     #[test]

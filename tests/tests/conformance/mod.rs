@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kie_proto::{
-    Error, ErrorKind, Progress, RetryAfter, RetryPolicy, TransportFailure, UploadOptions,
-    UploadResult,
+    Error, ErrorKind, InvalidInput, Progress, RetryAfter, RetryPolicy, TransportFailure,
+    UploadOptions, UploadResult,
 };
 use kie_tests::{Emulator, ErrorStyle, Fault, Host, LoggedRequest, Route, StoredFile};
 use serde_json::json;
@@ -559,11 +559,30 @@ pub fn round_trip_edge_sizes<D: Driver>() {
                 )
                 .unwrap(),
         ];
-        // The service treats an empty `base64Data` as missing (400), so empty content goes
-        // through the stream endpoint only.
+        // The service treats an empty `base64Data` as missing (400), so the SDK refuses
+        // empty base64 content before sending; empty files go through the stream endpoint.
         if len > 0 {
             results.push(driver.upload_base64_bytes(&data, &options).unwrap());
             results.push(driver.upload_base64_file(&path, &options).unwrap());
+        } else {
+            let before = emulator.requests().len();
+            for result in [
+                driver.upload_base64_bytes(&data, &options),
+                driver.upload_base64_file(&path, &options),
+            ] {
+                assert!(
+                    matches!(
+                        result,
+                        Err(Error::InvalidInput(InvalidInput::Base64ContentEmpty))
+                    ),
+                    "{result:?}"
+                );
+            }
+            assert_eq!(
+                emulator.requests().len(),
+                before,
+                "empty base64 upload was sent"
+            );
         }
         for r in &results {
             assert_eq!(r.file_size, Some(len as u64), "{r:?}");
