@@ -13,7 +13,8 @@ use kie_proto::{
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::body::{AsyncReadSeek, Reader};
-use crate::transport::{Content, random_u64};
+use crate::transport::Content;
+use kie_proto::random_u64;
 
 /// Default time allowed to establish a connection (TCP and TLS).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -98,21 +98,6 @@ impl std::fmt::Display for Message {
 
 impl StdError for Message {}
 
-/// A uniform random number in `[0, 1)`.
-pub(crate) fn random_unit() -> f64 {
-    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// 64 random bits (from the OS; the clock if the OS fails us, which is still unique enough
-/// for a file name).
-pub(crate) fn random_u64() -> u64 {
-    getrandom::u64().unwrap_or_else(|_| {
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    })
-}
-
 impl Inner {
     /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
     /// framed body.
@@ -140,9 +125,12 @@ impl Inner {
                 }
                 Err(failure) => failure,
             };
-            let decision =
-                self.retry_policy
-                    .decide(attempt, &failure, random_unit(), SystemTime::now());
+            let decision = self.retry_policy.decide(
+                attempt,
+                &failure,
+                kie_proto::random_unit(),
+                SystemTime::now(),
+            );
             match decision {
                 RetryDecision::GiveUp => return Err(failure.into_error(attempt)),
                 RetryDecision::RetryAfter(delay) => {

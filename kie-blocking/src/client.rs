@@ -272,7 +272,7 @@ impl Client {
     /// ```
     pub fn upload_url(&self, url: &str, options: &UploadOptions) -> Result<UploadResult, Error> {
         options.validate()?;
-        let operation = options.url_upload(url, run::random_u64())?;
+        let operation = options.url_upload(url, kie_proto::random_u64())?;
         self.send(&operation)
     }
 
@@ -363,7 +363,7 @@ impl Client {
     ) -> Result<UploadResult, Error> {
         let head = source.sniff(len)?;
         // Settled once: every retry sends the same name, so it overwrites rather than copies.
-        let plan: UploadPlan = options.plan(source.name(), &head, run::random_u64())?;
+        let plan: UploadPlan = options.plan(source.name(), &head, kie_proto::random_u64())?;
         let progress = options.progress().cloned();
         match endpoint {
             Endpoint::Stream => {

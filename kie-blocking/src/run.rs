@@ -148,7 +148,12 @@ fn parse<O: Operation>(
 /// How long to wait before the next attempt, or `None` to stop.
 fn next_wait(policy: &RetryPolicy, attempt: u32, failure: &Failure) -> Option<Duration> {
     let retryable = failure.retryable()?;
-    match policy.decide(attempt, retryable, random_f64(), SystemTime::now()) {
+    match policy.decide(
+        attempt,
+        retryable,
+        kie_proto::random_unit(),
+        SystemTime::now(),
+    ) {
         RetryDecision::RetryAfter(wait) => Some(wait),
         RetryDecision::GiveUp => None,
     }
@@ -165,38 +170,10 @@ fn prepare_retry(source: &mut Source<'_>, failure: Failure, attempt: u32) -> Res
     source.rewind().map_err(|e| source.io_error(e))
 }
 
-/// A random `u64` from the operating system (names of uploads without one).
-pub(crate) fn random_u64() -> u64 {
-    getrandom::u64().unwrap_or_else(|_| {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        hasher.finish()
-    })
-}
-
-/// A uniform random number in `[0, 1)` for backoff jitter.
-fn random_f64() -> f64 {
-    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use kie_proto::TransportFailure;
-
-    #[test]
-    fn jitter_is_in_range() {
-        for _ in 0..1000 {
-            let r = random_f64();
-            assert!((0.0..1.0).contains(&r));
-        }
-        assert_ne!(random_u64(), random_u64());
-    }
 
     #[test]
     fn transport_failures_report_attempts() {

@@ -21,14 +21,8 @@ impl Boundary {
     /// A boundary from 16 bytes of the operating system's random source.
     pub fn random() -> Self {
         let mut bytes = [0u8; 16];
-        if getrandom::fill(&mut bytes).is_err() {
-            // No OS randomness: fall back to the address-space and time mix std's hasher uses.
-            use std::hash::{BuildHasher, Hasher};
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u64(0x6b69_652d_7273);
-            bytes[..8].copy_from_slice(&hasher.finish().to_le_bytes());
-            bytes[8..].copy_from_slice(&hasher.finish().rotate_left(17).to_le_bytes());
-        }
+        bytes[..8].copy_from_slice(&crate::random_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&crate::random_u64().to_le_bytes());
         Self::from_random_bytes(bytes)
     }
 

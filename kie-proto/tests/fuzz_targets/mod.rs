@@ -271,7 +271,7 @@ pub fn check_data_url_text(text: &str) {
 
 /// Builds a [`Base64Upload`], streams `content` through its encoder in `chunks`, and checks
 /// the JSON body: it parses, names the same fields, and `base64Data` decodes to `content`.
-/// Returns the body.
+/// Returns the body (empty content must instead be refused before sending).
 pub fn check_base64_upload(
     upload_path: &str,
     file_name: Option<&str>,
@@ -284,7 +284,16 @@ pub fn check_base64_upload(
     if let Some(name) = file_name {
         upload = upload.with_file_name(FileName::new(name).unwrap());
     }
-    let request = upload.to_request(&test_api()).unwrap();
+    let request = upload.to_request(&test_api());
+    if content.is_empty() {
+        // The service reads an empty base64Data as missing: refused before sending.
+        assert_eq!(
+            request.err(),
+            Some(kie_proto::InvalidInput::Base64ContentEmpty)
+        );
+        return Vec::new();
+    }
+    let request = request.unwrap();
     let Body::Framed(framed) = request.body() else {
         panic!("base64 upload body is not framed");
     };
