@@ -60,3 +60,8 @@ pub use emulator::{
     DEFAULT_ACCOUNT_ID, DEFAULT_API_KEY, DEFAULT_TTL, DOWNLOAD_LINK_TTL, EXTERNAL_URL_MSG,
     Emulator, EmulatorBuilder, ErrorStyle, GENERATED_TTL,
 };
+
+/// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
