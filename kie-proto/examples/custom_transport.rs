@@ -15,11 +15,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use kie_proto::http::{self, Request, Response};
 use kie_proto::{
     Api, ApiKey, Body, GetCredits, MAX_RESPONSE_BODY, Operation, SNIFF_LEN, UploadOptions,
+    UploadResult, random_u64,
 };
 
 const CHUNK: usize = 64 * 1024;
@@ -34,34 +34,35 @@ fn main() -> Result<(), Box<dyn Error>> {
     let api = Api::new(ApiKey::new(key)?)
         .with_upload_base_url(upload_base)?
         .with_api_base_url(api_base)?;
+    let (result, credits) = upload_then_credits(&api, Path::new(path))?;
+    println!("uploaded {path} -> {}", result.download_url);
+    println!("credits left: {credits}");
+    Ok(())
+}
 
+/// Uploads the file at `path` through the stream endpoint, then reads the credits: two
+/// operations over the tiny transport below.
+pub fn upload_then_credits(api: &Api, path: &Path) -> Result<(UploadResult, f64), Box<dyn Error>> {
     // 1. Settle name and MIME type from the first bytes, then build the stream upload.
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
     let mut start = Vec::with_capacity(SNIFF_LEN);
     (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut start)?;
-    let source_name = Path::new(path).file_name().and_then(|n| n.to_str());
-    let random = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64;
-    let plan = UploadOptions::new("examples/custom-transport").plan(source_name, &start, random)?;
+    let source_name = path.file_name().and_then(|n| n.to_str());
+    let plan =
+        UploadOptions::new("examples/custom-transport").plan(source_name, &start, random_u64())?;
     let upload = plan.stream_upload(size);
 
     // 2. Send it, streaming `start` and then the rest of the file through the encoder.
-    let request = upload.to_request(&api)?;
+    let request = upload.to_request(api)?;
     let response = send(&request, &start, &mut file)?;
     let result = upload.parse_response(borrowed(&response))?;
-    println!(
-        "uploaded {size} bytes as {} -> {}",
-        plan.file_name, result.download_url
-    );
 
-    // 3. A second operation over the same tiny transport.
-    let request = GetCredits.to_request(&api)?;
+    // 3. A second operation over the same transport.
+    let request = GetCredits.to_request(api)?;
     let response = send(&request, &[], &mut std::io::empty())?;
-    println!(
-        "credits left: {}",
-        GetCredits.parse_response(borrowed(&response))?
-    );
-    Ok(())
+    let credits = GetCredits.parse_response(borrowed(&response))?;
+    Ok((result, credits))
 }
 
 /// One request on a fresh connection (`Connection: close`), one response back.
