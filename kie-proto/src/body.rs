@@ -53,7 +53,10 @@ impl ContentEncoding {
     pub fn encoded_len(self, content_len: u64) -> u64 {
         match self {
             ContentEncoding::Raw => content_len,
-            ContentEncoding::Base64 => content_len.div_ceil(3) * 4,
+            // Saturating: a length near u64::MAX (a caller's bogus `len`) must not panic; such
+            // a body cannot be sent anyway, and the source's real length is caught as a
+            // ContentLengthMismatch.
+            ContentEncoding::Base64 => content_len.div_ceil(3).saturating_mul(4),
         }
     }
 }
@@ -101,9 +104,9 @@ impl FramedBody {
 
     /// Exact length of the whole body on the wire.
     pub fn len(&self) -> u64 {
-        self.head.len() as u64
-            + self.encoding.encoded_len(self.content_len)
-            + self.tail.len() as u64
+        (self.head.len() as u64)
+            .saturating_add(self.encoding.encoded_len(self.content_len))
+            .saturating_add(self.tail.len() as u64)
     }
 
     /// Whether the body has no bytes (never true for the operations of this crate).
@@ -149,8 +152,12 @@ impl FramedBody {
     /// The whole body for in-memory `content` (handy for small files, tests and custom
     /// transports). Fails if `content` is not exactly [`content_len`](Self::content_len) long.
     pub fn to_vec(&self, content: &[u8]) -> Result<Vec<u8>, ContentLengthMismatch> {
-        let capacity = usize::try_from(self.len()).unwrap_or(usize::MAX);
-        let mut out = Vec::with_capacity(capacity);
+        // Sized from the content actually given, not the declared length: a wrong (huge)
+        // declared length must end in a ContentLengthMismatch, not a capacity overflow.
+        let capacity = (self.head.len() as u64)
+            .saturating_add(self.encoding.encoded_len(content.len() as u64))
+            .saturating_add(self.tail.len() as u64);
+        let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         let mut encoder = self.encoder();
         encoder.write_head(&mut out);
         encoder.encode(content, &mut out)?;
@@ -343,6 +350,18 @@ mod tests {
         assert_eq!(ContentEncoding::Base64.encoded_len(4), 8);
         assert_eq!(ContentEncoding::Base64.encoded_len(4 << 30), 5_726_623_064);
         assert_eq!(ContentEncoding::Raw.encoded_len(10), 10);
+        // A caller's absurd length saturates instead of panicking on overflow.
+        assert_eq!(ContentEncoding::Base64.encoded_len(u64::MAX), u64::MAX);
+        let huge = FramedBody::new(b"H".to_vec(), u64::MAX, ContentEncoding::Raw, b"T".to_vec());
+        assert_eq!(huge.len(), u64::MAX);
+        assert_eq!(
+            huge.to_vec(b"abc"),
+            Err(ContentLengthMismatch {
+                declared: u64::MAX,
+                actual: 3,
+                at_least: false
+            })
+        );
     }
 
     #[test]

@@ -47,13 +47,14 @@ impl Operation for GetCredits {
 
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<f64, ApiError> {
         let credits: WireCredits = parse_envelope(&response)?;
-        match credits {
-            WireCredits::Number(n) => Ok(n),
-            WireCredits::Text(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| malformed(&response, "credits are not a number")),
-        }
+        // A numeric string could spell `NaN` or `inf`, which no balance is.
+        let credits = match credits {
+            WireCredits::Number(n) => Some(n),
+            WireCredits::Text(text) => text.trim().parse::<f64>().ok(),
+        };
+        credits
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| malformed(&response, "credits are not a number"))
     }
 }
 
@@ -161,6 +162,14 @@ mod tests {
             credits(r#"{"code":200,"data":null}"#).map_err(|e| e.kind),
             Err(ErrorKind::MalformedResponse)
         );
+        for text in ["NaN", "inf", "-infinity", "1e999"] {
+            let body = format!(r#"{{"code":200,"data":"{text}"}}"#);
+            assert_eq!(
+                credits(&body).map_err(|e| e.kind),
+                Err(ErrorKind::MalformedResponse),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -283,7 +283,7 @@ impl ProgressReporter {
         if self.sent == self.total {
             self.complete();
         } else if self.sent >= self.next_report {
-            self.next_report = (self.sent / Self::INTERVAL + 1) * Self::INTERVAL;
+            self.next_report = (self.sent / Self::INTERVAL + 1).saturating_mul(Self::INTERVAL);
             self.report();
         }
     }

@@ -167,7 +167,10 @@ impl RetryPolicy {
         } else {
             random.clamp(0.0, 1.0)
         };
-        RetryDecision::RetryAfter(ceiling.mul_f64(random))
+        // `Duration::mul_f64` panics when the product rounds past `Duration::MAX` (a ceiling
+        // near it and `random` near 1); fall back to the ceiling itself.
+        let wait = Duration::try_from_secs_f64(ceiling.as_secs_f64() * random).unwrap_or(ceiling);
+        RetryDecision::RetryAfter(wait.min(ceiling))
     }
 }
 
@@ -206,6 +209,26 @@ mod tests {
         assert_eq!(
             policy.decide(2, &TransportFailure::Connect, f64::NAN, now),
             RetryDecision::RetryAfter(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn huge_delays_do_not_panic() {
+        let policy = RetryPolicy::default()
+            .with_base_delay(Duration::MAX)
+            .with_max_delay(Duration::MAX);
+        let now = SystemTime::UNIX_EPOCH;
+        for random in [0.0, 0.5, 0.999_999_999, 1.0, 2.0] {
+            let RetryDecision::RetryAfter(wait) =
+                policy.decide(1, &TransportFailure::Timeout, random, now)
+            else {
+                panic!("a retryable failure on attempt 1 must be retried");
+            };
+            assert!(wait <= Duration::MAX);
+        }
+        assert_eq!(
+            policy.decide(1, &TransportFailure::Timeout, 1.0, now),
+            RetryDecision::RetryAfter(Duration::MAX)
         );
     }
 
