@@ -46,6 +46,17 @@ fn futures_are_send_and_client_is_clone_send_sync() {
     send(&client.upload_reader(tokio::io::empty(), 0, &options));
     send(&client.credits());
     send(&client.upload_many(Vec::new(), 2));
+    send(&client.upload_base64_file("a", &options));
+    send(&client.upload_base64_bytes(b"abc", &options));
+    send(&client.upload_base64_reader(tokio::io::empty(), 0, &options));
+    send(&client.upload_url("https://example.com/a.png", &options));
+    send(&client.download_url("https://example.com/a.png"));
+    send(&client.send(&kie_proto::GetCredits));
+    send(&client.send_with_content(
+        &kie_proto::GetCredits,
+        std::io::Cursor::new(Vec::<u8>::new()),
+        None,
+    ));
 }
 
 async fn every_method(emu: &Emulator, tag: &str) {
