@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kie_proto::{
-    Api, ApiKey, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation, RetryPolicy,
-    SNIFF_LEN, UploadOptions, UploadPlan, UploadResult,
+    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, RetryPolicy,
+    SNIFF_LEN, Timeouts, UploadOptions, UploadPlan, UploadResult,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -16,17 +16,10 @@ use crate::body::{AsyncReadSeek, Reader};
 use crate::transport::Content;
 use kie_proto::random_u64;
 
-/// Default time allowed to establish a connection (TCP and TLS).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default idle timeout: the longest time nothing may be sent or received during a request.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Environment variable holding the API key, read by [`Client::from_env`].
-pub const ENV_API_KEY: &str = "KIE_API_KEY";
-/// Environment variable overriding the upload base URL, read by [`Client::from_env`].
-pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
-/// Environment variable overriding the Common API base URL, read by [`Client::from_env`].
-pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
+pub use kie_proto::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
+    ENV_UPLOAD_BASE_URL,
+};
 
 /// An async client of the KIE.AI File Upload API and Common API.
 ///
@@ -68,28 +61,14 @@ impl fmt::Debug for Client {
 
 /// Configures a [`Client`]; from [`Client::builder`].
 pub struct ClientBuilder {
-    key: Result<ApiKey, InvalidInput>,
-    upload_base_url: Option<String>,
-    api_base_url: Option<String>,
-    user_agent_suffix: Option<String>,
-    connect_timeout: Option<Duration>,
-    timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
-    retry_policy: RetryPolicy,
+    config: ClientConfig,
     http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("key", &self.key)
-            .field("upload_base_url", &self.upload_base_url)
-            .field("api_base_url", &self.api_base_url)
-            .field("user_agent_suffix", &self.user_agent_suffix)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("read_timeout", &self.read_timeout)
-            .field("retry_policy", &self.retry_policy)
+            .field("config", &self.config)
             .field(
                 "http_client",
                 &self.http_client.as_ref().map(|_| "<custom>"),
@@ -99,29 +78,36 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
+    fn with_config(config: ClientConfig) -> Self {
+        Self {
+            config,
+            http_client: None,
+        }
+    }
+
     /// Sends uploads to `url` instead of [`kie_proto::DEFAULT_UPLOAD_BASE_URL`].
     pub fn upload_base_url(mut self, url: &str) -> Self {
-        self.upload_base_url = Some(url.to_owned());
+        self.config = self.config.upload_base_url(url);
         self
     }
 
     /// Sends credits and download-url requests to `url` instead of
     /// [`kie_proto::DEFAULT_API_BASE_URL`].
     pub fn api_base_url(mut self, url: &str) -> Self {
-        self.api_base_url = Some(url.to_owned());
+        self.config = self.config.api_base_url(url);
         self
     }
 
     /// Appends ` <suffix>` to the user agent (`kie-rs/<version> <suffix>`).
     pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.user_agent_suffix = Some(suffix.to_owned());
+        self.config = self.config.user_agent_suffix(suffix);
         self
     }
 
     /// Time allowed to connect (TCP and TLS); default [`DEFAULT_CONNECT_TIMEOUT`]. Not
     /// applied to a client given with [`http_client`](Self::http_client).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+        self.config = self.config.connect_timeout(timeout);
         self
     }
 
@@ -129,7 +115,7 @@ impl ClientBuilder {
     /// on a slow link may take hours; the idle [`read_timeout`](Self::read_timeout) catches
     /// stalls).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.config = self.config.timeout(timeout);
         self
     }
 
@@ -138,14 +124,14 @@ impl ClientBuilder {
     /// set here). It restarts whenever bytes move, so it bounds stalls, not
     /// the duration of an upload.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
+        self.config = self.config.read_timeout(timeout);
         self
     }
 
     /// When and how to retry; default [`RetryPolicy::default`]. [`RetryPolicy::never`]
     /// turns retries off.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = policy;
+        self.config = self.config.retry_policy(policy);
         self
     }
 
@@ -163,29 +149,24 @@ impl ClientBuilder {
     /// The client. Fails on an invalid key, base URL or user agent suffix, or if TLS cannot
     /// be set up.
     pub fn build(self) -> Result<Client, Error> {
-        let mut api = Api::new(self.key?);
-        if let Some(url) = &self.upload_base_url {
-            api = api.with_upload_base_url(url)?;
-        }
-        if let Some(url) = &self.api_base_url {
-            api = api.with_api_base_url(url)?;
-        }
-        if let Some(suffix) = &self.user_agent_suffix {
-            api = api.with_user_agent_suffix(suffix)?;
-        }
-        let custom = self.http_client.is_some();
-        let http = match self.http_client {
-            Some(client) => client,
-            None => default_http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
+        let api = self.config.api()?;
+        let (http, timeouts) = match self.http_client {
+            // A caller's client keeps its own timeouts, except the overall and idle ones set
+            // here explicitly (its connect timeout cannot be changed from outside).
+            Some(client) => (client, self.config.timeouts()),
+            None => {
+                let timeouts = self.config.timeouts().or(Timeouts::DEFAULT);
+                let connect = timeouts.connect.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+                (default_http_client(connect)?, timeouts)
+            }
         };
-        let default_idle = (!custom).then_some(DEFAULT_READ_TIMEOUT);
         Ok(Client {
             inner: Arc::new(Inner {
                 api,
                 http,
-                retry_policy: self.retry_policy,
-                timeout: self.timeout,
-                read_timeout: self.read_timeout.or(default_idle),
+                retry_policy: *self.config.retry_policy_ref(),
+                timeout: timeouts.overall,
+                read_timeout: timeouts.idle,
             }),
         })
     }
@@ -215,33 +196,16 @@ impl Client {
 
     /// A client configured from the environment: `KIE_API_KEY` (required), and optionally
     /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
-    /// [`InvalidInput::ApiKeyEmpty`].
+    /// [`InvalidInput::ApiKeyEmpty`](crate::InvalidInput::ApiKeyEmpty).
     pub fn from_env() -> Result<Client, Error> {
-        let key = std::env::var(ENV_API_KEY).unwrap_or_default();
-        let mut builder = Client::builder(&key);
-        if let Ok(url) = std::env::var(ENV_UPLOAD_BASE_URL) {
-            builder = builder.upload_base_url(&url);
-        }
-        if let Ok(url) = std::env::var(ENV_API_BASE_URL) {
-            builder = builder.api_base_url(&url);
-        }
-        builder.build()
+        ClientBuilder::with_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
+            .build()
     }
 
     /// A builder for a client with `key`. The key is checked here and the error (which
     /// never shows the key) is returned by [`ClientBuilder::build`].
     pub fn builder(key: &str) -> ClientBuilder {
-        ClientBuilder {
-            key: ApiKey::new(key),
-            upload_base_url: None,
-            api_base_url: None,
-            user_agent_suffix: None,
-            connect_timeout: None,
-            timeout: None,
-            read_timeout: None,
-            retry_policy: RetryPolicy::default(),
-            http_client: None,
-        }
+        ClientBuilder::with_config(ClientConfig::new(key))
     }
 
     /// The key, base URLs and user agent in use.
@@ -568,4 +532,31 @@ fn check_prefix(prefix: &[u8], len: u64) -> Result<(), Error> {
         }));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_key() {
+        let builder = Client::builder("sk-very-secret-123");
+        assert!(!format!("{builder:?}").contains("very-secret"));
+        let client = builder.build().map_err(|e| e.to_string());
+        assert!(!format!("{client:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn timeouts_defaults_and_overrides() -> Result<(), Error> {
+        let client = Client::new("k")?;
+        assert_eq!(client.inner.timeout, None);
+        assert_eq!(client.inner.read_timeout, Some(DEFAULT_READ_TIMEOUT));
+        let client = Client::builder("k")
+            .http_client(reqwest::Client::new())
+            .timeout(Duration::from_millis(5))
+            .build()?;
+        assert_eq!(client.inner.timeout, Some(Duration::from_millis(5)));
+        assert_eq!(client.inner.read_timeout, None);
+        Ok(())
+    }
 }

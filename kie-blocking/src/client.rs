@@ -6,14 +6,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use kie_proto::{
-    Api, ApiKey, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation, RetryPolicy,
-    UploadOptions, UploadPlan, UploadResult,
+    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, RetryPolicy,
+    Timeouts, UploadOptions, UploadPlan, UploadResult,
 };
 use ureq::Agent;
 
 use crate::run::{self, Transport};
 use crate::source::{ReadSeek, Source};
-use crate::transport::Timeouts;
+
+pub use kie_proto::{ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 
 /// A blocking client of the KIE.AI File Upload API and Common API.
 ///
@@ -59,13 +60,6 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Environment variable holding the API key, read by [`Client::from_env`].
-pub const ENV_API_KEY: &str = "KIE_API_KEY";
-/// Environment variable overriding the upload base URL, read by [`Client::from_env`].
-pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
-/// Environment variable overriding the Common API base URL, read by [`Client::from_env`].
-pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
-
 impl Client {
     /// A client of the production service with `key` and default settings.
     ///
@@ -85,17 +79,10 @@ impl Client {
 
     /// A client configured from the environment: `KIE_API_KEY` (required), and optionally
     /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
-    /// [`InvalidInput::ApiKeyEmpty`].
+    /// [`InvalidInput::ApiKeyEmpty`](crate::InvalidInput::ApiKeyEmpty).
     pub fn from_env() -> Result<Client, Error> {
-        let key = std::env::var(ENV_API_KEY).unwrap_or_default();
-        let mut builder = Client::builder(&key);
-        if let Ok(url) = std::env::var(ENV_UPLOAD_BASE_URL) {
-            builder = builder.upload_base_url(&url);
-        }
-        if let Ok(url) = std::env::var(ENV_API_BASE_URL) {
-            builder = builder.api_base_url(&url);
-        }
-        builder.build()
+        ClientBuilder::with_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
+            .build()
     }
 
     /// A builder for a client with `key`, to change base URLs, timeouts, retries or the
@@ -115,17 +102,7 @@ impl Client {
     /// # Ok::<(), kie_blocking::Error>(())
     /// ```
     pub fn builder(key: &str) -> ClientBuilder {
-        ClientBuilder {
-            key: ApiKey::new(key),
-            upload_base_url: None,
-            api_base_url: None,
-            user_agent_suffix: None,
-            connect_timeout: None,
-            overall_timeout: None,
-            read_timeout: None,
-            retry: RetryPolicy::default(),
-            agent: None,
-        }
+        ClientBuilder::with_config(ClientConfig::new(key))
     }
 
     /// The key, base URLs and user agent in use.
@@ -412,68 +389,61 @@ enum Endpoint {
 /// full timeouts again.
 #[must_use]
 pub struct ClientBuilder {
-    key: Result<ApiKey, InvalidInput>,
-    upload_base_url: Option<String>,
-    api_base_url: Option<String>,
-    user_agent_suffix: Option<String>,
-    connect_timeout: Option<Duration>,
-    overall_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
-    retry: RetryPolicy,
+    config: ClientConfig,
     agent: Option<Agent>,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("key", &self.key)
-            .field("upload_base_url", &self.upload_base_url)
-            .field("api_base_url", &self.api_base_url)
-            .field("user_agent_suffix", &self.user_agent_suffix)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.overall_timeout)
-            .field("read_timeout", &self.read_timeout)
-            .field("retry_policy", &self.retry)
+            .field("config", &self.config)
             .field("agent", &self.agent.as_ref().map(|_| "<custom>"))
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
+    fn with_config(config: ClientConfig) -> Self {
+        Self {
+            config,
+            agent: None,
+        }
+    }
+
     /// Sends uploads to `url` (default `https://kieai.redpandaai.co`).
     pub fn upload_base_url(mut self, url: &str) -> Self {
-        self.upload_base_url = Some(url.to_owned());
+        self.config = self.config.upload_base_url(url);
         self
     }
 
     /// Sends credits and download-url requests to `url` (default `https://api.kie.ai`).
     pub fn api_base_url(mut self, url: &str) -> Self {
-        self.api_base_url = Some(url.to_owned());
+        self.config = self.config.api_base_url(url);
         self
     }
 
     /// Appends ` <suffix>` to the `kie-rs/<version>` user agent, e.g. `my-app/1.0`.
     pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.user_agent_suffix = Some(suffix.to_owned());
+        self.config = self.config.user_agent_suffix(suffix);
         self
     }
 
     /// Limit on resolving the host and establishing the connection, TLS included.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+        self.config = self.config.connect_timeout(timeout);
         self
     }
 
     /// Limit on one whole attempt, body upload included (see the table above).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.overall_timeout = Some(timeout);
+        self.config = self.config.timeout(timeout);
         self
     }
 
     /// Limit on how long the connection may stall, sending or receiving; this is also how
     /// long the client waits for the server to start answering.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
+        self.config = self.config.read_timeout(timeout);
         self
     }
 
@@ -481,7 +451,7 @@ impl ClientBuilder {
     /// backoff from 500 ms, `Retry-After` honoured up to 60 s). [`RetryPolicy::never`]
     /// turns retries off.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.config = self.config.retry_policy(policy);
         self
     }
 
@@ -495,32 +465,20 @@ impl ClientBuilder {
 
     /// Checks the settings and builds the client. Nothing is sent.
     pub fn build(self) -> Result<Client, Error> {
-        let mut api = Api::new(self.key?);
-        if let Some(url) = &self.upload_base_url {
-            api = api.with_upload_base_url(url)?;
-        }
-        if let Some(url) = &self.api_base_url {
-            api = api.with_api_base_url(url)?;
-        }
-        if let Some(suffix) = &self.user_agent_suffix {
-            api = api.with_user_agent_suffix(suffix)?;
-        }
+        let api = self.config.api()?;
+        // A caller's agent keeps its own timeouts, except those set here explicitly.
         let base = if self.agent.is_some() {
             Timeouts::NONE
         } else {
             Timeouts::DEFAULT
         };
-        let timeouts = Timeouts {
-            connect: self.connect_timeout.or(base.connect),
-            overall: self.overall_timeout.or(base.overall),
-            idle: self.read_timeout.or(base.idle),
-        };
+        let timeouts = self.config.timeouts().or(base);
         let agent = self.agent.unwrap_or_else(default_agent);
         Ok(Client {
             transport: Transport {
                 agent,
                 timeouts,
-                retry: self.retry,
+                retry: *self.config.retry_policy_ref(),
             },
             api,
         })
@@ -540,6 +498,7 @@ fn default_agent() -> Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kie_proto::InvalidInput;
 
     #[test]
     fn client_is_clone_send_sync() {

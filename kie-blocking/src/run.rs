@@ -6,12 +6,12 @@ use std::time::{Duration, SystemTime};
 use kie_proto::http::request;
 use kie_proto::{
     Api, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter, RetryDecision,
-    RetryPolicy, Retryable,
+    RetryPolicy, Retryable, Timeouts,
 };
 use ureq::{Agent, SendBody};
 
 use crate::source::{FramedReader, Source};
-use crate::transport::{self, Answer, Timeouts, TransportError};
+use crate::transport::{self, Answer, TransportError};
 
 /// What a client sends with: the agent, its timeouts and the retry policy.
 #[derive(Clone)]

@@ -1,38 +1,10 @@
 //! The ureq side: agent settings, one HTTP exchange, and what a ureq error means.
 
 use std::io::{self, Read};
-use std::time::Duration;
 
 use kie_proto::http::{self, request, response};
-use kie_proto::{MAX_RESPONSE_BODY, TransportFailure};
+use kie_proto::{MAX_RESPONSE_BODY, Timeouts, TransportFailure};
 use ureq::{Agent, AsSendBody};
-
-/// Timeouts applied to every request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Timeouts {
-    /// DNS resolution and connection setup (TCP and TLS), each.
-    pub connect: Option<Duration>,
-    /// One whole request: connect, send, receive.
-    pub overall: Option<Duration>,
-    /// Longest pause of the connection, reading or writing.
-    pub idle: Option<Duration>,
-}
-
-impl Timeouts {
-    /// The defaults of a client that builds its own agent.
-    pub(crate) const DEFAULT: Timeouts = Timeouts {
-        connect: Some(Duration::from_secs(30)),
-        overall: None,
-        idle: Some(Duration::from_secs(60)),
-    };
-
-    /// No timeouts beyond the ones of a caller-supplied agent.
-    pub(crate) const NONE: Timeouts = Timeouts {
-        connect: None,
-        overall: None,
-        idle: None,
-    };
-}
 
 /// A failed exchange: no answer arrived.
 #[derive(Debug)]

@@ -64,6 +64,7 @@
 mod api;
 mod body;
 mod common;
+mod config;
 mod data_url;
 mod error;
 mod input;
@@ -86,6 +87,10 @@ pub use body::{
     Base64Encoder, Body, ContentEncoding, ContentLengthMismatch, FrameEncoder, FramedBody,
 };
 pub use common::{GetCredits, GetDownloadUrl};
+pub use config::{
+    ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
+    ENV_UPLOAD_BASE_URL, Timeouts,
+};
 pub use data_url::{decode_base64_data, parse_data_url};
 pub use error::Error;
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};

@@ -1,0 +1,339 @@
+//! The settings every driver's client shares: key, base URLs, user agent, timeouts, retries,
+//! and where they come from in the environment. Drivers wrap a [`ClientConfig`] in their own
+//! builder, add their transport (a ureq agent, a reqwest client) and decide how each timeout
+//! maps onto it.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::api::{Api, ApiKey};
+use crate::input::InvalidInput;
+use crate::retry::RetryPolicy;
+
+/// Environment variable holding the API key, read by the drivers' `Client::from_env` (through
+/// [`ClientConfig::from_env_with`]).
+pub const ENV_API_KEY: &str = "KIE_API_KEY";
+/// Environment variable overriding the upload base URL, read by the drivers'
+/// `Client::from_env` (through [`ClientConfig::from_env_with`]).
+pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
+/// Environment variable overriding the Common API base URL, read by the drivers'
+/// `Client::from_env` (through [`ClientConfig::from_env_with`]).
+pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
+
+/// Default time allowed to establish a connection (TCP and TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default idle timeout: the longest time nothing may be sent or received during a request.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The three timeouts of a client; `None` is "no limit" (or, over a caller-supplied
+/// transport, "the transport's own").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    /// Establishing the connection: DNS, TCP and TLS.
+    pub connect: Option<Duration>,
+    /// One whole attempt, from connecting to the last byte of the answer, body upload
+    /// included.
+    pub overall: Option<Duration>,
+    /// The longest the connection may stall, sending or receiving (also the wait for the
+    /// answer to start).
+    pub idle: Option<Duration>,
+}
+
+impl Timeouts {
+    /// The defaults of a client that builds its own transport: [`DEFAULT_CONNECT_TIMEOUT`],
+    /// no overall limit, [`DEFAULT_READ_TIMEOUT`] idle.
+    pub const DEFAULT: Timeouts = Timeouts {
+        connect: Some(DEFAULT_CONNECT_TIMEOUT),
+        overall: None,
+        idle: Some(DEFAULT_READ_TIMEOUT),
+    };
+
+    /// No limits: what a client over a caller-supplied transport adds to the transport's own
+    /// timeouts unless told otherwise.
+    pub const NONE: Timeouts = Timeouts {
+        connect: None,
+        overall: None,
+        idle: None,
+    };
+
+    /// These timeouts, each unset one taken from `base`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kie_proto::Timeouts;
+    /// let set = Timeouts { idle: Some(Duration::from_secs(5)), ..Timeouts::NONE };
+    /// assert_eq!(set.or(Timeouts::DEFAULT).idle, Some(Duration::from_secs(5)));
+    /// assert_eq!(set.or(Timeouts::DEFAULT).connect, Timeouts::DEFAULT.connect);
+    /// assert_eq!(set.or(Timeouts::NONE), set);
+    /// ```
+    #[must_use]
+    pub fn or(self, base: Timeouts) -> Timeouts {
+        Timeouts {
+            connect: self.connect.or(base.connect),
+            overall: self.overall.or(base.overall),
+            idle: self.idle.or(base.idle),
+        }
+    }
+}
+
+/// The transport-independent settings of a client: API key, base URLs, user agent suffix,
+/// timeouts and retry policy. Both drivers' `ClientBuilder`s hold one and forward their
+/// setters to it; nothing is checked until [`api`](Self::api) is called (by the driver's
+/// `build`), except the key, checked at once (its error never shows the key).
+///
+/// `Debug` never shows the key.
+///
+/// ```
+/// use std::time::Duration;
+/// use kie_proto::{ClientConfig, InvalidInput, Timeouts};
+/// let config = ClientConfig::new("sk-example")
+///     .upload_base_url("http://127.0.0.1:8080")
+///     .read_timeout(Duration::from_secs(5));
+/// assert_eq!(config.api()?.upload_base_url(), "http://127.0.0.1:8080");
+/// assert_eq!(config.timeouts(), Timeouts { idle: Some(Duration::from_secs(5)), ..Timeouts::NONE });
+/// assert!(!format!("{config:?}").contains("sk-example"));
+/// # Ok::<(), InvalidInput>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct ClientConfig {
+    key: Result<ApiKey, InvalidInput>,
+    upload_base_url: Option<String>,
+    api_base_url: Option<String>,
+    user_agent_suffix: Option<String>,
+    timeouts: Timeouts,
+    retry_policy: RetryPolicy,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `ApiKey`'s own `Debug` is redacted, and no `InvalidInput` about a key holds it.
+        f.debug_struct("ClientConfig")
+            .field("key", &self.key)
+            .field("upload_base_url", &self.upload_base_url)
+            .field("api_base_url", &self.api_base_url)
+            .field("user_agent_suffix", &self.user_agent_suffix)
+            .field("connect_timeout", &self.timeouts.connect)
+            .field("timeout", &self.timeouts.overall)
+            .field("read_timeout", &self.timeouts.idle)
+            .field("retry_policy", &self.retry_policy)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// Settings for the production service with `key`: default base URLs and user agent, no
+    /// timeout set explicitly, [`RetryPolicy::default`]. The key is checked here; a bad one
+    /// is returned by [`api`](Self::api).
+    pub fn new(key: &str) -> Self {
+        Self {
+            key: ApiKey::new(key),
+            upload_base_url: None,
+            api_base_url: None,
+            user_agent_suffix: None,
+            timeouts: Timeouts::NONE,
+            retry_policy: RetryPolicy::default(),
+        }
+    }
+
+    /// Settings from an environment read through `lookup`: [`ENV_API_KEY`] (required; a
+    /// missing one is [`InvalidInput::ApiKeyEmpty`] from [`api`](Self::api)), and optionally
+    /// [`ENV_UPLOAD_BASE_URL`] and [`ENV_API_BASE_URL`]. Drivers pass
+    /// `|name| std::env::var(name).ok()`; tests pass a map.
+    ///
+    /// ```
+    /// use kie_proto::{ClientConfig, ENV_API_KEY, ENV_UPLOAD_BASE_URL, InvalidInput};
+    /// let config = ClientConfig::from_env_with(|name| match name {
+    ///     ENV_API_KEY => Some("sk-example".to_owned()),
+    ///     ENV_UPLOAD_BASE_URL => Some("http://127.0.0.1:8080".to_owned()),
+    ///     _ => None,
+    /// });
+    /// let api = config.api()?;
+    /// assert_eq!(api.upload_base_url(), "http://127.0.0.1:8080");
+    /// assert_eq!(api.api_base_url(), kie_proto::DEFAULT_API_BASE_URL);
+    /// # Ok::<(), InvalidInput>(())
+    /// ```
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let key = lookup(ENV_API_KEY).unwrap_or_default();
+        let mut config = Self::new(&key);
+        if let Some(url) = lookup(ENV_UPLOAD_BASE_URL) {
+            config = config.upload_base_url(&url);
+        }
+        if let Some(url) = lookup(ENV_API_BASE_URL) {
+            config = config.api_base_url(&url);
+        }
+        config
+    }
+
+    /// Sends uploads to `url` instead of [`DEFAULT_UPLOAD_BASE_URL`](crate::DEFAULT_UPLOAD_BASE_URL).
+    pub fn upload_base_url(mut self, url: &str) -> Self {
+        self.upload_base_url = Some(url.to_owned());
+        self
+    }
+
+    /// Sends credits and download-url requests to `url` instead of
+    /// [`DEFAULT_API_BASE_URL`](crate::DEFAULT_API_BASE_URL).
+    pub fn api_base_url(mut self, url: &str) -> Self {
+        self.api_base_url = Some(url.to_owned());
+        self
+    }
+
+    /// Appends ` <suffix>` to the user agent (`kie-rs/<version> <suffix>`).
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.user_agent_suffix = Some(suffix.to_owned());
+        self
+    }
+
+    /// Time allowed to connect (DNS, TCP and TLS); [`Timeouts::connect`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = Some(timeout);
+        self
+    }
+
+    /// Time allowed for one whole attempt, body upload included; [`Timeouts::overall`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.overall = Some(timeout);
+        self
+    }
+
+    /// The longest time the connection may stall, sending or receiving; [`Timeouts::idle`].
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.idle = Some(timeout);
+        self
+    }
+
+    /// When and how to retry; default [`RetryPolicy::default`]. [`RetryPolicy::never`]
+    /// turns retries off.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// The key, base URLs and user agent, checked: fails on an invalid key, base URL or user
+    /// agent suffix (the error never shows the key).
+    pub fn api(&self) -> Result<Api, InvalidInput> {
+        let mut api = Api::new(self.key.clone()?);
+        if let Some(url) = &self.upload_base_url {
+            api = api.with_upload_base_url(url)?;
+        }
+        if let Some(url) = &self.api_base_url {
+            api = api.with_api_base_url(url)?;
+        }
+        if let Some(suffix) = &self.user_agent_suffix {
+            api = api.with_user_agent_suffix(suffix)?;
+        }
+        Ok(api)
+    }
+
+    /// The timeouts set explicitly; unset ones are `None`. A driver building its own
+    /// transport fills the rest with `timeouts().or(Timeouts::DEFAULT)`.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The retry policy (the getter of [`retry_policy`](Self::retry_policy)).
+    pub fn retry_policy_ref(&self) -> &RetryPolicy {
+        &self.retry_policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn from_env_reads_the_three_variables() {
+        let config = ClientConfig::from_env_with(env(&[
+            (ENV_API_KEY, "sk-env"),
+            (ENV_UPLOAD_BASE_URL, "http://127.0.0.1:1/"),
+            (ENV_API_BASE_URL, "http://127.0.0.1:2"),
+        ]));
+        let api = config.api().map_err(|e| e.to_string());
+        assert_eq!(
+            api.as_ref()
+                .map(|a| (a.upload_base_url(), a.api_base_url())),
+            Ok(("http://127.0.0.1:1", "http://127.0.0.1:2"))
+        );
+        assert_eq!(
+            api.map(|a| a.key().clone()),
+            ApiKey::new("sk-env").map_err(|e| e.to_string())
+        );
+        assert_eq!(config.timeouts(), Timeouts::NONE);
+        assert_eq!(config.retry_policy_ref(), &RetryPolicy::default());
+    }
+
+    #[test]
+    fn from_env_defaults_and_missing_key() {
+        let config = ClientConfig::from_env_with(env(&[(ENV_API_KEY, "k")]));
+        let api = config.api().map_err(|e| e.to_string());
+        assert_eq!(
+            api.as_ref()
+                .map(|a| (a.upload_base_url(), a.api_base_url())),
+            Ok((crate::DEFAULT_UPLOAD_BASE_URL, crate::DEFAULT_API_BASE_URL))
+        );
+        let config = ClientConfig::from_env_with(env(&[(ENV_UPLOAD_BASE_URL, "http://x")]));
+        assert_eq!(config.api().err(), Some(InvalidInput::ApiKeyEmpty));
+    }
+
+    #[test]
+    fn bad_settings_are_invalid_input() {
+        assert_eq!(
+            ClientConfig::new("key\n").api().err(),
+            Some(InvalidInput::ApiKeyInvalidByte { position: 3 })
+        );
+        assert!(matches!(
+            ClientConfig::new("k").upload_base_url("ftp://x").api(),
+            Err(InvalidInput::UrlScheme { .. })
+        ));
+        assert!(matches!(
+            ClientConfig::new("k").api_base_url("https://x/?q").api(),
+            Err(InvalidInput::BaseUrlQuery { .. })
+        ));
+        assert!(matches!(
+            ClientConfig::new("k").user_agent_suffix("\n").api(),
+            Err(InvalidInput::UserAgent(_))
+        ));
+    }
+
+    #[test]
+    fn setters_and_timeouts() {
+        let policy = RetryPolicy::never();
+        let config = ClientConfig::new("k")
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(2))
+            .read_timeout(Duration::from_secs(3))
+            .retry_policy(policy);
+        let set = Timeouts {
+            connect: Some(Duration::from_secs(1)),
+            overall: Some(Duration::from_secs(2)),
+            idle: Some(Duration::from_secs(3)),
+        };
+        assert_eq!(config.timeouts(), set);
+        assert_eq!(config.timeouts().or(Timeouts::DEFAULT), set);
+        assert_eq!(config.retry_policy_ref(), &policy);
+        assert_eq!(
+            ClientConfig::new("k").timeouts().or(Timeouts::DEFAULT),
+            Timeouts::DEFAULT
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        for key in ["sk-very-secret-123", "sk-very-secret\n"] {
+            let config = ClientConfig::new(key).upload_base_url("http://127.0.0.1:9");
+            let debug = format!("{config:?}");
+            assert!(!debug.contains("very-secret"), "{debug}");
+            assert!(debug.contains("http://127.0.0.1:9"), "{debug}");
+        }
+    }
+}
