@@ -48,10 +48,12 @@ pub fn file_name(name: &str) -> Result<(), String> {
 /// prefix is stripped before decoding the same way. `None` when it is not valid.
 pub fn base64_data(value: &str) -> Option<Vec<u8>> {
     let payload = match value.strip_prefix("data:") {
+        // RFC 2397: the metadata ends at the first ',' and must end in ";base64"; a
+        // ";base64," found later is inside a non-base64 payload (`data:text/plain,a;base64,…`).
         Some(rest) => {
-            let marker = ";base64,";
-            let at = rest.find(marker)?;
-            &rest[at + marker.len()..]
+            let (meta, payload) = rest.split_once(',')?;
+            meta.strip_suffix(";base64")?;
+            payload
         }
         None => value,
     };
@@ -92,6 +94,10 @@ pub fn decode_path(path: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3)?;
+            // Exactly two hex digits: `u8::from_str_radix` alone would take "%+f" as 0x0f.
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let hex = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
@@ -132,7 +138,15 @@ mod tests {
             base64_data("data:text/plain;base64,aGk=").as_deref(),
             Some(&b"hi"[..])
         );
-        for bad in ["aGk", "aG k=", "-_-_", "data:text/plain,aGk=", "a\nGk="] {
+        for bad in [
+            "aGk",
+            "aG k=",
+            "-_-_",
+            "data:text/plain,aGk=",
+            "a\nGk=",
+            "data:text/plain,x;base64,aGk=",
+            "data:;base64",
+        ] {
             assert!(base64_data(bad).is_none(), "{bad:?}");
         }
     }
@@ -144,5 +158,7 @@ mod tests {
         assert_eq!(enc, "kieai/1/a%20b/%C3%BC%3F%23%25.png");
         assert_eq!(decode_path(&enc).as_deref(), Some(p));
         assert!(decode_path("%zz").is_none());
+        assert!(decode_path("%+f").is_none());
+        assert!(decode_path("%4").is_none());
     }
 }
