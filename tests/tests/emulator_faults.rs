@@ -349,11 +349,11 @@ async fn stall_before_headers_after_storing() {
 async fn max_concurrent_uploads_counts_requests_in_flight() {
     let emu = Emulator::start();
     assert_eq!(emu.max_concurrent_uploads(), 0);
-    emu.faults().push_n(
-        Route::Base64Upload,
-        Fault::Delay(Duration::from_millis(600)),
-        4,
-    );
+    // Each upload is held for 3 s, and the four must be seen in flight together within
+    // 2.5 s of being started: generous enough for a loaded CI machine (a 600 ms hold with a
+    // 500 ms deadline failed under load), still shorter than the hold.
+    emu.faults()
+        .push_n(Route::Base64Upload, Fault::Delay(Duration::from_secs(3)), 4);
     let mut tasks = Vec::new();
     for i in 0..4 {
         let url = format!("{}/api/file-base64-upload", emu.upload_base_url());
@@ -370,7 +370,7 @@ async fn max_concurrent_uploads_counts_requests_in_flight() {
                 .status()
         }));
     }
-    let deadline = Instant::now() + Duration::from_millis(500);
+    let deadline = Instant::now() + Duration::from_millis(2500);
     while emu.in_flight_uploads() < 4 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
