@@ -127,7 +127,11 @@ impl Activity {
     /// Completes once nothing has moved for `idle`.
     pub(crate) async fn idle_for(&self, idle: Duration) {
         loop {
-            let deadline = self.last() + idle;
+            // `Instant + Duration` panics on overflow: a read timeout of `Duration::MAX`
+            // means "never".
+            let Some(deadline) = self.last().checked_add(idle) else {
+                return std::future::pending().await;
+            };
             if Instant::now() >= deadline {
                 return;
             }
@@ -345,6 +349,20 @@ mod tests {
             }
         }
         Ok(wire)
+    }
+
+    #[tokio::test]
+    async fn huge_idle_timeout_never_fires_and_does_not_panic() {
+        let activity = Activity::new();
+        let waited =
+            tokio::time::timeout(Duration::from_millis(20), activity.idle_for(Duration::MAX)).await;
+        assert!(waited.is_err(), "an idle limit of Duration::MAX fired");
+        let waited = tokio::time::timeout(
+            Duration::from_secs(5),
+            activity.idle_for(Duration::from_millis(1)),
+        )
+        .await;
+        assert!(waited.is_ok(), "a 1 ms idle limit did not fire");
     }
 
     #[tokio::test]
