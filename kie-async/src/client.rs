@@ -196,7 +196,7 @@ impl Client {
 
     /// A client configured from the environment: `KIE_API_KEY` (required), and optionally
     /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
-    /// [`InvalidInput::ApiKeyEmpty`](crate::InvalidInput::ApiKeyEmpty).
+    /// [`InvalidInput::ApiKeyNotInEnvironment`](crate::InvalidInput::ApiKeyNotInEnvironment).
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::with_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
             .build()

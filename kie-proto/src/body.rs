@@ -181,6 +181,32 @@ pub struct ContentLengthMismatch {
     pub at_least: bool,
 }
 
+impl ContentLengthMismatch {
+    /// Checks the start of the content a driver read for detection: a source that ended
+    /// before [`sniff_len`](crate::sniff_len)`(declared)` bytes is shorter than declared, and
+    /// the upload fails before anything is sent.
+    ///
+    /// ```
+    /// use kie_proto::ContentLengthMismatch;
+    /// assert_eq!(ContentLengthMismatch::check_prefix(5, 5), Ok(()));
+    /// assert_eq!(ContentLengthMismatch::check_prefix(8192, 1 << 30), Ok(()));
+    /// assert_eq!(
+    ///     ContentLengthMismatch::check_prefix(2, 5),
+    ///     Err(ContentLengthMismatch { declared: 5, actual: 2, at_least: false })
+    /// );
+    /// ```
+    pub fn check_prefix(prefix_len: usize, declared: u64) -> Result<(), ContentLengthMismatch> {
+        if prefix_len < crate::sniff_len(declared) {
+            return Err(ContentLengthMismatch {
+                declared,
+                actual: prefix_len as u64,
+                at_least: false,
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Head,

@@ -137,7 +137,7 @@ impl ClientConfig {
     }
 
     /// Settings from an environment read through `lookup`: [`ENV_API_KEY`] (required; a
-    /// missing one is [`InvalidInput::ApiKeyEmpty`] from [`api`](Self::api)), and optionally
+    /// missing or empty one is [`InvalidInput::ApiKeyNotInEnvironment`] from [`api`](Self::api)), and optionally
     /// [`ENV_UPLOAD_BASE_URL`] and [`ENV_API_BASE_URL`]. Drivers pass
     /// `|name| std::env::var(name).ok()`; tests pass a map.
     ///
@@ -156,6 +156,11 @@ impl ClientConfig {
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let key = lookup(ENV_API_KEY).unwrap_or_default();
         let mut config = Self::new(&key);
+        if key.is_empty() {
+            config.key = Err(InvalidInput::ApiKeyNotInEnvironment {
+                variable: ENV_API_KEY,
+            });
+        }
         if let Some(url) = lookup(ENV_UPLOAD_BASE_URL) {
             config = config.upload_base_url(&url);
         }
@@ -282,7 +287,12 @@ mod tests {
             Ok((crate::DEFAULT_UPLOAD_BASE_URL, crate::DEFAULT_API_BASE_URL))
         );
         let config = ClientConfig::from_env_with(env(&[(ENV_UPLOAD_BASE_URL, "http://x")]));
-        assert_eq!(config.api().err(), Some(InvalidInput::ApiKeyEmpty));
+        assert_eq!(
+            config.api().err(),
+            Some(InvalidInput::ApiKeyNotInEnvironment {
+                variable: ENV_API_KEY
+            })
+        );
     }
 
     #[test]

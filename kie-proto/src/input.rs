@@ -15,6 +15,14 @@ pub enum InvalidInput {
     /// The API key is empty.
     #[error("API key is empty: set it to the key from the KIE.AI dashboard")]
     ApiKeyEmpty,
+    /// The environment variable that should hold the API key is unset or empty.
+    #[error(
+        "{variable} is not set: export it with your KIE.AI API key (from the dashboard's API Key Management)"
+    )]
+    ApiKeyNotInEnvironment {
+        /// The variable's name, `KIE_API_KEY`.
+        variable: &'static str,
+    },
     /// The API key holds a byte that cannot go into an HTTP header.
     #[error(
         "API key contains a control character, space or non-ASCII byte at position {position}; \

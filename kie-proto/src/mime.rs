@@ -7,6 +7,18 @@ use crate::input::{MimeType, extension_of};
 /// building an upload (and send it as the start of the content).
 pub const SNIFF_LEN: usize = 8192;
 
+/// How many leading bytes a driver reads for detection from content of `content_len`
+/// bytes: [`SNIFF_LEN`], or the whole content when it is shorter. Check what was actually
+/// read with [`ContentLengthMismatch::check_prefix`](crate::ContentLengthMismatch::check_prefix).
+///
+/// ```
+/// assert_eq!(kie_proto::sniff_len(3), 3);
+/// assert_eq!(kie_proto::sniff_len(u64::MAX), kie_proto::SNIFF_LEN);
+/// ```
+pub fn sniff_len(content_len: u64) -> usize {
+    usize::try_from(content_len).map_or(SNIFF_LEN, |len| len.min(SNIFF_LEN))
+}
+
 /// The MIME type of content that starts with `content_start`, named `file_name` (if known).
 ///
 /// ```
