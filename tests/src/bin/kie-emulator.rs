@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! kie-emulator --port 8080 --key my-test-key --ttl-hours 24 --storage memory
+//! kie-emulator --storage discard --json-body-limit 2000000000   # 1 GiB base64 uploads
 //! ```
 
 use std::io::Write as _;
@@ -48,6 +49,10 @@ struct Args {
     /// The account id in stored paths (`kieai/<account id>/...`).
     #[arg(long, default_value = kie_tests::DEFAULT_ACCOUNT_ID)]
     account_id: String,
+    /// Largest JSON request body in bytes (base64 and URL uploads, download-url); larger
+    /// bodies are refused. Default 256 MiB; a 1 GiB file is ~1.43 GB of base64 JSON.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    json_body_limit: u64,
 }
 
 /// An error style on the command line.
@@ -89,7 +94,8 @@ async fn main() {
         .require_user_agent(args.require_user_agent)
         .quickstart_fields(args.quickstart_fields)
         .credits(args.credits)
-        .account_id(args.account_id);
+        .account_id(args.account_id)
+        .json_body_limit(args.json_body_limit);
     if let Some(s) = args.upload_error_style.or(args.error_style) {
         builder = builder.error_style(Host::Upload, style(s));
     }
