@@ -182,6 +182,18 @@ impl Client {
         self.upload(Source::reader(reader), len, options, Endpoint::Stream)
     }
 
+    /// Uploads `len` bytes read from `reader` to the base64 endpoint, encoding them on the
+    /// fly; retries work as in [`upload_reader`](Self::upload_reader).
+    pub fn upload_base64_reader(
+        &self,
+        reader: impl Read,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        options.validate()?;
+        self.upload(Source::reader(reader), len, options, Endpoint::Base64)
+    }
+
     /// Uploads `bytes` to the stream (multipart) endpoint.
     pub fn upload_bytes(
         &self,

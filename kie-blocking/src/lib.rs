@@ -67,7 +67,7 @@ pub use source::ReadSeek;
 
 pub use kie_proto;
 pub use kie_proto::{
-    ApiError, Error, ErrorKind, InvalidInput, Operation, Progress, ProgressCallback, RetryPolicy,
-    TransportFailure, UploadOptions, UploadResult,
+    Api, ApiError, ApiKey, Error, ErrorKind, InvalidInput, Operation, Progress, ProgressCallback,
+    RetryPolicy, TransportFailure, UploadOptions, UploadResult,
 };
 pub use ureq;

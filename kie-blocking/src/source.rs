@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use kie_proto::{Error, FrameEncoder, FramedBody, ProgressReporter, SNIFF_LEN};
+use kie_proto::{ContentLengthMismatch, Error, FrameEncoder, FramedBody, ProgressReporter};
 
 /// Content bytes read from the source per step (the encoded output is at most 4/3 of it).
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -122,7 +122,7 @@ impl<'a> Source<'a> {
     /// The source is left ready for the first attempt. Content shorter than that is a
     /// [`Error::ContentLength`] before anything is sent.
     pub(crate) fn sniff(&mut self, len: u64) -> Result<Vec<u8>, Error> {
-        let want = usize::try_from(len).map_or(SNIFF_LEN, |len| len.min(SNIFF_LEN));
+        let want = kie_proto::sniff_len(len);
         let mut head = Vec::with_capacity(want);
         if let Source::Bytes { bytes, .. } = self {
             head.extend_from_slice(&bytes[..want.min(bytes.len())]);
@@ -135,13 +135,7 @@ impl<'a> Source<'a> {
             };
             read.map_err(|e| self.io_error(e))?;
         }
-        if head.len() < want {
-            return Err(Error::ContentLength(kie_proto::ContentLengthMismatch {
-                declared: len,
-                actual: head.len() as u64,
-                at_least: false,
-            }));
-        }
+        ContentLengthMismatch::check_prefix(head.len(), len)?;
         match self {
             Source::Reader { prefix, .. } => *prefix = head.clone(),
             _ => self.rewind().map_err(|e| self.io_error(e))?,
@@ -262,6 +256,13 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
         let want = usize::try_from(self.remaining).map_or(CHUNK, |r| r.clamp(1, CHUNK));
         let n = loop {
             match self.source.read(&mut self.chunk[..want]) {
+                // A reader claiming more than the buffer holds breaks `Read`'s contract.
+                Ok(n) if n > want => {
+                    let broken = io::Error::other(
+                        "the reader reported more bytes than it was given room for",
+                    );
+                    return Err(self.source.io_error(broken));
+                }
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.source.io_error(e)),
@@ -301,7 +302,7 @@ impl Read for FramedReader<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kie_proto::ContentEncoding;
+    use kie_proto::{ContentEncoding, SNIFF_LEN};
 
     fn wire(body: &FramedBody, source: &mut Source<'_>) -> (Vec<u8>, Option<Error>) {
         let mut reporter = ProgressReporter::new(None, body.content_len());
@@ -347,6 +348,22 @@ mod tests {
         let (out, failure) = wire(&body, &mut Source::bytes(b"abcd"));
         assert!(failure.is_none());
         assert_eq!(out, b"abcd");
+    }
+
+    /// A reader that claims to have read more than the buffer it was given.
+    struct Lying;
+    impl Read for Lying {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+    }
+
+    #[test]
+    fn a_lying_reader_is_an_error_not_a_panic() {
+        let body = FramedBody::new(Vec::new(), 1 << 20, ContentEncoding::Raw, Vec::new());
+        let mut source = Source::reader(Lying);
+        let (_, failure) = wire(&body, &mut source);
+        assert!(matches!(failure, Some(Error::Io { .. })), "{failure:?}");
     }
 
     #[test]
