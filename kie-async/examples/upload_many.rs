@@ -33,7 +33,17 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     let args = parse_args()?;
 
     let mut files = Vec::new();
@@ -46,7 +56,9 @@ async fn main() -> Result<()> {
     files.sort();
 
     // Keeps the emulator (if any) alive until the uploads are done.
-    let (client, _emulator) = if std::env::var_os(kie_async::ENV_API_KEY).is_some() {
+    let (client, _emulator) = if std::env::var_os(kie_async::ENV_API_KEY)
+        .is_some_and(|key| !key.is_empty())
+    {
         (Client::from_env()?, None)
     } else {
         let mut builder = Emulator::builder();

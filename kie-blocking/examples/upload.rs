@@ -25,11 +25,21 @@ use sha2::{Digest, Sha256};
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let (path, base64) = parse_args()?;
     let options = UploadOptions::new("kie-rs/examples").on_progress(show_progress);
 
-    if std::env::var_os(kie_blocking::ENV_API_KEY).is_some() {
+    if std::env::var_os(kie_blocking::ENV_API_KEY).is_some_and(|key| !key.is_empty()) {
         let client = Client::from_env()?;
         let uploaded = upload(&client, &path, &options, base64)?;
         println!("{}", uploaded.download_url);
