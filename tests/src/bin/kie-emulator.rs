@@ -22,8 +22,8 @@ struct Args {
     /// The accepted API key.
     #[arg(long, default_value = kie_tests::DEFAULT_API_KEY)]
     key: String,
-    /// How long uploads are served, in hours.
-    #[arg(long, default_value_t = 72)]
+    /// How long uploads are served, in hours (1 to 876000, i.e. up to 100 years).
+    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=876_000))]
     ttl_hours: u64,
     /// Error style of both hosts; default: upload host status=code, api host 200+code.
     #[arg(long, value_enum)]
