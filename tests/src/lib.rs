@@ -1,6 +1,6 @@
 //! `kie-tests`: a faithful local emulator of the KIE.AI File Upload API and Common API.
 //!
-//! The emulator is built from the written API spec (`kie-api.md`), not from the kie-rs
+//! The emulator is built from the written API spec (`tests/spec/kie-api.md`), not from the kie-rs
 //! SDK, so the two cannot agree on a mistake. It is a real HTTP/1.1 server on loopback
 //! with three listeners, one per host of the real service:
 //!
