@@ -15,7 +15,9 @@
 //! - Redirects are never followed. TLS is rustls with the *ring* provider and the
 //!   platform's certificate verifier; no OpenSSL.
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
-//!   request; nothing is spawned.
+//!   request; a single upload spawns nothing. [`Client::upload_many`] runs each upload as a
+//!   task on the current tokio runtime (so uploads progress while the caller is busy);
+//!   dropping its stream aborts them all, with the same effect.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), kie_async::Error> {

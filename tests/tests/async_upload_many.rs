@@ -1,7 +1,11 @@
-//! `Client::upload_many` against the emulator: 200 uploads at concurrency 8.
+//! `Client::upload_many` against the emulator: 200 uploads at concurrency 8; uploads progress
+//! while the stream is not polled; dropping the stream aborts them all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -122,4 +126,185 @@ async fn concurrency_zero_means_one_and_an_empty_input_ends_at_once() {
     assert_eq!(emu.max_concurrent_uploads(), 1);
     let none: Vec<_> = client.upload_many(Vec::new(), 4).collect().await;
     assert!(none.is_empty());
+}
+
+/// Waits until `condition` holds, for at most `limit`.
+async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
+}
+
+/// Open descriptors of this process that point at one of `paths`.
+fn handles_to(paths: &[PathBuf]) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| paths.contains(target))
+        .count()
+}
+
+/// Uploads run as tasks: a consumer that reads nothing for a second still finds every
+/// upload stored by then, on either runtime flavour.
+async fn uploads_progress_without_polling() {
+    let emu = Emulator::start();
+    let client = Client::builder(emu.api_key())
+        .upload_base_url(&emu.upload_base_url())
+        .build()
+        .unwrap();
+    let uploads = (0..24).map(|i| {
+        (
+            UploadSource::bytes(content(i)),
+            UploadOptions::new("unpolled").file_name(format!("{i}.bin")),
+        )
+    });
+    let mut results = Box::pin(client.upload_many(uploads, 4));
+    // Not polled at all during the wait.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        emu.stored_files().len(),
+        24,
+        "uploads stalled while the stream was not polled"
+    );
+    assert_eq!(emu.in_flight_uploads(), 0);
+    let mut indexes = Vec::new();
+    while let Some((index, result)) = results.next().await {
+        result.unwrap();
+        indexes.push(index);
+    }
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..24).collect::<Vec<_>>());
+    let max = emu.max_concurrent_uploads();
+    assert!(max <= 4, "{max} uploads in flight at once");
+    assert_eq!(emu.requests().len(), 24);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_progress_without_polling_multi_thread() {
+    uploads_progress_without_polling().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn uploads_progress_without_polling_current_thread() {
+    uploads_progress_without_polling().await;
+}
+
+/// Dropping the stream mid-way aborts the uploads in flight and starts no more: the
+/// emulator sees them go at once, nothing is stored, and no file stays open.
+async fn dropping_the_stream_aborts_every_upload(tag: &str) {
+    const BIG: usize = 64 << 20;
+    let emu = Emulator::start();
+    let dir =
+        std::env::temp_dir().join(format!("kie-async-many-drop-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    // Three large files run first; three small ones wait for a free slot.
+    let big: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    let paths: Vec<PathBuf> = (0..6)
+        .map(|i| {
+            let path = dir.join(format!("f{i}.bin"));
+            std::fs::write(&path, if i < 3 { &big[..] } else { &big[..1024] }).unwrap();
+            path
+        })
+        .collect();
+    drop(big);
+    let client = Client::builder(emu.api_key())
+        .upload_base_url(&emu.upload_base_url())
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..6).map(|_| AtomicU64::new(0)).collect());
+    let uploads: Vec<_> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let sent = Arc::clone(&sent);
+            let options = UploadOptions::new("dropped")
+                .on_progress(move |p| sent[i].store(p.sent, Ordering::SeqCst));
+            (UploadSource::path(path), options)
+        })
+        .collect();
+    let results = client.upload_many(uploads, 3);
+    // Wait (without polling the stream) until all three are sending.
+    let mid_way = || {
+        emu.in_flight_uploads() == 3
+            && sent[..3]
+                .iter()
+                .all(|s| s.load(Ordering::SeqCst) >= 1 << 20)
+    };
+    let start = std::time::Instant::now();
+    while !mid_way() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "three uploads never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(handles_to(&paths), 3);
+    drop(results);
+    let dropped = std::time::Instant::now();
+    assert!(
+        eventually(Duration::from_millis(500), || handles_to(&paths) == 0).await,
+        "{} files still open after the stream was dropped",
+        handles_to(&paths)
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || emu.in_flight_uploads() == 0).await,
+        "uploads still in flight after the stream was dropped"
+    );
+    eprintln!("nothing in flight {:?} after the drop", dropped.elapsed());
+    // Nothing more happens later either.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored: Vec<String> = emu.stored_files().into_iter().map(|f| f.path).collect();
+    assert!(stored.is_empty(), "stored after the drop: {stored:?}");
+    let log = emu.requests();
+    assert_eq!(log.len(), 3, "{} requests, not 3", log.len());
+    for request in &log {
+        assert!(request.body_len < BIG as u64, "a whole body was sent");
+        assert_ne!(request.response_status, 200);
+        assert_eq!(request.stored_path, None);
+    }
+    assert!(sent[3..].iter().all(|s| s.load(Ordering::SeqCst) == 0));
+    assert_eq!(handles_to(&paths), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_stream_aborts_every_upload_multi_thread() {
+    dropping_the_stream_aborts_every_upload("multi").await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_the_stream_aborts_every_upload_current_thread() {
+    dropping_the_stream_aborts_every_upload("current").await;
+}
+
+/// A panic in one upload (here its progress callback) reaches the consumer when its result
+/// would be read.
+#[tokio::test]
+async fn a_panicking_upload_panics_the_consumer() {
+    use futures_util::FutureExt as _;
+    let emu = Emulator::start();
+    let client = Client::builder(emu.api_key())
+        .upload_base_url(&emu.upload_base_url())
+        .build()
+        .unwrap();
+    let options = UploadOptions::new("panics")
+        .file_name("p.bin")
+        .on_progress(|_| panic!("progress callback panicked"));
+    let mut results =
+        Box::pin(client.upload_many([(UploadSource::bytes(vec![1; 10]), options)], 2));
+    let caught = std::panic::AssertUnwindSafe(results.next())
+        .catch_unwind()
+        .await;
+    let panic = caught.expect_err("the panic was swallowed");
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"progress callback panicked")
+    );
 }
