@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kie_proto::{
-    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, RetryPolicy,
-    SNIFF_LEN, Timeouts, UploadOptions, UploadPlan, UploadResult,
+    Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
+    Operation, RetryPolicy, Timeouts, UploadOptions, UploadPlan, UploadResult,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -327,7 +327,7 @@ impl Client {
     /// Uploads exactly `len` bytes from `reader` as multipart, in constant memory.
     ///
     /// A reader cannot be rewound: a failure that the retry policy would retry is retried
-    /// only if nothing beyond the first [`SNIFF_LEN`] bytes (read up front for MIME
+    /// only if nothing beyond the first [`SNIFF_LEN`](kie_proto::SNIFF_LEN) bytes (read up front for MIME
     /// detection) was read yet; otherwise the error is [`Error::NotRewindable`]. Upload a
     /// file or bytes to get retries in every case.
     pub async fn upload_reader<R>(
@@ -368,8 +368,8 @@ impl Client {
             path: Some(path.to_path_buf()),
             source,
         };
-        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-        let metadata = file.metadata().await.map_err(io)?;
+        let mut file = tokio::fs::File::open(path).await.map_err(&io)?;
+        let metadata = file.metadata().await.map_err(&io)?;
         if metadata.is_dir() {
             return Err(io(std::io::Error::new(
                 std::io::ErrorKind::IsADirectory,
@@ -377,8 +377,7 @@ impl Client {
             )));
         }
         let len = metadata.len();
-        let prefix = read_prefix(&mut file, len).await.map_err(io)?;
-        check_prefix(&prefix, len)?;
+        let prefix = read_prefix(&mut file, len, io).await?;
         let source_name = path.file_name().and_then(|name| name.to_str());
         let plan = options.plan(source_name, &prefix, random_u64())?;
         let content = Content::File {
@@ -395,7 +394,7 @@ impl Client {
         options: &UploadOptions,
         form: Form,
     ) -> Result<UploadResult, Error> {
-        let sniff = &bytes[..bytes.len().min(SNIFF_LEN)];
+        let sniff = &bytes[..kie_proto::sniff_len(bytes.len() as u64)];
         let plan = options.plan(None, sniff, random_u64())?;
         let len = bytes.len() as u64;
         self.upload(plan, len, Content::Bytes(bytes), options, form)
@@ -410,10 +409,8 @@ impl Client {
         form: Form,
     ) -> Result<UploadResult, Error> {
         options.validate()?;
-        let prefix = read_prefix(&mut reader, len)
-            .await
-            .map_err(|source| Error::Io { path: None, source })?;
-        check_prefix(&prefix, len)?;
+        let prefix =
+            read_prefix(&mut reader, len, |source| Error::Io { path: None, source }).await?;
         let plan = options.plan(None, &prefix, random_u64())?;
         let content = Content::Reader {
             prefix,
@@ -451,22 +448,26 @@ pub(crate) enum Form {
     Base64,
 }
 
-/// Reads up to [`SNIFF_LEN`] bytes (at most `len`) for MIME detection. A source shorter than
-/// that gives fewer bytes; the body stream reports the length mismatch.
+/// Reads the start of the content for MIME detection: [`kie_proto::sniff_len`]`(len)`
+/// bytes, fewer if the source ends first, which is then checked with
+/// [`ContentLengthMismatch::check_prefix`] (a source shorter than declared fails before
+/// anything is sent).
 async fn read_prefix<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     len: u64,
-) -> std::io::Result<Bytes> {
-    let want = usize::try_from(len).unwrap_or(SNIFF_LEN).min(SNIFF_LEN);
+    io: impl Fn(std::io::Error) -> Error,
+) -> Result<Bytes, Error> {
+    let want = kie_proto::sniff_len(len);
     let mut prefix = vec![0; want];
     let mut filled = 0;
     while filled < want {
-        let n = reader.read(&mut prefix[filled..]).await?;
+        let n = reader.read(&mut prefix[filled..]).await.map_err(&io)?;
         if n == 0 {
             break;
         }
         filled += n;
     }
+    ContentLengthMismatch::check_prefix(filled, len)?;
     prefix.truncate(filled);
     Ok(Bytes::from(prefix))
 }
@@ -518,20 +519,6 @@ impl IntoBytes for &str {
     fn into_bytes(self) -> Bytes {
         Bytes::copy_from_slice(self.as_bytes())
     }
-}
-
-/// A source that ended within the first [`SNIFF_LEN`] bytes is shorter than declared:
-/// report it before anything is sent.
-fn check_prefix(prefix: &[u8], len: u64) -> Result<(), Error> {
-    let expected = len.min(SNIFF_LEN as u64);
-    if (prefix.len() as u64) < expected {
-        return Err(Error::ContentLength(kie_proto::ContentLengthMismatch {
-            declared: len,
-            actual: prefix.len() as u64,
-            at_least: false,
-        }));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
