@@ -27,13 +27,26 @@ pub use kie_proto::{
 /// future is `Send`, and works on multi-thread and current-thread tokio runtimes. `Debug`
 /// never shows the API key.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), kie_async::Error> {
+/// ```
 /// use kie_async::{Client, UploadOptions};
-/// let client = Client::from_env()?;
-/// let uploaded = client.upload_file("cat.png", &UploadOptions::new("images/user-uploads")).await?;
-/// println!("{}", uploaded.download_url);
-/// # Ok(()) }
+///
+/// async fn share(client: &Client) -> Result<String, kie_async::Error> {
+///     let options = UploadOptions::new("documents/uploads").file_name("hello.txt");
+///     let uploaded = client.upload_bytes("hello, KIE", &options).await?;
+///     Ok(uploaded.download_url)
+/// }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let emulator = kie_tests::Emulator::start();
+/// # let client = Client::builder(emulator.api_key())
+/// #     .upload_base_url(&emulator.upload_base_url())
+/// #     .api_base_url(&emulator.api_base_url())
+/// #     .build()?;
+/// // let client = Client::from_env()?; // KIE_API_KEY
+/// let url = share(&client).await?;
+/// assert!(url.ends_with("/documents/uploads/hello.txt"));
+/// # Ok::<(), kie_async::Error>(())
+/// # })?;
+/// # Ok::<(), kie_async::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Client {
@@ -172,8 +185,8 @@ impl ClientBuilder {
     }
 }
 
-/// The reqwest client: rustls (reqwest's default provider, no OpenSSL) with the platform's
-/// certificate verifier, HTTP/1.1, no redirects.
+/// The reqwest client: rustls with the aws-lc-rs provider (what reqwest's `rustls` feature
+/// selects; no OpenSSL) and the platform's certificate verifier, HTTP/1.1, no redirects.
 fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .tls_backend_rustls()
@@ -189,7 +202,19 @@ fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Err
 }
 
 impl Client {
-    /// A client of the production service with `key`.
+    /// A client of the production service with `key` and default settings.
+    ///
+    /// Fails with [`Error::InvalidInput`] if the key is empty or holds a byte that cannot go
+    /// into a header (a trailing newline, for instance); the message never shows the key.
+    /// Needs no runtime (nothing is sent until a method is awaited).
+    ///
+    /// ```
+    /// use kie_async::Client;
+    /// let client = Client::new("sk-example")?;
+    /// assert!(!format!("{client:?}").contains("sk-example"));
+    /// assert!(Client::new("sk-example\n").is_err());
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub fn new(key: &str) -> Result<Client, Error> {
         Client::builder(key).build()
     }
@@ -202,8 +227,23 @@ impl Client {
             .build()
     }
 
-    /// A builder for a client with `key`. The key is checked here and the error (which
-    /// never shows the key) is returned by [`ClientBuilder::build`].
+    /// A builder for a client with `key`, to change base URLs, timeouts, retries or the
+    /// `reqwest::Client`. The key is checked here and the error (which never shows the key)
+    /// is returned by [`ClientBuilder::build`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kie_async::{Client, RetryPolicy};
+    /// let client = Client::builder("sk-example")
+    ///     .upload_base_url("http://127.0.0.1:8080")
+    ///     .user_agent_suffix("my-app/1.0")
+    ///     .connect_timeout(Duration::from_secs(5))
+    ///     .read_timeout(Duration::from_secs(30))
+    ///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
+    ///     .build()?;
+    /// assert_eq!(client.api().upload_base_url(), "http://127.0.0.1:8080");
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub fn builder(key: &str) -> ClientBuilder {
         ClientBuilder::with_config(ClientConfig::new(key))
     }
@@ -218,8 +258,21 @@ impl Client {
         &self.inner.retry_policy
     }
 
-    /// Sends any kie-proto operation, with retries. A framed body's content must be empty
-    /// here (use the `upload_*` methods to stream content).
+    /// Sends any kie-proto [`Operation`] whose body is complete (JSON) or empty, with
+    /// retries. An operation with a framed body gets no content here (only a zero-length one
+    /// succeeds); use [`send_with_content`](Self::send_with_content) for those.
+    ///
+    /// ```
+    /// # use kie_async::Client;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// let credits = client.send(&kie_async::kie_proto::GetCredits).await?;
+    /// # assert!(credits >= 0.0);
+    /// # Ok::<(), kie_async::Error>(())
+    /// # })?;
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn send<O>(&self, op: &O) -> Result<O::Output, Error>
     where
         O: Operation + Sync,
@@ -234,6 +287,21 @@ impl Client {
     /// [`UploadOptions::on_progress`] contract.
     ///
     /// (kie-blocking borrows the reader; here it is owned, because the request body must be.)
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use kie_async::kie_proto::{FileName, StreamUpload, UploadPath};
+    /// # use kie_async::Client;
+    /// # async fn run(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let upload = StreamUpload::new(UploadPath::new("docs")?, FileName::new("a.txt")?, 5);
+    /// let uploaded = client.send_with_content(&upload, Cursor::new(b"hello"), None).await?;
+    /// assert!(uploaded.download_url.ends_with("/docs/a.txt"));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # tokio::runtime::Runtime::new()?.block_on(run(&client))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn send_with_content<O, R>(
         &self,
         operation: &O,
@@ -255,12 +323,39 @@ impl Client {
         self.inner.run(operation, content, progress).await
     }
 
-    /// Remaining credits of the account.
+    /// The account's remaining credits (may be fractional).
+    ///
+    /// ```
+    /// # use kie_async::Client;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// let credits = client.credits().await?;
+    /// assert!(credits >= 0.0);
+    /// # Ok::<(), kie_async::Error>(())
+    /// # })?;
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn credits(&self) -> Result<f64, Error> {
         self.send(&GetCredits).await
     }
 
-    /// A temporary (20-minute) download link for a file KIE.AI generated.
+    /// A temporary (20-minute) download link for a file KIE.AI generated. URLs KIE.AI did
+    /// not generate are refused by the service with
+    /// [`ErrorKind::Validation`](crate::ErrorKind::Validation).
+    ///
+    /// ```
+    /// # use kie_async::Client;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let generated = emulator.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
+    /// let link = client.download_url(&generated).await?;
+    /// assert!(link.starts_with("http"));
+    /// # Ok::<(), kie_async::Error>(())
+    /// # })?;
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn download_url(&self, url: &str) -> Result<String, Error> {
         let op = GetDownloadUrl::new(HttpUrl::new(url)?);
         self.send(&op).await
@@ -269,7 +364,24 @@ impl Client {
     /// Asks the service to fetch `url` and store it (URL upload endpoint).
     ///
     /// Without a file name in `options`, the name is the URL's last path segment when it has
-    /// an extension, else a random one, chosen before the first attempt.
+    /// an extension, else a random one, chosen before the first attempt. The URL is checked
+    /// before anything is sent.
+    ///
+    /// ```
+    /// # use kie_async::{Client, UploadOptions};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let url = client.upload_bytes("GIF89a", &UploadOptions::new("src").file_name("cat.gif")).await?.download_url;
+    /// // `url`: a publicly reachable http(s) URL.
+    /// let uploaded = client.upload_url(&url, &UploadOptions::new("images/fetched")).await?;
+    /// assert_eq!(uploaded.file_name.as_deref(), Some("cat.gif"));
+    /// let error = client.upload_url("ftp://example.com/a.png", &UploadOptions::new("images")).await.unwrap_err();
+    /// assert!(matches!(error, kie_async::Error::InvalidInput(_)));
+    /// # Ok::<(), kie_async::Error>(())
+    /// # })?;
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn upload_url(
         &self,
         url: &str,
@@ -286,6 +398,26 @@ impl Client {
     /// Without a file name in `options`, the name is 16 random hex digits with the file's
     /// extension, chosen before the first attempt and reused by retries, so a retried
     /// upload overwrites itself instead of leaving a second copy. A retry reopens the file.
+    ///
+    /// ```
+    /// # use kie_async::{Client, UploadOptions};
+    /// # async fn run(client: &Client, dir: &std::path::Path) -> Result<(), kie_async::Error> {
+    /// let path = dir.join("cat.png");
+    /// # tokio::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").await.map_err(|e| kie_async::Error::Io { path: None, source: e })?;
+    /// let options = UploadOptions::new("images/user-uploads")
+    ///     .on_progress(|p| eprintln!("{} of {} bytes", p.sent, p.total));
+    /// let uploaded = client.upload_file(&path, &options).await?;
+    /// assert_eq!(uploaded.mime_type.as_deref(), Some("image/png"));
+    /// assert!(uploaded.download_url.ends_with(".png"));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let dir = std::env::temp_dir().join(format!("kie-async-doc-file-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).map_err(|e| kie_async::Error::Io { path: None, source: e })?;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run(&client, &dir))?;
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn upload_file(
         &self,
         path: impl AsRef<Path>,
@@ -296,6 +428,23 @@ impl Client {
 
     /// Like [`upload_file`](Self::upload_file), through the base64 endpoint (the file is
     /// base64-encoded on the fly, also in constant memory; a third more bytes on the wire).
+    /// Sends bare base64 unless [`UploadOptions::data_url`] asks for a data URL.
+    ///
+    /// ```
+    /// # use kie_async::{Client, UploadOptions};
+    /// # async fn run(client: &Client, path: &std::path::Path) -> Result<(), kie_async::Error> {
+    /// let options = UploadOptions::new("images/base64").file_name("note.txt").data_url(true);
+    /// let uploaded = client.upload_base64_file(path, &options).await?;
+    /// assert_eq!(uploaded.file_name.as_deref(), Some("note.txt"));
+    /// # Ok(()) }
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let path = std::env::temp_dir().join(format!("kie-async-doc-b64-{}.txt", std::process::id()));
+    /// # std::fs::write(&path, "hello").map_err(|e| kie_async::Error::Io { path: None, source: e })?;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run(&client, &path))?;
+    /// # let _ = std::fs::remove_file(&path);
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn upload_base64_file(
         &self,
         path: impl AsRef<Path>,
@@ -306,6 +455,20 @@ impl Client {
 
     /// Uploads `bytes` as multipart. A `Vec<u8>`, `String` or [`bytes::Bytes`] is taken
     /// without a copy; a borrowed slice is copied once (the request body must own its bytes).
+    ///
+    /// ```
+    /// # use kie_async::{Client, UploadOptions};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// let report: Vec<u8> = b"%PDF-1.7\n".to_vec(); // moved, not copied
+    /// let uploaded = client.upload_bytes(report, &UploadOptions::new("reports")).await?;
+    /// assert_eq!(uploaded.mime_type.as_deref(), Some("application/pdf"));
+    /// assert!(uploaded.download_url.ends_with(".pdf"));
+    /// # Ok::<(), kie_async::Error>(())
+    /// # })?;
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn upload_bytes(
         &self,
         bytes: impl IntoBytes,
@@ -329,7 +492,23 @@ impl Client {
     /// A reader cannot be rewound: a failure that the retry policy would retry is retried
     /// only if nothing beyond the first [`SNIFF_LEN`](kie_proto::SNIFF_LEN) bytes (read up front for MIME
     /// detection) was read yet; otherwise the error is [`Error::NotRewindable`]. Upload a
-    /// file or bytes to get retries in every case.
+    /// file or bytes to get retries in every case. A reader that ends before `len` bytes or
+    /// has more is [`Error::ContentLength`].
+    ///
+    /// ```
+    /// # use kie_async::{Client, UploadOptions};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_tests::Emulator::start();
+    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// use tokio::io::AsyncReadExt as _;
+    /// let data = tokio::io::repeat(b'x').take(100_000);
+    /// let options = UploadOptions::new("logs").file_name("x.txt");
+    /// let uploaded = client.upload_reader(data, 100_000, &options).await?;
+    /// assert_eq!(uploaded.file_size, Some(100_000));
+    /// # Ok::<(), kie_async::Error>(())
+    /// # })?;
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
     pub async fn upload_reader<R>(
         &self,
         reader: R,

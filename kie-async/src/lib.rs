@@ -12,8 +12,9 @@
 //!   not retried once read ([`Error::NotRewindable`]). An upload without a file name gets a
 //!   random one before its first attempt, reused by every retry, so a retry never leaves
 //!   two copies.
-//! - Redirects are never followed. TLS is rustls with the *ring* provider and the
-//!   platform's certificate verifier; no OpenSSL.
+//! - Redirects are never followed. TLS is rustls (through reqwest's `rustls` feature) with
+//!   the aws-lc-rs crypto provider and the platform's certificate verifier
+//!   (`rustls-platform-verifier`); no OpenSSL. Building aws-lc-rs needs a C compiler.
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
 //!   request; a single upload spawns nothing. [`Client::upload_many`] runs each upload as a
 //!   task on the current tokio runtime (so uploads progress while the caller is busy);
