@@ -151,15 +151,15 @@ impl ClientBuilder {
     /// Sends requests through this `reqwest::Client` (its proxy, TLS, pool settings).
     ///
     /// Configure it with `redirect(reqwest::redirect::Policy::none())`, as the default
-    /// client is: the SDK's rule is that no redirect is followed. A client that follows
-    /// redirects is accepted, and the API key still never reaches another origin: reqwest
-    /// drops `Authorization` on any hop that changes scheme, host or port (tested against
-    /// the emulator). But such a client does follow a redirect of a request whose body can
-    /// be sent again (credits, download links, URL uploads), and turns a 301/302/303 of an
-    /// upload into a GET without the content, whose answer is then taken as the upload's;
-    /// a 307/308 of a streamed upload is not followed. The connect timeout
-    /// of this builder is not applied to it (set it on the reqwest client); the overall and
-    /// idle timeouts of this builder apply only when set explicitly.
+    /// client is: the SDK's rule is that no redirect is followed. With a client that
+    /// follows redirects anyway, the API key still never reaches another origin (reqwest
+    /// drops `Authorization` on any hop that changes scheme, host or port; tested against
+    /// the emulator), and an answer that arrives from another URL is never taken for the
+    /// endpoint's: the call fails with
+    /// [`TransportFailure::Redirected`](crate::TransportFailure::Redirected), not retried.
+    /// The connect timeout of this builder is not applied to it (set it on the reqwest
+    /// client); the overall and idle timeouts of this builder apply only when set
+    /// explicitly.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

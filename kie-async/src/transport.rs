@@ -213,12 +213,19 @@ impl Inner {
             .map_err(|err| transport(TransportFailure::Unsendable, err))?;
         let outgoing =
             reqwest::Request::try_from(outgoing).map_err(|err| transport(classify(&err), err))?;
+        let sent_to = outgoing.url().clone();
         let mut response = self
             .http
             .execute(outgoing)
             .await
             .map_err(|err| transport(classify(&err), err))?;
         activity.touch();
+        // A caller's client may follow redirects; the answer of another URL is not this
+        // endpoint's answer (after a 303 it is even the answer to a GET without the content).
+        if response.url() != &sent_to {
+            let message = format!("redirected from {sent_to} to {}", response.url());
+            return Err(transport(TransportFailure::Redirected, Message(message)));
+        }
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();

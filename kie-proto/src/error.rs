@@ -78,6 +78,9 @@ impl fmt::Display for TransportFailure {
                 "the TLS handshake with KIE.AI failed (check the system clock and any proxy)"
             }
             TransportFailure::Unsendable => "the request could not be sent",
+            TransportFailure::Redirected => {
+                "the HTTP client followed a redirect, so the answer is not KIE.AI's (configure it not to follow redirects)"
+            }
         })
     }
 }

@@ -39,6 +39,9 @@ pub enum TransportFailure {
     Tls,
     /// The request could not be sent at all (bad URL, unsupported by the transport).
     Unsendable,
+    /// The transport followed a redirect, so the answer is not the endpoint's own: a
+    /// caller-supplied HTTP client configured to follow redirects. Never retried.
+    Redirected,
 }
 
 impl Retryable for TransportFailure {

@@ -46,9 +46,18 @@ async fn a_followed_cross_origin_redirect_drops_the_key() {
     emu.faults()
         .push(Route::Credits, redirect_to(target.clone()));
     let client = following_client(&emu);
-    // The files host does not serve that path: an error, whatever it is.
+    // The answer of another URL is never taken for the endpoint's.
     let result = client.credits().await;
-    assert!(result.is_err(), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(kie_async::Error::Transport {
+                kind: kie_async::TransportFailure::Redirected,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
 
     let api: Vec<_> = emu
         .requests()
@@ -117,5 +126,45 @@ async fn a_redirected_stream_upload_never_carries_the_key_or_the_content_away() 
             assert!(files.is_empty(), "{status}: followed");
         }
         assert!(emu.stored_files().is_empty());
+    }
+}
+
+/// After a followed 303, the answer comes from another URL; even when it looks like a
+/// successful upload answer, the client reports the redirect instead of a success.
+#[tokio::test]
+async fn an_answer_from_a_redirect_target_is_never_taken_for_the_upload() {
+    let emu = Emulator::start();
+    let client = following_client(&emu);
+    let fake = br#"{"success":true,"code":200,"msg":"ok","data":{"downloadUrl":"https://attacker.example/x"}}"#;
+    let decoy = client
+        .upload_bytes(
+            fake.to_vec(),
+            &UploadOptions::new("decoy").file_name("answer.json"),
+        )
+        .await
+        .unwrap();
+    for status in [301, 302, 303] {
+        emu.faults().push(
+            Route::StreamUpload,
+            Fault::Respond {
+                status,
+                content_type: "text/plain".into(),
+                body: b"moved".to_vec(),
+                headers: vec![("location".into(), decoy.download_url.clone())],
+            },
+        );
+        let result = client
+            .upload_bytes(
+                vec![1; 1000],
+                &UploadOptions::new("images").file_name("b.bin"),
+            )
+            .await;
+        match result {
+            Err(kie_async::Error::Transport {
+                kind: kie_async::TransportFailure::Redirected,
+                ..
+            }) => {}
+            other => panic!("{status}: {other:?}"),
+        }
     }
 }
