@@ -12,9 +12,9 @@
 //!   not retried once read ([`Error::NotRewindable`]). An upload without a file name gets a
 //!   random one before its first attempt, reused by every retry, so a retry never leaves
 //!   two copies.
-//! - Redirects are never followed (unless a caller's `reqwest::Client` given to
-//!   [`ClientBuilder::http_client`] follows them; even then the key is dropped on a hop to
-//!   another origin). TLS is rustls (through reqwest's `rustls` feature) with
+//! - Redirects are never followed. A caller's `reqwest::Client` given to
+//!   [`ClientBuilder::http_client`] may follow them, but the key is dropped on a hop to
+//!   another origin and the redirected answer is refused ([`TransportFailure::Redirected`]). TLS is rustls (through reqwest's `rustls` feature) with
 //!   the aws-lc-rs crypto provider and the platform's certificate verifier
 //!   (`rustls-platform-verifier`); no OpenSSL. Building aws-lc-rs needs a C compiler.
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
