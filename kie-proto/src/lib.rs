@@ -16,9 +16,13 @@
 //!   `Retry-After`; the pure [`RetryPolicy`].
 //! - Validated inputs ([`UploadPath`], [`FileName`], [`HttpUrl`], [`MimeType`], [`ApiKey`]):
 //!   bad input is an [`InvalidInput`] before anything is sent.
-//! - [`UploadOptions`] and [`ProgressReporter`], shared by both drivers; MIME detection;
-//!   [`webhook`] signature verification; reading `base64Data` back ([`parse_data_url`],
-//!   [`decode_base64_data`]) for emulators and tests.
+//! - What both drivers share, so they cannot drift apart: [`UploadOptions`] and the
+//!   [`UploadPlan`] settled from it before the first attempt, [`ProgressReporter`],
+//!   [`ClientConfig`] (key, base URLs, [`Timeouts`], retry policy, environment variables),
+//!   the one driver [`Error`] type, and the OS random numbers they feed in
+//!   ([`random_u64`], [`random_unit`]).
+//! - MIME detection ([`detect_mime`]), [`webhook`] signature verification, and reading
+//!   `base64Data` back ([`parse_data_url`], [`decode_base64_data`]) for emulators and tests.
 //!
 //! # A complete request/response cycle
 //! ```
