@@ -5,9 +5,11 @@
 //! - [`routes`]: hosts and routes; [`faults`]: the fault plan; [`log`]: the request log;
 //!   [`clock`]: the injectable clock; [`storage`]: what is stored and served;
 //! - `server`: accept loops, fault application, response shaping;
-//! - `upload`, `api`, `files`: the routes of each host; [`validate`]: input rules.
+//! - `upload`, `api`, `files`: the routes of each host; [`validate`]: input rules;
+//!   `base64_body`: the streamed body of base64 uploads.
 
 pub(crate) mod api;
+pub(crate) mod base64_body;
 pub mod clock;
 pub mod faults;
 pub(crate) mod files;

@@ -427,6 +427,36 @@ impl BodyReader {
         Ok(Bytes::from(buf))
     }
 
+    /// Sends the body chunk by chunk to `tx` (waiting while it is full), failing once it
+    /// exceeds `limit` bytes, as [`BodyReader::read_limited`] does, without holding it.
+    /// Once `tx`'s receiver is gone the rest is still read (and dropped), so a body
+    /// over the limit is reported as such whatever its receiver made of its start.
+    pub async fn forward_limited(
+        &mut self,
+        limit: u64,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+    ) -> Result<(), ReadError> {
+        let Some(mut body) = self.inner.take() else {
+            return Ok(());
+        };
+        let mut total = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(ReadError::Io)?;
+            if let Ok(data) = frame.into_data() {
+                self.count.fetch_add(data.len() as u64, Ordering::SeqCst);
+                total += data.len() as u64;
+                if total > limit {
+                    self.inner = Some(body);
+                    return Err(ReadError::TooLarge);
+                }
+                if !tx.is_closed() {
+                    let _ = tx.send(data).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and discards the rest of the body (if it was not taken).
     pub async fn drain(&mut self) {
         if let Some(mut body) = self.inner.take() {

@@ -13,7 +13,8 @@ pub enum StorageMode {
     #[default]
     Memory,
     /// Keep only size, SHA-256, MIME type and the first few KiB of each upload (hashed on
-    /// the fly, so a multi-GiB stream upload uses constant memory). Downloads of such
+    /// the fly, so a multi-GiB stream, base64 or URL upload uses constant memory; the JSON
+    /// body of a base64 upload is parsed and decoded as it arrives). Downloads of such
     /// files answer 404.
     Discard,
 }

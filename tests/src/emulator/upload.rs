@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
+use crate::emulator::base64_body::{self, Base64Field, BodyError};
 use crate::emulator::clock::{iso8601_millis, iso8601_seconds};
 use crate::emulator::log::Record;
 use crate::emulator::routes::Route;
@@ -125,16 +126,11 @@ async fn json_object(
     if !is_json(&parts.headers) {
         return Err(bad("Invalid Content-Type: expected application/json"));
     }
-    let bytes = match body.read_limited(shared.cfg.json_body_limit).await {
-        Ok(bytes) => bytes,
-        Err(ReadError::TooLarge) => {
-            return Err(bad(format!(
-                "Request body too large (limit {} bytes)",
-                shared.cfg.json_body_limit
-            )));
-        }
-        Err(ReadError::Io(e)) => return Err(bad(format!("Failed to read request body: {e}"))),
-    };
+    let limit = shared.cfg.json_body_limit;
+    let bytes = body
+        .read_limited(limit)
+        .await
+        .map_err(|e| read_failed(e, limit))?;
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("Invalid JSON body: {e}")))?;
     let Value::Object(obj) = value else {
@@ -149,6 +145,14 @@ async fn json_object(
         rec.fields.insert(key.clone(), shown);
     }
     Ok(obj)
+}
+
+/// The 400 for a JSON body that was too large or could not be read.
+fn read_failed(e: ReadError, limit: u64) -> Fail {
+    match e {
+        ReadError::TooLarge => bad(format!("Request body too large (limit {limit} bytes)")),
+        ReadError::Io(e) => bad(format!("Failed to read request body: {e}")),
+    }
 }
 
 /// Whether the request's Content-Type is `application/json` (parameters allowed).
@@ -186,23 +190,40 @@ async fn base64_upload(
     body: &mut BodyReader,
     rec: &mut Record,
 ) -> Result<Stored, Fail> {
-    let obj = json_object(shared, parts, body, rec).await?;
-    let data = opt_str(&obj, "base64Data")?.ok_or_else(|| missing("base64Data"))?;
-    let upload_path = opt_str(&obj, "uploadPath")?;
-    let file_name = opt_str(&obj, "fileName")?;
+    if !is_json(&parts.headers) {
+        return Err(bad("Invalid Content-Type: expected application/json"));
+    }
+    let limit = shared.cfg.json_body_limit;
+    let parsed = match base64_body::read(body, limit, shared.cfg.storage).await {
+        Ok(parsed) => parsed,
+        Err(BodyError::Read(e)) => return Err(read_failed(e, limit)),
+        Err(BodyError::Json(e)) => return Err(bad(format!("Invalid JSON body: {e}"))),
+        Err(BodyError::Internal) => {
+            return Err(Fail {
+                code: 500,
+                msg: "Internal server error".to_owned(),
+            });
+        }
+    };
+    rec.fields.extend(parsed.fields);
+    let (len, content) = match parsed.base64 {
+        Base64Field::Other => return Err(bad("Invalid parameter: base64Data must be a string")),
+        Base64Field::Absent => (0, None),
+        Base64Field::Str { len, content } => (len, content),
+    };
+    if len == 0 {
+        return Err(missing("base64Data"));
+    }
+    let upload_path = opt_str(&parsed.others, "uploadPath")?;
+    let file_name = opt_str(&parsed.others, "fileName")?;
     check_names(upload_path.as_deref(), file_name.as_deref())?;
-    let bytes = validate::base64_data(&data)
-        .ok_or_else(|| bad("Base64 decoding failed: Invalid Base64 format"))?;
-    drop(data);
-    let mut sink = Sink::new(shared.cfg.storage);
-    sink.push(&bytes);
-    drop(bytes);
+    let content = content.ok_or_else(|| bad("Base64 decoding failed: Invalid Base64 format"))?;
     Ok(store(
         shared,
         upload_path.as_deref().unwrap_or_default(),
         file_name,
         None,
-        sink.finish(),
+        content,
     ))
 }
 
