@@ -354,27 +354,22 @@ impl Client {
         // Settled once: every retry sends the same name, so it overwrites rather than copies.
         let plan: UploadPlan = options.plan(source.name(), &head, kie_proto::random_u64())?;
         let progress = options.progress().cloned();
+        let (transport, api) = (&self.transport, &self.api);
         match endpoint {
-            Endpoint::Stream => {
-                let operation = plan.stream_upload(len);
-                run::run(
-                    &self.transport,
-                    &self.api,
-                    &operation,
-                    &mut source,
-                    progress,
-                )
-            }
-            Endpoint::Base64 => {
-                let operation = plan.base64_upload(len);
-                run::run(
-                    &self.transport,
-                    &self.api,
-                    &operation,
-                    &mut source,
-                    progress,
-                )
-            }
+            Endpoint::Stream => run::run(
+                transport,
+                api,
+                &plan.stream_upload(len),
+                &mut source,
+                progress,
+            ),
+            Endpoint::Base64 => run::run(
+                transport,
+                api,
+                &plan.base64_upload(len),
+                &mut source,
+                progress,
+            ),
         }
     }
 }
