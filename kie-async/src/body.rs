@@ -6,8 +6,14 @@
 //! future is dropped (cancelled), the guard takes the reader out of the slot and drops it at
 //! once, closing a file even if the connection task still holds the stream; the stream then
 //! fails its next poll, which aborts the request.
+//!
+//! A panic of the caller's code while the stream is polled (a progress callback, a reader)
+//! is caught, ends the body, and is left in the slot for the upload future, which raises it
+//! again once the attempt ends (see [`SlotState::panic`]).
 
+use std::any::Any;
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,6 +72,9 @@ pub(crate) struct SlotState {
     pub(crate) touched: bool,
     /// Why the stream failed, when the failure is the source's and not the network's.
     pub(crate) error: Option<Error>,
+    /// The payload of a panic of the caller's code (a progress callback, a reader) while
+    /// the stream was polled, raised again by the upload future.
+    pub(crate) panic: Option<Box<dyn Any + Send>>,
 }
 
 /// The shared state of one attempt.
@@ -78,6 +87,7 @@ impl Slot {
             reader,
             touched: false,
             error: None,
+            panic: None,
         })))
     }
 
@@ -173,7 +183,7 @@ impl BodyStream {
     pub(crate) fn new(parts: BodyParts) -> Self {
         let buf_len = usize::try_from(parts.remaining.saturating_add(u64::from(parts.probe_eof)))
             .unwrap_or(CHUNK)
-            .clamp(1, CHUNK);
+            .min(CHUNK);
         Self {
             encoder: parts.encoder,
             prefix: parts.prefix,
@@ -300,7 +310,22 @@ impl Stream for BodyStream {
         if this.done {
             return Poll::Ready(None);
         }
-        match this.poll_piece(cx) {
+        // The stream is polled by the connection (maybe another task): a panic of the
+        // caller's code here would only fail the attempt. It stops the body instead and is
+        // kept for the upload future to raise.
+        let piece = match std::panic::catch_unwind(AssertUnwindSafe(|| this.poll_piece(cx))) {
+            Ok(piece) => piece,
+            Err(payload) => {
+                this.done = true;
+                let mut slot = this.slot.lock();
+                slot.reader = None;
+                slot.panic.get_or_insert(payload);
+                return Poll::Ready(Some(Err(io::Error::other(
+                    "the upload's progress callback or reader panicked",
+                ))));
+            }
+        };
+        match piece {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(out)) => {
                 this.activity.touch();

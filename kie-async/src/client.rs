@@ -553,22 +553,22 @@ impl Client {
             path: Some(path.to_path_buf()),
             source,
         };
-        let mut file = tokio::fs::File::open(path).await.map_err(&io)?;
-        let metadata = file.metadata().await.map_err(&io)?;
-        if metadata.is_dir() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory, not a file",
-            )));
-        }
-        let len = metadata.len();
-        let prefix = read_prefix(&mut file, len, io).await?;
+        // Open, size and first read in one blocking call (each tokio::fs call is a round
+        // trip to the blocking pool; a small file is read whole here).
+        let path_buf = path.to_path_buf();
+        let start = tokio::task::spawn_blocking(move || open_start(&path_buf, None))
+            .await
+            .map_err(|join| io(std::io::Error::other(join)))?
+            .map_err(&io)?;
+        let len = start.len;
+        let sniff = &start.content[..start.content.len().min(kie_proto::sniff_len(len))];
+        ContentLengthMismatch::check_prefix(sniff.len(), len)?;
         let source_name = path.file_name().and_then(|name| name.to_str());
-        let plan = options.plan(source_name, &prefix, random_u64())?;
+        let plan = options.plan(source_name, sniff, random_u64())?;
         let content = Content::File {
             path: PathBuf::from(path),
-            prefix,
-            first: Some(file),
+            len,
+            first: Some(start),
         };
         self.upload(plan, len, content, options, form).await
     }
@@ -631,6 +631,72 @@ impl Client {
 pub(crate) enum Form {
     Multipart,
     Base64,
+}
+
+/// A file opened for an attempt: the first bytes, already read, and the handle to read
+/// the rest from (none when `content` holds the whole file).
+pub(crate) struct FileStart {
+    pub(crate) len: u64,
+    pub(crate) content: Bytes,
+    pub(crate) rest: Option<std::fs::File>,
+}
+
+/// Opens `path` on a blocking thread, in one go: its length (from the metadata, unless
+/// `declared` by an earlier attempt), then its start. A file shorter than the read buffer
+/// ([`CHUNK`](crate::body::CHUNK)) is read whole with one byte more, which is the
+/// end-of-file check, and closed; a larger one has its first
+/// [`sniff_len`](kie_proto::sniff_len) bytes read for MIME detection on a first open, none
+/// on a reopen. Content past the declared length is kept (the encoder reports it).
+pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<FileStart> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let len = match declared {
+        Some(len) => len,
+        None => {
+            let metadata = file.metadata()?;
+            if metadata.is_dir() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "is a directory, not a file",
+                ));
+            }
+            metadata.len()
+        }
+    };
+    let whole = len < crate::body::CHUNK as u64;
+    let want = if whole {
+        len as usize + 1
+    } else if declared.is_none() {
+        kie_proto::sniff_len(len)
+    } else {
+        0
+    };
+    let mut content = vec![0; want];
+    let mut filled = 0;
+    let mut ended = false;
+    while filled < want {
+        match file.read(&mut content[filled..]) {
+            Ok(0) => {
+                ended = true;
+                break;
+            }
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    content.truncate(filled);
+    // Read whole: the end was seen, or a byte past the declared length was.
+    let rest = if whole && (ended || filled == want) {
+        None
+    } else {
+        Some(file)
+    };
+    Ok(FileStart {
+        len,
+        content: Bytes::from(content),
+        rest,
+    })
 }
 
 /// Reads the start of the content for MIME detection: [`kie_proto::sniff_len`]`(len)`
@@ -730,5 +796,39 @@ mod tests {
         assert_eq!(client.inner.timeout, Some(Duration::from_millis(5)));
         assert_eq!(client.inner.read_timeout, None);
         Ok(())
+    }
+
+    #[test]
+    fn open_start_reads_small_files_whole_and_large_ones_from_the_start() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("kie-async-open-start-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let small = dir.join("small");
+        std::fs::write(&small, b"hello")?;
+        let start = open_start(&small, None)?;
+        assert_eq!(
+            (start.len, &start.content[..], start.rest.is_none()),
+            (5, &b"hello"[..], true)
+        );
+        // Declared lengths of an earlier attempt: grown (one byte past), shrunk (short, seen).
+        let grown = open_start(&small, Some(4))?;
+        assert_eq!(
+            (&grown.content[..], grown.rest.is_none()),
+            (&b"hello"[..], true)
+        );
+        let shrunk = open_start(&small, Some(9))?;
+        assert_eq!(
+            (&shrunk.content[..], shrunk.rest.is_none()),
+            (&b"hello"[..], true)
+        );
+        let large = dir.join("large");
+        std::fs::write(&large, vec![7; crate::body::CHUNK])?;
+        let first = open_start(&large, None)?;
+        assert_eq!(first.content.len(), kie_proto::SNIFF_LEN);
+        assert!(first.rest.is_some());
+        let reopened = open_start(&large, Some(crate::body::CHUNK as u64))?;
+        assert!(reopened.content.is_empty() && reopened.rest.is_some());
+        let error = open_start(&dir, None).err().map(|e| e.kind());
+        assert_eq!(error, Some(std::io::ErrorKind::IsADirectory));
+        std::fs::remove_dir_all(&dir)
     }
 }

@@ -21,6 +21,9 @@
 //!   request; a single upload spawns nothing. [`Client::upload_many`] runs each upload as a
 //!   task on the current tokio runtime (so uploads progress while the caller is busy);
 //!   dropping its stream aborts them all, with the same effect.
+//! - A panic in the caller's code that runs while a body is sent (a progress callback, a
+//!   reader) is raised again by the upload method's future, with the same payload, once the
+//!   attempt has stopped; it is not taken for a failed attempt, so it is never retried.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), kie_async::Error> {

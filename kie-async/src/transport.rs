@@ -16,7 +16,7 @@ use kie_proto::{
 use tokio::io::AsyncSeekExt as _;
 
 use crate::body::{Activity, AsyncReadSeek, BodyParts, BodyStream, Reader, Slot, SlotGuard};
-use crate::client::Inner;
+use crate::client::{FileStart, Inner, open_start};
 
 /// Where the content of a framed body comes from.
 pub(crate) enum Content {
@@ -24,12 +24,13 @@ pub(crate) enum Content {
     None,
     /// Bytes in memory: every attempt sends them again.
     Bytes(Bytes),
-    /// A file: the first attempt continues the handle the prefix was read from, later
-    /// attempts open the path again.
+    /// A file of `len` bytes: the first attempt continues from what was opened and read
+    /// for MIME detection; later attempts open the path again (on a blocking thread, before
+    /// the attempt).
     File {
         path: PathBuf,
-        prefix: Bytes,
-        first: Option<tokio::fs::File>,
+        len: u64,
+        first: Option<FileStart>,
     },
     /// A reader of known length: `prefix` (already read, for MIME detection) then the rest.
     /// It can be sent again only if nothing beyond the prefix was read.
@@ -185,6 +186,13 @@ impl Inner {
         // The reader goes back to the content (to be sent again if it was never read), or is
         // dropped with the guard.
         if let Some(guard) = guard {
+            // A panic of the caller's code in the body stream is the caller's: raised here,
+            // in the upload future, whatever the attempt came to (never retried).
+            let panic = guard.0.lock().panic.take();
+            if let Some(payload) = panic {
+                drop(guard);
+                std::panic::resume_unwind(payload);
+            }
             content.reclaim(&guard.0);
             // A failure of the source explains the transport error it caused.
             if result.is_err()
@@ -277,32 +285,24 @@ impl Content {
                 false,
             ),
             Content::Bytes(bytes) => (bytes.clone(), None, None, false),
-            Content::File {
-                path,
-                prefix,
-                first,
-            } => match first.take() {
-                Some(file) => (
-                    prefix.clone(),
-                    Some(Reader::plain(file)),
-                    Some(path.clone()),
-                    true,
-                ),
-                None => {
-                    let file = std::fs::File::open(&*path).map_err(|source| {
-                        Failure::Source(Error::Io {
-                            path: Some(path.clone()),
-                            source,
-                        })
-                    })?;
-                    (
-                        Bytes::new(),
-                        Some(Reader::plain(tokio::fs::File::from_std(file))),
-                        Some(path.clone()),
-                        true,
-                    )
-                }
-            },
+            Content::File { path, first, .. } => {
+                let Some(start) = first.take() else {
+                    return Err(Failure::Source(Error::Io {
+                        path: Some(path.clone()),
+                        source: std::io::Error::other("the file was not reopened"),
+                    }));
+                };
+                let probe_eof = start.rest.is_some();
+                let reader = match start.rest {
+                    Some(file) => Some(Reader::plain(tokio::fs::File::from_std(file))),
+                    // Read whole; if it was short, an empty reader lets the encoder say so.
+                    None if (start.content.len() as u64) < content_len => {
+                        Some(Reader::plain(tokio::io::empty()))
+                    }
+                    None => None,
+                };
+                (start.content, reader, Some(path.clone()), probe_eof)
+            }
             Content::Seekable { reader, .. } => match reader.take() {
                 Some(reader) => (Bytes::new(), Some(Reader::Seekable(reader)), None, true),
                 None => {
@@ -351,17 +351,38 @@ impl Content {
         }
     }
 
-    /// Seeks a seekable reader back to where it started.
+    /// Seeks a seekable reader back to where it started; opens a file again for a retry.
     async fn rewind(&mut self) -> Result<(), Failure> {
-        if let Content::Seekable {
-            reader: Some(reader),
-            start,
-        } = self
-        {
-            reader
-                .seek(std::io::SeekFrom::Start(*start))
-                .await
-                .map_err(|source| Failure::Source(Error::Io { path: None, source }))?;
+        match self {
+            Content::Seekable {
+                reader: Some(reader),
+                start,
+            } => {
+                reader
+                    .seek(std::io::SeekFrom::Start(*start))
+                    .await
+                    .map_err(|source| Failure::Source(Error::Io { path: None, source }))?;
+            }
+            Content::File {
+                path,
+                len,
+                first: first @ None,
+            } => {
+                let io = |source| {
+                    Failure::Source(Error::Io {
+                        path: Some(path.clone()),
+                        source,
+                    })
+                };
+                let (reopen, declared) = (path.clone(), *len);
+                let start =
+                    tokio::task::spawn_blocking(move || open_start(&reopen, Some(declared)))
+                        .await
+                        .map_err(|join| io(std::io::Error::other(join)))?
+                        .map_err(io)?;
+                *first = Some(start);
+            }
+            _ => {}
         }
         Ok(())
     }

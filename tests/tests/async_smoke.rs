@@ -258,3 +258,53 @@ async fn send_with_content_seeks_back_for_a_retry() {
         .filter(|r| r.route == Some(Route::StreamUpload));
     assert_eq!(uploads.count(), 2);
 }
+
+/// A progress callback that panics while the body is being sent (the body is polled by the
+/// connection, not by the upload future): the upload future panics with the callback's
+/// payload, and the upload is not retried.
+async fn panicking_progress_callback_panics_the_upload() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let emu = Emulator::start();
+    let client = client(&emu);
+    let reports = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reports);
+    let options = UploadOptions::new("panics")
+        .file_name("p.bin")
+        .on_progress(move |_| {
+            if counted.fetch_add(1, Ordering::SeqCst) == 1 {
+                std::panic::panic_any(String::from("progress callback panicked at report 2"));
+            }
+        });
+    let upload =
+        tokio::spawn(async move { client.upload_bytes(content(4 << 20, 5), &options).await });
+    let error = upload.await.expect_err("the upload did not panic");
+    let payload = error.into_panic();
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("progress callback panicked at report 2")
+    );
+    assert_eq!(
+        reports.load(Ordering::SeqCst),
+        2,
+        "reported after the panic"
+    );
+    // Give a retry (there must be none) time to show up.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let requests = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Some(Route::StreamUpload))
+        .count();
+    assert_eq!(requests, 1);
+    assert!(emu.stored_files().is_empty());
+}
+
+#[tokio::test]
+async fn panicking_progress_callback_panics_the_upload_multi_thread() {
+    panicking_progress_callback_panics_the_upload().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn panicking_progress_callback_panics_the_upload_current_thread() {
+    panicking_progress_callback_panics_the_upload().await;
+}
