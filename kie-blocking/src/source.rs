@@ -74,7 +74,7 @@ impl<'a> Source<'a> {
         Ok((Source::File { path, file }, metadata.len()))
     }
 
-    /// A one-shot reader of `len` bytes.
+    /// A one-shot reader.
     pub(crate) fn reader(reader: impl Read + 'a) -> Self {
         Source::Reader {
             prefix: Vec::new(),
@@ -124,17 +124,13 @@ impl<'a> Source<'a> {
     pub(crate) fn sniff(&mut self, len: u64) -> Result<Vec<u8>, Error> {
         let want = kie_proto::sniff_len(len);
         let mut head = Vec::with_capacity(want);
-        if let Source::Bytes { bytes, .. } = self {
-            head.extend_from_slice(&bytes[..want.min(bytes.len())]);
-        } else {
-            let read = match self {
-                Source::File { file, .. } => read_up_to(file, want, &mut head),
-                Source::Seekable { reader, .. } => read_up_to(reader, want, &mut head),
-                Source::Reader { reader, .. } => read_up_to(reader, want, &mut head),
-                Source::Bytes { .. } => Ok(()),
-            };
-            read.map_err(|e| self.io_error(e))?;
-        }
+        let read = match self {
+            Source::Bytes { bytes, .. } => read_up_to(&mut &bytes[..], want, &mut head),
+            Source::File { file, .. } => read_up_to(file, want, &mut head),
+            Source::Seekable { reader, .. } => read_up_to(reader, want, &mut head),
+            Source::Reader { reader, .. } => read_up_to(reader, want, &mut head),
+        };
+        read.map_err(|e| self.io_error(e))?;
         ContentLengthMismatch::check_prefix(head.len(), len)?;
         match self {
             Source::Reader { prefix, .. } => *prefix = head.clone(),
