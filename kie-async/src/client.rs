@@ -8,13 +8,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    Operation, RetryPolicy, Timeouts, UploadOptions, UploadPlan, UploadResult,
+    Operation, RetryPolicy, Timeouts, UploadOptions, UploadPlan, UploadResult, random_u64,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::body::{AsyncReadSeek, Reader};
 use crate::transport::Content;
-use kie_proto::random_u64;
 
 pub use kie_proto::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
@@ -579,6 +578,7 @@ impl Client {
         options: &UploadOptions,
         form: Form,
     ) -> Result<UploadResult, Error> {
+        options.validate()?;
         let sniff = &bytes[..kie_proto::sniff_len(bytes.len() as u64)];
         let plan = options.plan(None, sniff, random_u64())?;
         let len = bytes.len() as u64;
