@@ -492,14 +492,11 @@ impl ClientBuilder {
     }
 }
 
-/// The agent of a client that was given none: rustls with the webpki roots, no proxy from
-/// the environment unless ureq's defaults say so, never a redirect.
+/// The agent of a client that was given none: ureq's defaults (rustls with the webpki
+/// roots, a proxy from the environment's `*_PROXY` variables if set). Redirects and status
+/// handling are set on every request, whatever the agent (see `transport::exchange`).
 fn default_agent() -> Agent {
-    Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
+    Agent::new_with_defaults()
 }
 
 #[cfg(test)]
