@@ -14,9 +14,10 @@
 //!   two copies.
 //! - Redirects are never followed. A caller's `reqwest::Client` given to
 //!   [`ClientBuilder::http_client`] may follow them, but the key is dropped on a hop to
-//!   another origin and the redirected answer is refused ([`TransportFailure::Redirected`]). TLS is rustls (through reqwest's `rustls` feature) with
-//!   the aws-lc-rs crypto provider and the platform's certificate verifier
-//!   (`rustls-platform-verifier`); no OpenSSL. Building aws-lc-rs needs a C compiler.
+//!   another origin and the redirected answer is refused ([`TransportFailure::Redirected`]).
+//! - TLS is rustls (through reqwest's `rustls` feature) with the aws-lc-rs crypto provider
+//!   and the platform's certificate verifier (`rustls-platform-verifier`); no OpenSSL.
+//!   Building aws-lc-rs needs a C compiler.
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
 //!   request; a single upload spawns nothing. [`Client::upload_many`] runs each upload as a
 //!   task on the current tokio runtime (so uploads progress while the caller is busy);
