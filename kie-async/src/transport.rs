@@ -87,18 +87,6 @@ impl Failure {
     }
 }
 
-/// A transport error with a message of ours.
-#[derive(Debug)]
-struct Message(String);
-
-impl std::fmt::Display for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl StdError for Message {}
-
 impl Inner {
     /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
     /// framed body.
@@ -232,7 +220,10 @@ impl Inner {
         // endpoint's answer (after a 303 it is even the answer to a GET without the content).
         if response.url() != &sent_to {
             let message = format!("redirected from {sent_to} to {}", response.url());
-            return Err(transport(TransportFailure::Redirected, Message(message)));
+            return Err(Failure::Transport {
+                kind: TransportFailure::Redirected,
+                source: message.into(),
+            });
         }
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
@@ -391,7 +382,7 @@ impl Content {
 fn timeout(message: String) -> Failure {
     Failure::Transport {
         kind: TransportFailure::Timeout,
-        source: Box::new(Message(message)),
+        source: message.into(),
     }
 }
 
