@@ -78,16 +78,14 @@ pub(crate) struct SlotState {
 }
 
 /// The shared state of one attempt.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Slot(Arc<Mutex<SlotState>>);
 
 impl Slot {
     pub(crate) fn new(reader: Option<Reader>) -> Self {
         Self(Arc::new(Mutex::new(SlotState {
             reader,
-            touched: false,
-            error: None,
-            panic: None,
+            ..SlotState::default()
         })))
     }
 
