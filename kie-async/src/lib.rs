@@ -19,7 +19,8 @@
 //!   and the platform's certificate verifier (`rustls-platform-verifier`); no OpenSSL.
 //!   Building aws-lc-rs needs a C compiler.
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
-//!   request; a single upload spawns nothing. [`Client::upload_many`] runs each upload as a
+//!   request; a single upload spawns no task (only the open of a file runs on tokio's
+//!   blocking pool, before the request). [`Client::upload_many`] runs each upload as a
 //!   task on the current tokio runtime (so uploads progress while the caller is busy);
 //!   dropping its stream aborts them all, with the same effect.
 //! - A panic in the caller's code that runs while a body is sent (a progress callback, a
