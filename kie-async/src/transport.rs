@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    ApiError, Body, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback, ProgressReporter,
-    RetryDecision, Retryable, TransportFailure,
+    AttemptFailure, Body, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback, ProgressReporter,
+    TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -45,48 +45,6 @@ pub(crate) enum Content {
     },
 }
 
-/// What an attempt yields when it got no usable answer.
-enum Failure {
-    Api(ApiError),
-    Transport {
-        kind: TransportFailure,
-        source: Box<dyn StdError + Send + Sync>,
-    },
-    /// Reading the source failed: never retried.
-    Source(Error),
-}
-
-impl Retryable for Failure {
-    fn is_retryable(&self) -> bool {
-        match self {
-            Failure::Api(error) => error.is_retryable(),
-            Failure::Transport { kind, .. } => kind.is_retryable(),
-            Failure::Source(_) => false,
-        }
-    }
-
-    fn retry_after(&self) -> Option<kie_proto::RetryAfter> {
-        match self {
-            Failure::Api(error) => error.retry_after,
-            _ => None,
-        }
-    }
-}
-
-impl Failure {
-    fn into_error(self, attempts: u32) -> Error {
-        match self {
-            Failure::Api(error) => Error::Api(error),
-            Failure::Transport { kind, source } => Error::Transport {
-                kind,
-                attempts,
-                source,
-            },
-            Failure::Source(error) => error,
-        }
-    }
-}
-
 impl Inner {
     /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
     /// framed body.
@@ -109,29 +67,20 @@ impl Inner {
                     *response.headers_mut() = headers;
                     match op.parse_response(response) {
                         Ok(output) => return Ok(output),
-                        Err(error) => Failure::Api(error),
+                        Err(error) => AttemptFailure::Api(error),
                     }
                 }
                 Err(failure) => failure,
             };
-            let decision = self.retry_policy.decide(
+            let delay = self.retry_policy.after_failure(
                 attempt,
-                &failure,
+                failure,
+                content.rewindable(),
                 kie_proto::random_unit(),
                 SystemTime::now(),
-            );
-            match decision {
-                RetryDecision::GiveUp => return Err(failure.into_error(attempt)),
-                RetryDecision::RetryAfter(delay) => {
-                    if !content.rewindable() {
-                        return Err(Error::NotRewindable {
-                            source: Box::new(failure.into_error(attempt)),
-                        });
-                    }
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-            }
+            )?;
+            tokio::time::sleep(delay).await;
+            attempt += 1;
         }
     }
 
@@ -143,7 +92,7 @@ impl Inner {
         content: &mut Content,
         progress: Option<ProgressCallback>,
         attempt: u32,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptFailure> {
         content.rewind().await?;
         let activity = Activity::new();
         let (body, guard) = content.body(request.body(), progress, attempt, &activity)?;
@@ -186,7 +135,7 @@ impl Inner {
             if result.is_err()
                 && let Some(error) = guard.0.lock().error.take()
             {
-                return Err(Failure::Source(error));
+                return Err(AttemptFailure::Fatal(error));
             }
         }
         result
@@ -197,7 +146,7 @@ impl Inner {
         request: &http::Request<Body>,
         body: reqwest::Body,
         activity: &Activity,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptFailure> {
         let mut builder = http::Request::builder()
             .method(request.method().clone())
             .uri(request.uri().clone());
@@ -220,7 +169,7 @@ impl Inner {
         // endpoint's answer (after a 303 it is even the answer to a GET without the content).
         if response.url() != &sent_to {
             let message = format!("redirected from {sent_to} to {}", response.url());
-            return Err(Failure::Transport {
+            return Err(AttemptFailure::Transport {
                 kind: TransportFailure::Redirected,
                 source: message.into(),
             });
@@ -259,7 +208,7 @@ impl Content {
         progress: Option<ProgressCallback>,
         attempt: u32,
         activity: &Activity,
-    ) -> Result<(reqwest::Body, Option<SlotGuard>), Failure> {
+    ) -> Result<(reqwest::Body, Option<SlotGuard>), AttemptFailure> {
         let framed = match body {
             Body::Empty => return Ok((reqwest::Body::from(Vec::new()), None)),
             Body::Complete(bytes) => return Ok((reqwest::Body::from(bytes.clone()), None)),
@@ -278,7 +227,7 @@ impl Content {
             Content::Bytes(bytes) => (bytes.clone(), None, None, false),
             Content::File { path, first, .. } => {
                 let Some(start) = first.take() else {
-                    return Err(Failure::Source(Error::Io {
+                    return Err(AttemptFailure::Fatal(Error::Io {
                         path: Some(path.clone()),
                         source: std::io::Error::other("the file was not reopened"),
                     }));
@@ -297,7 +246,7 @@ impl Content {
             Content::Seekable { reader, .. } => match reader.take() {
                 Some(reader) => (Bytes::new(), Some(Reader::Seekable(reader)), None, true),
                 None => {
-                    return Err(Failure::Source(Error::Io {
+                    return Err(AttemptFailure::Fatal(Error::Io {
                         path: None,
                         source: std::io::Error::other("the reader was lost by a failed attempt"),
                     }));
@@ -306,7 +255,7 @@ impl Content {
             Content::Reader { prefix, reader } => match reader.take() {
                 Some(reader) => (prefix.clone(), Some(reader), None, true),
                 None => {
-                    return Err(Failure::Source(Error::Io {
+                    return Err(AttemptFailure::Fatal(Error::Io {
                         path: None,
                         source: std::io::Error::other("the reader was already consumed"),
                     }));
@@ -343,7 +292,7 @@ impl Content {
     }
 
     /// Seeks a seekable reader back to where it started; opens a file again for a retry.
-    async fn rewind(&mut self) -> Result<(), Failure> {
+    async fn rewind(&mut self) -> Result<(), AttemptFailure> {
         match self {
             Content::Seekable {
                 reader: Some(reader),
@@ -352,7 +301,7 @@ impl Content {
                 reader
                     .seek(std::io::SeekFrom::Start(*start))
                     .await
-                    .map_err(|source| Failure::Source(Error::Io { path: None, source }))?;
+                    .map_err(|source| AttemptFailure::Fatal(Error::Io { path: None, source }))?;
             }
             Content::File {
                 path,
@@ -360,7 +309,7 @@ impl Content {
                 first: first @ None,
             } => {
                 let io = |source| {
-                    Failure::Source(Error::Io {
+                    AttemptFailure::Fatal(Error::Io {
                         path: Some(path.clone()),
                         source,
                     })
@@ -379,15 +328,15 @@ impl Content {
     }
 }
 
-fn timeout(message: String) -> Failure {
-    Failure::Transport {
+fn timeout(message: String) -> AttemptFailure {
+    AttemptFailure::Transport {
         kind: TransportFailure::Timeout,
         source: message.into(),
     }
 }
 
-fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static) -> Failure {
-    Failure::Transport {
+fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static) -> AttemptFailure {
+    AttemptFailure::Transport {
         kind,
         source: Box::new(err),
     }

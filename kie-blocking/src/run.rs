@@ -1,12 +1,12 @@
 //! The driver loop: one attempt after another, each a small step — build, send, read,
 //! judge — until kie-proto says the answer is final or the retry policy gives up.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use kie_proto::http::request;
 use kie_proto::{
-    Api, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter, RetryDecision,
-    RetryPolicy, Retryable, Timeouts,
+    Api, AttemptFailure, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter,
+    RetryPolicy, Timeouts,
 };
 use ureq::{Agent, SendBody};
 
@@ -19,40 +19,6 @@ pub(crate) struct Transport {
     pub agent: Agent,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
-}
-
-/// Why one attempt failed.
-enum Failure {
-    /// The service answered with a refusal (maybe retryable).
-    Api(kie_proto::ApiError),
-    /// No answer arrived (maybe retryable).
-    Transport(TransportError),
-    /// Not worth another attempt: the source failed, or its length was wrong.
-    Fatal(Error),
-}
-
-impl Failure {
-    /// What the retry policy judges, if anything.
-    fn retryable(&self) -> Option<&dyn Retryable> {
-        match self {
-            Failure::Api(error) => Some(error),
-            Failure::Transport(error) => Some(&error.kind),
-            Failure::Fatal(_) => None,
-        }
-    }
-
-    /// The error reported after `attempts` attempts.
-    fn into_error(self, attempts: u32) -> Error {
-        match self {
-            Failure::Api(error) => Error::Api(error),
-            Failure::Transport(TransportError { kind, source }) => Error::Transport {
-                kind,
-                attempts,
-                source: Box::new(source),
-            },
-            Failure::Fatal(error) => error,
-        }
-    }
 }
 
 /// Sends `operation` until it succeeds, fails for good, or the policy stops retrying.
@@ -73,15 +39,18 @@ pub(crate) fn run<O: Operation>(
         let failure = match send_once(transport, &head, &body, source, &mut reporter) {
             Ok(answer) => match parse(operation, answer) {
                 Ok(output) => return Ok(output),
-                Err(error) => Failure::Api(error),
+                Err(error) => AttemptFailure::Api(error),
             },
             Err(failure) => failure,
         };
-        let wait = next_wait(&transport.retry, attempt, &failure);
-        let Some(wait) = wait else {
-            return Err(failure.into_error(attempt));
-        };
-        prepare_retry(source, failure, attempt)?;
+        let wait = transport.retry.after_failure(
+            attempt,
+            failure,
+            source.can_rewind(),
+            kie_proto::random_unit(),
+            SystemTime::now(),
+        )?;
+        source.rewind().map_err(|e| source.io_error(e))?;
         std::thread::sleep(wait);
         attempt += 1;
     }
@@ -102,14 +71,14 @@ fn send_once(
     body: &Body,
     source: &mut Source<'_>,
     reporter: &mut ProgressReporter,
-) -> Result<Answer, Failure> {
+) -> Result<Answer, AttemptFailure> {
     let (agent, timeouts) = (&transport.agent, &transport.timeouts);
     let answer = match body {
         Body::Empty => transport::exchange(agent, timeouts, head, SendBody::none()),
         Body::Complete(bytes) => transport::exchange(agent, timeouts, head, bytes.as_slice()),
         Body::Framed(framed) => return send_framed(transport, head, framed, source, reporter),
     };
-    answer.map_err(Failure::Transport)
+    answer.map_err(TransportError::into_failure)
 }
 
 /// Streams a framed body: head, the content through the encoder, tail.
@@ -119,7 +88,7 @@ fn send_framed(
     framed: &FramedBody,
     source: &mut Source<'_>,
     reporter: &mut ProgressReporter,
-) -> Result<Answer, Failure> {
+) -> Result<Answer, AttemptFailure> {
     let mut reader = FramedReader::new(framed, source, reporter);
     let result = transport::exchange(
         &transport.agent,
@@ -129,9 +98,9 @@ fn send_framed(
     );
     // The source's own failure explains a transport error it caused.
     if let Some(failure) = reader.failure() {
-        return Err(Failure::Fatal(failure));
+        return Err(AttemptFailure::Fatal(failure));
     }
-    result.map_err(Failure::Transport)
+    result.map_err(TransportError::into_failure)
 }
 
 /// Lets the operation judge the answer.
@@ -145,31 +114,6 @@ fn parse<O: Operation>(
     ))
 }
 
-/// How long to wait before the next attempt, or `None` to stop.
-fn next_wait(policy: &RetryPolicy, attempt: u32, failure: &Failure) -> Option<Duration> {
-    let retryable = failure.retryable()?;
-    match policy.decide(
-        attempt,
-        retryable,
-        kie_proto::random_unit(),
-        SystemTime::now(),
-    ) {
-        RetryDecision::RetryAfter(wait) => Some(wait),
-        RetryDecision::GiveUp => None,
-    }
-}
-
-/// Rewinds the source for another attempt; a source that cannot be rewound turns the
-/// failure into [`Error::NotRewindable`].
-fn prepare_retry(source: &mut Source<'_>, failure: Failure, attempt: u32) -> Result<(), Error> {
-    if !source.can_rewind() {
-        return Err(Error::NotRewindable {
-            source: Box::new(failure.into_error(attempt)),
-        });
-    }
-    source.rewind().map_err(|e| source.io_error(e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,10 +121,11 @@ mod tests {
 
     #[test]
     fn transport_failures_report_attempts() {
-        let failure = Failure::Transport(TransportError {
+        let failure = TransportError {
             kind: TransportFailure::Timeout,
             source: ureq::Error::Timeout(ureq::Timeout::PerRead),
-        });
+        }
+        .into_failure();
         let error = failure.into_error(3);
         assert!(matches!(
             error,

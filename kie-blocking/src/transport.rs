@@ -3,7 +3,7 @@
 use std::io::{self, Read};
 
 use kie_proto::http::{self, request, response};
-use kie_proto::{MAX_RESPONSE_BODY, Timeouts, TransportFailure};
+use kie_proto::{AttemptFailure, MAX_RESPONSE_BODY, Timeouts, TransportFailure};
 use ureq::{Agent, AsSendBody};
 
 /// A failed exchange: no answer arrived.
@@ -18,6 +18,16 @@ impl From<ureq::Error> for TransportError {
         Self {
             kind: classify(&source),
             source,
+        }
+    }
+}
+
+impl TransportError {
+    /// The failure the retry policy judges.
+    pub(crate) fn into_failure(self) -> AttemptFailure {
+        AttemptFailure::Transport {
+            kind: self.kind,
+            source: Box::new(self.source),
         }
     }
 }

@@ -104,5 +104,5 @@ pub use operation::Operation;
 pub use options::{Progress, ProgressCallback, ProgressReporter, UploadOptions, UploadPlan};
 pub use random::{random_u64, random_unit};
 pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
-pub use retry::{RetryDecision, RetryPolicy, Retryable, TransportFailure};
+pub use retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable, TransportFailure};
 pub use upload::{Base64Form, Base64Upload, StreamUpload, UploadResult, UrlUpload};

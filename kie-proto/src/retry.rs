@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::error::Error;
 use crate::response::{ApiError, RetryAfter};
 
 /// A failure the retry policy can judge.
@@ -52,6 +53,56 @@ impl Retryable for TransportFailure {
                 | TransportFailure::ConnectionLost
                 | TransportFailure::Timeout
         )
+    }
+}
+
+/// Why one attempt failed, as a driver reports it to [`RetryPolicy::after_failure`].
+#[derive(Debug)]
+pub enum AttemptFailure {
+    /// The service answered with a refusal (maybe retryable).
+    Api(ApiError),
+    /// No answer arrived (maybe retryable, depending on `kind`).
+    Transport {
+        /// What failed.
+        kind: TransportFailure,
+        /// The transport's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Not worth another attempt: reading the source failed, or its length was wrong. Never
+    /// retried, reported as is.
+    Fatal(Error),
+}
+
+impl Retryable for AttemptFailure {
+    fn is_retryable(&self) -> bool {
+        match self {
+            AttemptFailure::Api(error) => error.is_retryable(),
+            AttemptFailure::Transport { kind, .. } => kind.is_retryable(),
+            AttemptFailure::Fatal(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            AttemptFailure::Api(error) => error.retry_after,
+            AttemptFailure::Transport { .. } | AttemptFailure::Fatal(_) => None,
+        }
+    }
+}
+
+impl AttemptFailure {
+    /// The error reported when this failure is final after `attempts` attempts (the failed
+    /// one included).
+    pub fn into_error(self, attempts: u32) -> Error {
+        match self {
+            AttemptFailure::Api(error) => Error::Api(error),
+            AttemptFailure::Transport { kind, source } => Error::Transport {
+                kind,
+                attempts,
+                source,
+            },
+            AttemptFailure::Fatal(error) => error,
+        }
     }
 }
 
@@ -175,6 +226,50 @@ impl RetryPolicy {
         let wait = Duration::try_from_secs_f64(ceiling.as_secs_f64() * random).unwrap_or(ceiling);
         RetryDecision::RetryAfter(wait.min(ceiling))
     }
+
+    /// The whole step after attempt number `attempt` (1 for the first) failed: `Ok(wait)` to
+    /// sleep for `wait` and send again, `Err` with the final error otherwise.
+    ///
+    /// The policy is asked with [`decide`](Self::decide) (`random` and `now` as there). When
+    /// it says give up, the error is the failure's own ([`AttemptFailure::into_error`]);
+    /// when it says retry but the content cannot be sent again (`can_resend` false: a
+    /// reader already read from), the error is [`Error::NotRewindable`] around it.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use kie_proto::{AttemptFailure, Error, RetryPolicy, TransportFailure};
+    /// let policy = RetryPolicy::default();
+    /// let now = SystemTime::UNIX_EPOCH;
+    /// let timeout = || AttemptFailure::Transport {
+    ///     kind: TransportFailure::Timeout,
+    ///     source: "read timed out".into(),
+    /// };
+    /// assert_eq!(policy.after_failure(1, timeout(), true, 0.5, now).unwrap(), Duration::from_millis(250));
+    /// assert!(matches!(
+    ///     policy.after_failure(1, timeout(), false, 0.5, now),
+    ///     Err(Error::NotRewindable { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     policy.after_failure(4, timeout(), true, 0.5, now),
+    ///     Err(Error::Transport { attempts: 4, .. })
+    /// ));
+    /// ```
+    pub fn after_failure(
+        &self,
+        attempt: u32,
+        failure: AttemptFailure,
+        can_resend: bool,
+        random: f64,
+        now: SystemTime,
+    ) -> Result<Duration, Error> {
+        match self.decide(attempt, &failure, random, now) {
+            RetryDecision::GiveUp => Err(failure.into_error(attempt)),
+            RetryDecision::RetryAfter(_) if !can_resend => Err(Error::NotRewindable {
+                source: Box::new(failure.into_error(attempt)),
+            }),
+            RetryDecision::RetryAfter(wait) => Ok(wait),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +286,128 @@ mod tests {
             retry_after,
             body_excerpt: None,
         }
+    }
+
+    fn timeout() -> AttemptFailure {
+        AttemptFailure::Transport {
+            kind: TransportFailure::Timeout,
+            source: "read timed out".into(),
+        }
+    }
+
+    #[test]
+    fn after_failure_waits_when_retryable_and_resendable() {
+        let now = SystemTime::UNIX_EPOCH;
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.after_failure(1, timeout(), true, 0.5, now).unwrap(),
+            Duration::from_millis(250)
+        );
+        let limited = api_error(
+            ErrorKind::RateLimited,
+            429,
+            Some(RetryAfter::Delay(Duration::from_secs(3))),
+        );
+        assert_eq!(
+            policy
+                .after_failure(2, AttemptFailure::Api(limited), true, 0.9, now)
+                .unwrap(),
+            Duration::from_secs(3)
+        );
+    }
+
+    #[test]
+    fn after_failure_not_resendable_is_not_rewindable() {
+        let now = SystemTime::UNIX_EPOCH;
+        let error = RetryPolicy::default()
+            .after_failure(2, timeout(), false, 0.5, now)
+            .unwrap_err();
+        let Error::NotRewindable { source } = error else {
+            panic!("expected NotRewindable, got {error:?}");
+        };
+        assert!(matches!(
+            *source,
+            Error::Transport {
+                kind: TransportFailure::Timeout,
+                attempts: 2,
+                ..
+            }
+        ));
+        let limited = api_error(ErrorKind::RateLimited, 429, None);
+        let error = RetryPolicy::default()
+            .after_failure(1, AttemptFailure::Api(limited), false, 0.5, now)
+            .unwrap_err();
+        assert!(matches!(&error, Error::NotRewindable { .. }));
+        assert_eq!(
+            error.api_error().map(|e| e.kind),
+            Some(ErrorKind::RateLimited)
+        );
+    }
+
+    #[test]
+    fn after_failure_not_retryable_reports_attempts() {
+        let now = SystemTime::UNIX_EPOCH;
+        let policy = RetryPolicy::default();
+        for can_resend in [true, false] {
+            let tls = AttemptFailure::Transport {
+                kind: TransportFailure::Tls,
+                source: "bad certificate".into(),
+            };
+            assert!(matches!(
+                policy.after_failure(1, tls, can_resend, 0.5, now),
+                Err(Error::Transport {
+                    kind: TransportFailure::Tls,
+                    attempts: 1,
+                    ..
+                })
+            ));
+            let refused = api_error(ErrorKind::Unauthorized, 401, None);
+            let error = policy
+                .after_failure(1, AttemptFailure::Api(refused), can_resend, 0.5, now)
+                .unwrap_err();
+            assert!(matches!(&error, Error::Api(api) if api.kind == ErrorKind::Unauthorized));
+        }
+    }
+
+    #[test]
+    fn after_failure_fatal_is_returned_as_is() {
+        let now = SystemTime::UNIX_EPOCH;
+        for can_resend in [true, false] {
+            let fatal = AttemptFailure::Fatal(Error::Io {
+                path: None,
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            });
+            assert!(!fatal.is_retryable());
+            let error = RetryPolicy::default()
+                .after_failure(1, fatal, can_resend, 0.5, now)
+                .unwrap_err();
+            assert!(matches!(
+                &error,
+                Error::Io { path: None, source } if source.kind() == std::io::ErrorKind::BrokenPipe
+            ));
+        }
+    }
+
+    #[test]
+    fn after_failure_attempts_exhausted() {
+        let now = SystemTime::UNIX_EPOCH;
+        let policy = RetryPolicy::default().with_max_attempts(3);
+        assert!(policy.after_failure(2, timeout(), true, 0.5, now).is_ok());
+        for can_resend in [true, false] {
+            assert!(matches!(
+                policy.after_failure(3, timeout(), can_resend, 0.5, now),
+                Err(Error::Transport {
+                    kind: TransportFailure::Timeout,
+                    attempts: 3,
+                    ..
+                })
+            ));
+        }
+        let limited = api_error(ErrorKind::RateLimited, 429, None);
+        assert!(matches!(
+            RetryPolicy::never().after_failure(1, AttemptFailure::Api(limited), true, 0.5, now),
+            Err(Error::Api(_))
+        ));
     }
 
     #[test]
