@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    Operation, RetryPolicy, Timeouts, UploadOptions, UploadPlan, UploadResult, random_u64,
+    Operation, RetryPolicy, UploadOptions, UploadPlan, UploadResult, random_u64,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -168,15 +168,12 @@ impl ClientBuilder {
     /// be set up.
     pub fn build(self) -> Result<Client, Error> {
         let api = self.config.api()?;
-        let (http, timeouts) = match self.http_client {
-            // A caller's client keeps its own timeouts, except the overall and idle ones set
-            // here explicitly (its connect timeout cannot be changed from outside).
-            Some(client) => (client, self.config.timeouts()),
-            None => {
-                let timeouts = self.config.timeouts().or(Timeouts::DEFAULT);
-                let connect = timeouts.connect.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-                (default_http_client(connect)?, timeouts)
-            }
+        // A caller's client keeps its own timeouts, except the overall and idle ones set
+        // here explicitly (its connect timeout cannot be changed from outside).
+        let timeouts = self.config.timeouts_for(self.http_client.is_some());
+        let http = match self.http_client {
+            Some(client) => client,
+            None => default_http_client(timeouts.connect)?,
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -192,11 +189,15 @@ impl ClientBuilder {
 
 /// The reqwest client: rustls with the aws-lc-rs provider (what reqwest's `rustls` feature
 /// selects; no OpenSSL) and the platform's certificate verifier, HTTP/1.1, no redirects.
-fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+fn default_http_client(connect_timeout: Option<Duration>) -> Result<reqwest::Client, Error> {
+    let builder = reqwest::Client::builder()
         .tls_backend_rustls()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = match connect_timeout {
+        Some(timeout) => builder.connect_timeout(timeout),
+        None => builder,
+    };
+    builder
         .http1_only()
         .build()
         .map_err(|err| Error::Transport {

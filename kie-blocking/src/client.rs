@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kie_proto::{
     Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, RetryPolicy,
-    Timeouts, UploadOptions, UploadPlan, UploadResult,
+    UploadOptions, UploadPlan, UploadResult,
 };
 use ureq::Agent;
 
@@ -474,12 +474,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let api = self.config.api()?;
         // A caller's agent keeps its own timeouts, except those set here explicitly.
-        let base = if self.agent.is_some() {
-            Timeouts::NONE
-        } else {
-            Timeouts::DEFAULT
-        };
-        let timeouts = self.config.timeouts().or(base);
+        let timeouts = self.config.timeouts_for(self.agent.is_some());
         let agent = self.agent.unwrap_or_else(default_agent);
         Ok(Client {
             transport: Transport {
@@ -502,7 +497,7 @@ fn default_agent() -> Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kie_proto::InvalidInput;
+    use kie_proto::{InvalidInput, Timeouts};
 
     #[test]
     fn client_is_clone_send_sync() {

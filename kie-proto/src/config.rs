@@ -230,10 +230,32 @@ impl ClientConfig {
         Ok(api)
     }
 
-    /// The timeouts set explicitly; unset ones are `None`. A driver building its own
-    /// transport fills the rest with `timeouts().or(Timeouts::DEFAULT)`.
+    /// The timeouts set explicitly; unset ones are `None`. What a driver applies is
+    /// [`timeouts_for`](Self::timeouts_for).
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// The timeouts a driver applies: over a caller-supplied transport
+    /// (`custom_transport`), only those set explicitly (the transport keeps its own for the
+    /// rest); over the driver's own transport, the explicit ones and [`Timeouts::DEFAULT`]
+    /// for the rest.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kie_proto::{ClientConfig, Timeouts};
+    /// let config = ClientConfig::new("k").read_timeout(Duration::from_secs(5));
+    /// let set = Timeouts { idle: Some(Duration::from_secs(5)), ..Timeouts::NONE };
+    /// assert_eq!(config.timeouts_for(true), set);
+    /// assert_eq!(config.timeouts_for(false), set.or(Timeouts::DEFAULT));
+    /// ```
+    pub fn timeouts_for(&self, custom_transport: bool) -> Timeouts {
+        let base = if custom_transport {
+            Timeouts::NONE
+        } else {
+            Timeouts::DEFAULT
+        };
+        self.timeouts.or(base)
     }
 
     /// The retry policy (the getter of [`retry_policy`](Self::retry_policy)).
@@ -333,6 +355,13 @@ mod tests {
         assert_eq!(config.retry_policy_ref(), &policy);
         assert_eq!(
             ClientConfig::new("k").timeouts().or(Timeouts::DEFAULT),
+            Timeouts::DEFAULT
+        );
+        assert_eq!(config.timeouts_for(true), set);
+        assert_eq!(config.timeouts_for(false), set);
+        assert_eq!(ClientConfig::new("k").timeouts_for(true), Timeouts::NONE);
+        assert_eq!(
+            ClientConfig::new("k").timeouts_for(false),
             Timeouts::DEFAULT
         );
     }
