@@ -7,7 +7,7 @@ use crate::api::Api;
 use crate::body::Body;
 use crate::input::{HttpUrl, InvalidInput};
 use crate::operation::{Operation, request};
-use crate::response::{ApiError, parse_envelope};
+use crate::response::{ApiError, ObjectOnly, parse_envelope};
 
 /// `GET /api/v1/chat/credit`: the account's remaining credits.
 ///
@@ -94,7 +94,12 @@ impl GetDownloadUrl {
 #[serde(untagged)]
 enum WireDownloadUrl {
     Url(String),
-    Object { url: String },
+    Object(ObjectOnly<UrlObject>),
+}
+
+#[derive(Deserialize)]
+struct UrlObject {
+    url: String,
 }
 
 impl Operation for GetDownloadUrl {
@@ -115,7 +120,9 @@ impl Operation for GetDownloadUrl {
 
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<String, ApiError> {
         let url = match parse_envelope(&response)? {
-            WireDownloadUrl::Url(url) | WireDownloadUrl::Object { url } => url,
+            WireDownloadUrl::Url(url) | WireDownloadUrl::Object(ObjectOnly(UrlObject { url })) => {
+                url
+            }
         };
         if url.is_empty() {
             return Err(malformed(&response, "the download URL is empty"));
@@ -182,6 +189,10 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"code":200,"data":""}"#).map_err(|e| e.kind),
+            Err(ErrorKind::MalformedResponse)
+        );
+        assert_eq!(
+            parse(r#"{"code":200,"data":["https://x/y"]}"#).map_err(|e| e.kind),
             Err(ErrorKind::MalformedResponse)
         );
         assert_eq!(

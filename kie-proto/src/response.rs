@@ -7,7 +7,14 @@
 //! missing). Both error styles seen in the wild — HTTP status equal to the body code, and
 //! HTTP 200 with the error code only in the body — give the same [`ErrorKind`]. `msg` is
 //! never interpreted: its wording varies between versions and languages.
+//!
+//! Answers are read as sent: a leading UTF-8 byte order mark is skipped, bytes that are not
+//! UTF-8 are read as U+FFFD (in `msg` or in a field nobody reads), `success` may be the
+//! string `"true"`/`"false"` and `code` a numeric string, and members the SDK does not read
+//! may hold any JSON (numbers beyond `f64` included). The envelope must be a JSON object: an
+//! array or a scalar is [`ErrorKind::NotJson`], with its excerpt, like an HTML page.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -197,63 +204,123 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// The envelope every KIE.AI JSON answer has, with `data` kept unparsed.
+/// The envelope every KIE.AI JSON answer has (spec §1.5), each member kept as the raw JSON
+/// text it was sent as. Reading a member can therefore never fail the whole envelope: a
+/// member of an unexpected type (or a number out of `f64` range) is judged on its own.
+/// `null` reads as absent.
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(default)]
-    success: Option<bool>,
-    #[serde(default, deserialize_with = "lenient_code")]
-    code: Code,
-    #[serde(default, deserialize_with = "lenient_msg")]
-    msg: Option<String>,
+    #[serde(default, borrow)]
+    success: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    msg: Option<&'a RawValue>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
 }
 
-/// The body `code` as read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Code {
-    /// Absent or `null`.
-    #[default]
-    Absent,
-    /// An integer, an integral float or a numeric string.
-    Number(i64),
-    /// Present but not a number (`"abc"`, `true`, `200.5`): not "absent or 200", so never a
-    /// success.
-    Unreadable,
-}
+/// A JSON object read into `T`, and nothing else.
+///
+/// serde's derived `Deserialize` of a struct also accepts a JSON array, filling the fields
+/// by position: `[true,200,"ok",{…}]` would read as a success envelope. Wrapping the type in
+/// `ObjectOnly` asks the deserializer for a map, so an array (or any scalar) is an error.
+pub(crate) struct ObjectOnly<T>(pub(crate) T);
 
-impl Code {
-    fn number(self) -> Option<i64> {
-        match self {
-            Code::Number(code) => Some(code),
-            Code::Absent | Code::Unreadable => None,
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = ObjectOnly<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(ObjectOnly)
+            }
         }
+        de.deserialize_map(Visitor(std::marker::PhantomData))
     }
 }
 
-/// `code` as an integer, an integral float or a numeric string; anything else is unreadable.
-fn lenient_code<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Code, D::Error> {
-    let value = serde_json::Value::deserialize(de)?;
-    let number = match value {
-        serde_json::Value::Null => return Ok(Code::Absent),
+/// The JSON text of a body as sent: a leading UTF-8 byte order mark is dropped and bytes
+/// that are not UTF-8 become U+FFFD, so a stray byte in `msg` or in a field nobody reads
+/// does not make the whole answer unreadable. Borrowed when the body is clean UTF-8.
+fn body_text(body: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body))
+}
+
+/// `success` or `code` as read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Member<T> {
+    /// Absent or `null`.
+    #[default]
+    Absent,
+    /// A value of the expected meaning.
+    Read(T),
+    /// Present but unreadable (`"abc"`, `[200]`, `200.5` as a code; `1` as `success`): never
+    /// "absent or 200" / "absent or true", so never a success.
+    Unreadable,
+}
+
+impl<T: Copy> Member<T> {
+    fn value(self) -> Option<T> {
+        match self {
+            Member::Read(value) => Some(value),
+            Member::Absent | Member::Unreadable => None,
+        }
+    }
+
+    /// Reads `raw` with `read` (which gets `None` for text that is not valid JSON for
+    /// `serde_json::Value`, e.g. a number out of range).
+    fn from_raw(raw: Option<&RawValue>, read: impl FnOnce(serde_json::Value) -> Option<T>) -> Self {
+        let Some(raw) = raw else {
+            return Member::Absent;
+        };
+        serde_json::from_str(raw.get())
+            .ok()
+            .and_then(read)
+            .map_or(Member::Unreadable, Member::Read)
+    }
+}
+
+/// `code` as an integer, an integral float or a numeric string.
+fn read_code(value: serde_json::Value) -> Option<i64> {
+    match value {
         serde_json::Value::Number(n) => n
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    };
-    Ok(number.map_or(Code::Unreadable, Code::Number))
+    }
 }
 
-/// `msg` as text; a non-string `msg` is shown as its JSON.
-fn lenient_msg<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
-    let value = serde_json::Value::deserialize(de)?;
-    Ok(match value {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    })
+/// `success` as a boolean, or the strings `"true"` / `"false"` (any ASCII case, surrounding
+/// whitespace ignored).
+fn read_success(value: serde_json::Value) -> Option<bool> {
+    match value {
+        serde_json::Value::Bool(b) => Some(b),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if s.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `msg` as text; a `msg` that is not a string is shown as the JSON it was sent as.
+fn read_msg(raw: Option<&RawValue>) -> Option<String> {
+    let raw = raw?;
+    Some(serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned()))
 }
 
 /// Applies the success rule to `response` and returns its `data`, parsed as `T`.
@@ -274,27 +341,31 @@ pub fn parse_envelope<T: DeserializeOwned>(
         body_excerpt,
     };
 
-    let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(body) else {
-        return Err(not_json(status, body, retry_after));
+    let text = body_text(body);
+    let Ok(ObjectOnly(envelope)) = serde_json::from_str::<ObjectOnly<Envelope<'_>>>(&text) else {
+        return Err(not_json(status, &text, retry_after));
     };
+    let code = Member::from_raw(envelope.code, read_code);
+    let success = Member::from_raw(envelope.success, read_success);
+    let message = read_msg(envelope.msg);
     let succeeded = status.is_success()
-        && matches!(envelope.code, Code::Absent | Code::Number(200))
-        && envelope.success != Some(false);
+        && matches!(code, Member::Absent | Member::Read(200))
+        && matches!(success, Member::Absent | Member::Read(true));
     if !succeeded {
-        let code = envelope.code.number().filter(|&c| c != 200);
-        let kind = match (code, status.is_success()) {
+        let error_code = code.value().filter(|&c| c != 200);
+        let kind = match (error_code, status.is_success()) {
             (Some(code), _) => ErrorKind::from_code(code),
             (None, false) => ErrorKind::from_code(i64::from(status.as_u16())),
             (None, true) => ErrorKind::Other,
         };
-        return Err(error(kind, envelope.code.number(), envelope.msg, None));
+        return Err(error(kind, code.value(), message, None));
     }
     let data = envelope.data.map_or("null", RawValue::get);
     serde_json::from_str(data).map_err(|err| {
         let message = format!("unexpected data: {err}");
         error(
             ErrorKind::MalformedResponse,
-            envelope.code.number(),
+            code.value(),
             Some(message),
             None,
         )
@@ -302,8 +373,7 @@ pub fn parse_envelope<T: DeserializeOwned>(
 }
 
 /// The error for a body that is not a JSON object envelope.
-fn not_json(status: StatusCode, body: &[u8], retry_after: Option<RetryAfter>) -> ApiError {
-    let text = String::from_utf8_lossy(body);
+fn not_json(status: StatusCode, text: &str, retry_after: Option<RetryAfter>) -> ApiError {
     let text = text.trim();
     let kind = match status.as_u16() {
         403 if text.starts_with("error code:") => ErrorKind::CdnRefused,
@@ -409,6 +479,151 @@ mod tests {
             err.map(|e| e.to_string()).unwrap_or_default(),
             "KIE.AI answered HTTP 502: \"<h1>502</h1>\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)"
         );
+    }
+
+    fn response_bytes(status: u16, body: &[u8]) -> http::Response<&[u8]> {
+        let mut response = http::Response::new(body);
+        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
+        response
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let body = b"\xEF\xBB\xBF{\"code\":200,\"msg\":\"success\",\"data\":100}";
+        assert_eq!(parse_envelope::<i64>(&response_bytes(200, body)), Ok(100));
+        let err = parse_envelope::<i64>(&response_bytes(502, b"\xEF\xBB\xBF<h1>502</h1>")).err();
+        assert_eq!(
+            err.and_then(|e| e.body_excerpt),
+            Some("<h1>502</h1>".to_owned())
+        );
+        // Only a leading BOM: one after whitespace is not JSON.
+        assert_eq!(
+            parse_envelope::<i64>(&response_bytes(200, b" \xEF\xBB\xBF{\"data\":1}"))
+                .map_err(|e| e.kind),
+            Err(ErrorKind::NotJson)
+        );
+    }
+
+    #[test]
+    fn success_as_string() {
+        for body in [
+            r#"{"success":"true","code":200,"data":7}"#,
+            r#"{"success":" TRUE ","code":200,"data":7}"#,
+            r#"{"success":null,"code":200,"data":7}"#,
+        ] {
+            assert_eq!(parse_envelope::<i64>(&response(200, body)), Ok(7), "{body}");
+        }
+        let err = parse_envelope::<i64>(&response(
+            400,
+            r#"{"success":"false","code":400,"msg":"Missing required parameter: uploadPath"}"#,
+        ));
+        assert_eq!(
+            err,
+            Err(ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: Some(400),
+                message: Some("Missing required parameter: uploadPath".to_owned()),
+                kind: ErrorKind::BadRequest,
+                retry_after: None,
+                body_excerpt: None,
+            })
+        );
+        // `"false"` alone (HTTP 200, code 200) is a refusal, like `false`.
+        assert_eq!(
+            kind_of(200, r#"{"success":"false","code":200,"data":7}"#),
+            Some(ErrorKind::Other)
+        );
+        // Anything else is not "absent or true": a refusal, never NotJson.
+        for body in [
+            r#"{"success":1,"code":200,"data":7}"#,
+            r#"{"success":"yes","code":200,"data":7}"#,
+            r#"{"success":[true],"code":200,"data":7}"#,
+        ] {
+            assert_eq!(kind_of(200, body), Some(ErrorKind::Other), "{body}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_lossily() {
+        let body = b"{\"success\":false,\"code\":400,\"msg\":\"bad \xff\xfe name\"}";
+        let err = parse_envelope::<i64>(&response_bytes(400, body)).err();
+        assert_eq!(
+            err.as_ref().map(|e| (e.kind, e.message.as_deref())),
+            Some((ErrorKind::BadRequest, Some("bad \u{fffd}\u{fffd} name")))
+        );
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("KIE.AI answered HTTP 400, code 400: bad \u{fffd}\u{fffd} name (the request was rejected; check uploadPath, fileName and the content)".to_owned())
+        );
+        let body =
+            b"{\"code\":200,\"msg\":\"\xe6\x96\x87\xe4\xbb\",\"data\":5,\"note\":\"\xc3\x28\"}";
+        assert_eq!(parse_envelope::<i64>(&response_bytes(200, body)), Ok(5));
+    }
+
+    #[test]
+    fn numbers_out_of_range() {
+        // Skipped where ignored (serde_json::Value would refuse them).
+        assert_eq!(
+            parse_envelope::<i64>(&response(200, r#"{"code":200,"data":5,"x":1e400}"#)),
+            Ok(5)
+        );
+        assert_eq!(
+            parse_envelope::<i64>(&response(
+                200,
+                r#"{"code":200,"data":5,"x":[-1e400,{"y":1E999}]}"#
+            )),
+            Ok(5)
+        );
+        // An unreadable code is not 200; msg is shown as sent.
+        assert_eq!(
+            parse_envelope::<i64>(&response(
+                200,
+                r#"{"code":1e400,"msg":{"n":1e400},"data":5}"#
+            )),
+            Err(ApiError {
+                status: StatusCode::OK,
+                code: None,
+                message: Some(r#"{"n":1e400}"#.to_owned()),
+                kind: ErrorKind::Other,
+                retry_after: None,
+                body_excerpt: None,
+            })
+        );
+    }
+
+    #[test]
+    fn only_an_object_is_an_envelope() {
+        let not_json = |status: u16, body: &str| ApiError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            code: None,
+            message: None,
+            kind: ErrorKind::NotJson,
+            retry_after: None,
+            body_excerpt: Some(body.to_owned()),
+        };
+        let upload = r#"[true,200,"ok",{"downloadUrl":"https://a.example/x.png"}]"#;
+        assert_eq!(
+            parse_envelope::<crate::UploadResult>(&response(200, upload)),
+            Err(not_json(200, upload))
+        );
+        assert_eq!(
+            parse_envelope::<f64>(&response(200, "[null,200,null,5]")),
+            Err(not_json(200, "[null,200,null,5]"))
+        );
+        let empty = parse_envelope::<f64>(&response(502, "[]"));
+        assert_eq!(empty, Err(not_json(502, "[]")));
+        assert_eq!(empty.as_ref().map_err(ApiError::is_retryable), Err(true));
+        assert_eq!(
+            empty.map_err(|e| e.to_string()),
+            Err("KIE.AI answered HTTP 502: \"[]\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)".to_owned())
+        );
+        for scalar in ["5", "\"ok\"", "null", "true", "[{\"code\":200,\"data\":5}]"] {
+            assert_eq!(
+                parse_envelope::<serde_json::Value>(&response(200, scalar)),
+                Err(not_json(200, scalar)),
+                "{scalar}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::body::{Body, ContentEncoding, FramedBody};
 use crate::input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
 use crate::multipart::{self, Boundary, TextField};
 use crate::operation::{Operation, request};
-use crate::response::{ApiError, parse_envelope};
+use crate::response::{ApiError, ObjectOnly, parse_envelope};
 
 /// What an upload returns. `download_url` is always there; every other field is optional
 /// because the two documented shapes (endpoint pages and quickstart, spec §2.1) differ and
@@ -16,8 +16,12 @@ use crate::response::{ApiError, parse_envelope};
 ///
 /// The service does not promise a lifetime for the file (the docs say 24 hours or 3 days);
 /// use [`expires_at`](Self::expires_at) when the answer has it.
+///
+/// `data` must be a JSON object. A text field of another type (a number as `fileName`) is
+/// ignored like an unknown field rather than failing an upload that happened; `fileSize`
+/// may be an integer, an integral float or a numeric string.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "WireUploadResult")]
+#[serde(try_from = "ObjectOnly<WireUploadResult>")]
 #[non_exhaustive]
 pub struct UploadResult {
     /// Public URL of the stored file (`downloadUrl`, or `fileUrl` when only that is sent).
@@ -47,25 +51,36 @@ pub struct UploadResult {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireUploadResult {
+    #[serde(default, deserialize_with = "text")]
     download_url: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     file_name: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     file_path: Option<String>,
     #[serde(default, deserialize_with = "lenient_u64")]
     file_size: Option<u64>,
+    #[serde(default, deserialize_with = "text")]
     mime_type: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     uploaded_at: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     upload_time: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     file_id: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     original_name: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     upload_path: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     file_url: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     expires_at: Option<String>,
 }
 
-impl TryFrom<WireUploadResult> for UploadResult {
+impl TryFrom<ObjectOnly<WireUploadResult>> for UploadResult {
     type Error = &'static str;
 
-    fn try_from(wire: WireUploadResult) -> Result<Self, Self::Error> {
+    fn try_from(ObjectOnly(wire): ObjectOnly<WireUploadResult>) -> Result<Self, Self::Error> {
         let download_url = wire
             .download_url
             .clone()
@@ -86,6 +101,14 @@ impl TryFrom<WireUploadResult> for UploadResult {
             expires_at: wire.expires_at,
         })
     }
+}
+
+/// A text field: a JSON string; anything else (a number, an object) is ignored.
+fn text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(de)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// A size as a JSON integer, an integral float or a numeric string.
@@ -483,6 +506,37 @@ mod tests {
         );
         let err = ok(r#"{"success":true,"code":200,"data":null}"#).err();
         assert_eq!(err.map(|e| e.kind), Some(ErrorKind::MalformedResponse));
+    }
+
+    #[test]
+    fn data_must_be_an_object() {
+        let err = ok(r#"{"success":true,"code":200,"data":["https://x/y.png","y.png"]}"#);
+        assert_eq!(err.map_err(|e| e.kind), Err(ErrorKind::MalformedResponse));
+    }
+
+    #[test]
+    fn wrong_types_in_text_fields_are_ignored() {
+        let result = ok(
+            r#"{"success":"true","code":"200","data":{"downloadUrl":"https://x/y.png",
+            "fileName":7,"fileId":{"a":1},"mimeType":null,"fileSize":"12","note":"\ud83d\ude00"}}"#,
+        );
+        let result = result.map_err(|e| e.to_string());
+        assert_eq!(
+            result.as_ref().map(|r| (
+                r.download_url.as_str(),
+                r.file_name.as_deref(),
+                r.file_id.as_deref(),
+                r.mime_type.as_deref(),
+                r.file_size
+            )),
+            Ok(("https://x/y.png", None, None, None, Some(12)))
+        );
+        // A non-string downloadUrl falls back to fileUrl.
+        let result = ok(r#"{"code":200,"data":{"downloadUrl":5,"fileUrl":"https://x/z.png"}}"#);
+        assert_eq!(
+            result.map(|r| r.download_url),
+            Ok("https://x/z.png".to_owned())
+        );
     }
 
     #[test]

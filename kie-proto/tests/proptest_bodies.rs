@@ -258,15 +258,30 @@ fn envelope() -> impl Strategy<Value = String> {
         1 => Just("200.0".to_owned()),
         1 => json_value(),
     ];
-    let success = prop_oneof![Just("true"), Just("false"), Just("null"), Just("\"true\"")];
+    let success = prop_oneof![
+        Just("true"),
+        Just("false"),
+        Just("null"),
+        Just("\"true\""),
+        Just("\" FALSE \""),
+        Just("1"),
+        Just("\"yes\""),
+    ];
+    // Members the SDK ignores may hold what serde_json::Value refuses.
+    let extra = prop::sample::select(vec![
+        "\"x\":1e400",
+        "\"x\":[-1e400,{\"y\":1E+999}]",
+        "\"x\":\"\\ud800\"",
+    ]);
     (
         prop::option::of(success),
         prop::option::of(code),
         prop::option::of(json_value()),
         prop::option::of(json_value()),
+        prop::option::of(extra),
     )
-        .prop_map(|(success, code, msg, data)| {
-            let mut fields = Vec::new();
+        .prop_map(|(success, code, msg, data, extra)| {
+            let mut fields: Vec<String> = extra.into_iter().map(str::to_owned).collect();
             if let Some(s) = success {
                 fields.push(format!("\"success\":{s}"));
             }

@@ -151,6 +151,28 @@ pub fn check_response(status: u16, retry_after: Option<&[u8]>, body: &[u8]) {
         GetCredits.parse_response(make()).map(|_| ()),
         ops.download.parse_response(make()).map(|_| ()),
     ];
+    // A UTF-8 byte order mark in front changes nothing, not even the excerpt.
+    if !body.starts_with(b"\xEF\xBB\xBF") {
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(body);
+        let make_bom = || make().map(|_| &with_bom[..]);
+        assert_eq!(
+            ops.base64.parse_response(make()),
+            ops.base64.parse_response(make_bom())
+        );
+        assert_eq!(
+            ops.url.parse_response(make()),
+            ops.url.parse_response(make_bom())
+        );
+        assert_eq!(
+            GetCredits.parse_response(make()).map(f64::to_bits),
+            GetCredits.parse_response(make_bom()).map(f64::to_bits)
+        );
+        assert_eq!(
+            ops.download.parse_response(make()),
+            ops.download.parse_response(make_bom())
+        );
+    }
     for outcome in outcomes {
         match outcome {
             Ok(()) => assert!(
@@ -163,27 +185,43 @@ pub fn check_response(status: u16, retry_after: Option<&[u8]>, body: &[u8]) {
     }
 }
 
-/// The spec §4.1 rule, independently: 2xx, a JSON object, `success` absent/null/true, and
-/// `code` absent/null or 200 (as an integer, an integral float or a numeric string).
+/// The spec §4.1 rule, independently: 2xx, a JSON object (after an optional UTF-8 BOM, with
+/// invalid UTF-8 read lossily), `success` absent/null/true/"true" (any case), and `code`
+/// absent/null or 200 (as an integer, an integral float or a numeric string).
 pub fn success_allowed(status: u16, body: &[u8]) -> bool {
     use serde_json::Value;
-    // Lossy: serde skips unknown fields without checking their strings' UTF-8, so a body
-    // with invalid UTF-8 inside an ignored field is still a valid envelope.
-    let text = String::from_utf8_lossy(body);
-    let Ok(Value::Object(envelope)) = serde_json::from_str::<Value>(&text) else {
+    let Some(envelope) = envelope_members(body) else {
         return false;
     };
-    let success_ok = matches!(
-        envelope.get("success"),
-        None | Some(Value::Null) | Some(Value::Bool(true))
-    );
-    let code_ok = match envelope.get("code") {
-        None | Some(Value::Null) => true,
-        Some(Value::Number(n)) => n.as_i64() == Some(200) || n.as_f64() == Some(200.0),
-        Some(Value::String(s)) => s.trim().parse::<i64>() == Ok(200),
+    // A member that is not valid for `Value` (a number out of range) is unreadable.
+    let member = |name: &str| {
+        envelope
+            .get(name)
+            .map(|raw| serde_json::from_str::<Value>(raw.get()).map_err(drop))
+    };
+    let success_ok = match member("success") {
+        None | Some(Ok(Value::Null)) | Some(Ok(Value::Bool(true))) => true,
+        Some(Ok(Value::String(s))) => s.trim().eq_ignore_ascii_case("true"),
+        Some(_) => false,
+    };
+    let code_ok = match member("code") {
+        None | Some(Ok(Value::Null)) => true,
+        Some(Ok(Value::Number(n))) => n.as_i64() == Some(200) || n.as_f64() == Some(200.0),
+        Some(Ok(Value::String(s))) => s.trim().parse::<i64>() == Ok(200),
         Some(_) => false,
     };
     (200..300).contains(&status) && success_ok && code_ok
+}
+
+/// The members of `body` when it is a JSON object, each kept as raw JSON text: members the
+/// SDK ignores may hold anything JSON allows, numbers beyond `f64` included (`{"x":1e400}`),
+/// which `serde_json::Value` would refuse. A leading UTF-8 BOM is skipped and invalid UTF-8
+/// read lossily, as the SDK does (KIE.AI's answers are read as sent).
+pub fn envelope_members(
+    body: &[u8],
+) -> Option<std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    serde_json::from_str(&String::from_utf8_lossy(body)).ok()
 }
 
 fn check_error(error: &ApiError, status: u16, retry_after: Option<&HeaderValue>, body: &[u8]) {
@@ -206,11 +244,7 @@ fn check_error(error: &ApiError, status: u16, retry_after: Option<&HeaderValue>,
         assert!(excerpt.chars().count() <= 200);
         assert_eq!(error.code, None);
     }
-    let is_object = matches!(
-        serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(body)),
-        Ok(serde_json::Value::Object(_))
-    );
-    if !is_object {
+    if envelope_members(body).is_none() {
         assert!(error.body_excerpt.is_some(), "{error:?}");
     }
     match error.kind {
