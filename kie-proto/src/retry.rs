@@ -116,11 +116,18 @@ pub enum RetryDecision {
 }
 
 /// Exponential backoff with full jitter, capped, with a maximum number of attempts; honours
-/// `Retry-After` up to a cap.
+/// `Retry-After` up to a cap, but never below the backoff floor.
 ///
-/// The delay before retry *n* (1-based) is `random × min(max_delay, base_delay × 2ⁿ⁻¹)`,
-/// or the server's `Retry-After` when it sent one (never more than `max_retry_after`; if the
-/// server asks for longer, the policy gives up instead of waiting).
+/// The delay before retry *n* (1-based) is `random × ceiling(n)` with
+/// `ceiling(n) = min(max_delay, base_delay × 2ⁿ⁻¹)`, or the server's `Retry-After` when it
+/// sent one (never more than `max_retry_after`; if the server asks for longer, the policy
+/// gives up instead of waiting).
+///
+/// A `Retry-After` that asks for less than the *backoff floor*, half of `ceiling(n)` — a
+/// date already in the past (clock skew, or a cached answer) or `0` — means "now": the wait
+/// is then the policy's own backoff jittered between the floor and the ceiling,
+/// `floor + random × (ceiling − floor)`. So a server (or many clients given the same date)
+/// can never cause a burst of retries with no delay.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -203,28 +210,28 @@ impl RetryPolicy {
         if attempt >= self.max_attempts || !failure.is_retryable() {
             return RetryDecision::GiveUp;
         }
+        let ceiling = self.ceiling(attempt);
         if let Some(retry_after) = failure.retry_after() {
             let wait = retry_after.delay_from(now);
-            return if wait <= self.max_retry_after {
-                RetryDecision::RetryAfter(wait)
-            } else {
-                RetryDecision::GiveUp
-            };
+            if wait > self.max_retry_after {
+                return RetryDecision::GiveUp;
+            }
+            let floor = ceiling / 2;
+            if wait >= floor {
+                return RetryDecision::RetryAfter(wait);
+            }
+            return RetryDecision::RetryAfter(floor + jitter(ceiling - floor, random));
         }
+        RetryDecision::RetryAfter(jitter(ceiling, random))
+    }
+
+    /// The backoff before retry number `attempt` (1 for the first), before jitter:
+    /// `min(max_delay, base_delay × 2^(attempt − 1))`.
+    fn ceiling(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(31);
-        let ceiling = self
-            .base_delay
+        self.base_delay
             .saturating_mul(1 << exponent)
-            .min(self.max_delay);
-        let random = if random.is_nan() {
-            0.0
-        } else {
-            random.clamp(0.0, 1.0)
-        };
-        // `Duration::mul_f64` panics when the product rounds past `Duration::MAX` (a ceiling
-        // near it and `random` near 1); fall back to the ceiling itself.
-        let wait = Duration::try_from_secs_f64(ceiling.as_secs_f64() * random).unwrap_or(ceiling);
-        RetryDecision::RetryAfter(wait.min(ceiling))
+            .min(self.max_delay)
     }
 
     /// The whole step after attempt number `attempt` (1 for the first) failed: `Ok(wait)` to
@@ -270,6 +277,20 @@ impl RetryPolicy {
             RetryDecision::RetryAfter(wait) => Ok(wait),
         }
     }
+}
+
+/// `random × span`, with `random` clamped to `[0, 1]` (NaN reads as 0), never above `span`.
+fn jitter(span: Duration, random: f64) -> Duration {
+    let random = if random.is_nan() {
+        0.0
+    } else {
+        random.clamp(0.0, 1.0)
+    };
+    // `Duration::mul_f64` panics when the product rounds past `Duration::MAX` (a span near
+    // it and `random` near 1); fall back to the span itself.
+    Duration::try_from_secs_f64(span.as_secs_f64() * random)
+        .unwrap_or(span)
+        .min(span)
 }
 
 #[cfg(test)]
@@ -430,6 +451,76 @@ mod tests {
             policy.decide(2, &TransportFailure::Connect, f64::NAN, now),
             RetryDecision::RetryAfter(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn retry_after_in_the_past_is_the_backoff_from_its_floor() {
+        let policy = RetryPolicy::default().with_max_attempts(10);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let past = |ago: u64| {
+            api_error(
+                ErrorKind::RateLimited,
+                429,
+                Some(RetryAfter::At(now - Duration::from_secs(ago))),
+            )
+        };
+        // Retry 1: ceiling 500 ms, floor 250 ms; retry 3: ceiling 2 s, floor 1 s.
+        assert_eq!(
+            policy.decide(1, &past(3600), 0.0, now),
+            RetryDecision::RetryAfter(Duration::from_millis(250))
+        );
+        assert_eq!(
+            policy.decide(1, &past(1), 0.5, now),
+            RetryDecision::RetryAfter(Duration::from_millis(375))
+        );
+        assert_eq!(
+            policy.decide(3, &past(0), 1.0, now),
+            RetryDecision::RetryAfter(Duration::from_secs(2))
+        );
+        assert_eq!(
+            policy.decide(9, &past(5), f64::NAN, now),
+            RetryDecision::RetryAfter(Duration::from_secs(15))
+        );
+        // `Retry-After: 0` and a date less than the floor ahead are the same "now".
+        let zero = api_error(
+            ErrorKind::Server,
+            503,
+            Some(RetryAfter::Delay(Duration::ZERO)),
+        );
+        assert_eq!(
+            policy.decide(2, &zero, 0.0, now),
+            RetryDecision::RetryAfter(Duration::from_millis(500))
+        );
+        let soon = api_error(
+            ErrorKind::Server,
+            503,
+            Some(RetryAfter::At(now + Duration::from_millis(100))),
+        );
+        assert_eq!(
+            policy.decide(1, &soon, 0.0, now),
+            RetryDecision::RetryAfter(Duration::from_millis(250))
+        );
+        // At or above the floor the server's own wait stands, jitter or not.
+        let at_floor = api_error(
+            ErrorKind::Server,
+            503,
+            Some(RetryAfter::At(now + Duration::from_millis(250))),
+        );
+        assert_eq!(
+            policy.decide(1, &at_floor, 0.9, now),
+            RetryDecision::RetryAfter(Duration::from_millis(250))
+        );
+        // No attempt sequence ever waits zero: the sum of three retries is at least
+        // 250 ms + 500 ms + 1 s.
+        let total: Duration = (1..=3)
+            .map(
+                |attempt| match policy.decide(attempt, &past(60), 0.0, now) {
+                    RetryDecision::RetryAfter(wait) => wait,
+                    RetryDecision::GiveUp => Duration::ZERO,
+                },
+            )
+            .sum();
+        assert_eq!(total, Duration::from_millis(1750));
     }
 
     #[test]
