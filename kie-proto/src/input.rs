@@ -263,21 +263,28 @@ fn is_safe_extension(ext: &str) -> bool {
 /// An absolute `http://` or `https://` URL: the `fileUrl` of a URL upload and the `url` of a
 /// download-url request.
 ///
+/// The URL is kept, and sent, in its WHATWG-normalised form (the form the check read):
+/// scheme and host in lower case, default port dropped, an empty path as `/`, characters
+/// that must be percent-encoded encoded. The written form must have a host right after
+/// `//`: `http:///x.png`, `http:/x.png` and `http:x.png` are refused, although the WHATWG
+/// parser would find a host in them that RFC 3986 does not.
+///
 /// ```
 /// use kie_proto::{HttpUrl, InvalidInput};
-/// assert!(HttpUrl::new("https://example.com/images/sample.jpg").is_ok());
+/// assert_eq!(HttpUrl::new("HTTPS://EXAMPLE.COM:443/A.PNG")?.as_str(), "https://example.com/A.PNG");
 /// assert!(matches!(HttpUrl::new("ftp://example.com/x"), Err(InvalidInput::UrlScheme { .. })));
 /// assert!(matches!(HttpUrl::new("/relative"), Err(InvalidInput::UrlInvalid { .. })));
+/// assert!(matches!(HttpUrl::new("http:///nohost.png"), Err(InvalidInput::UrlInvalid { .. })));
+/// # Ok::<(), InvalidInput>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HttpUrl(String);
 
 impl HttpUrl {
-    /// Checks that `url` is an absolute http(s) URL with a host. The text is kept as given.
+    /// Checks that `url` is an absolute http(s) URL with a host, and keeps its normalised
+    /// form.
     pub fn new(url: impl Into<String>) -> Result<Self, InvalidInput> {
-        let url = url.into();
-        check_http_url("url", &url)?;
-        Ok(Self(url))
+        Self::for_field("url", url)
     }
 
     /// Like [`HttpUrl::new`], naming `field` in the error.
@@ -285,9 +292,18 @@ impl HttpUrl {
         field: &'static str,
         url: impl Into<String>,
     ) -> Result<Self, InvalidInput> {
-        let url = url.into();
-        check_http_url(field, &url)?;
-        Ok(Self(url))
+        Ok(Self(check_http_url(field, &url.into())?.into()))
+    }
+
+    /// The last path segment, percent-decoded, when it is UTF-8 (`a%20b.png` gives
+    /// `a b.png`). Empty for a URL ending in `/`.
+    pub(crate) fn last_segment(&self) -> Option<String> {
+        let url = url::Url::parse(&self.0).ok()?;
+        let segment = url.path_segments()?.next_back()?;
+        percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .ok()
+            .map(Into::into)
     }
 }
 validated_string!(HttpUrl);
@@ -304,14 +320,33 @@ pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<url::Url,
             url: url.to_owned(),
         });
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
+    if parsed.host_str().is_none_or(str::is_empty) || !has_written_host(url) {
         return Err(InvalidInput::UrlInvalid {
             field,
             url: url.to_owned(),
-            reason: "no host".to_owned(),
+            reason: "no host after \"//\"".to_owned(),
         });
     }
     Ok(parsed)
+}
+
+/// Whether `url` (already known to parse with an http(s) scheme) is written with an
+/// authority, RFC 3986 style: `scheme://` and then something other than another slash.
+/// The WHATWG parser skips any run of `/` and `\` there, so `http:///nohost.png` would read
+/// as host `nohost.png` while every RFC 3986 reader sees an empty host.
+fn has_written_host(url: &str) -> bool {
+    // WHATWG strips leading and trailing C0 controls and spaces, and tabs and newlines anywhere.
+    let url: String = url
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let Some((_, rest)) = url.split_once(':') else {
+        return false;
+    };
+    rest.strip_prefix("//")
+        .and_then(|authority| authority.chars().next())
+        .is_some_and(|c| c != '/' && c != '\\')
 }
 
 /// A MIME type such as `image/png`: `type/subtype` of RFC 6838 token characters, without
@@ -395,6 +430,59 @@ mod tests {
                 Err(InvalidInput::UploadPathControlChar(_))
             ));
         }
+    }
+
+    #[test]
+    fn http_urls_are_kept_normalised() {
+        let url = |text: &str| HttpUrl::new(text).map(|u| u.0);
+        assert_eq!(
+            url("HTTPS://EXAMPLE.COM/A.PNG"),
+            Ok("https://example.com/A.PNG".to_owned())
+        );
+        assert_eq!(
+            url(" http://Example.com:80/a b/ü.png#x "),
+            Ok("http://example.com/a%20b/%C3%BC.png#x".to_owned())
+        );
+        assert_eq!(
+            url("https://example.com"),
+            Ok("https://example.com/".to_owned())
+        );
+        assert_eq!(
+            url("https://exa\tmple.com/a"),
+            Ok("https://example.com/a".to_owned())
+        );
+        assert_eq!(
+            url("https://example.com\\a\\b.png"),
+            Ok("https://example.com/a/b.png".to_owned())
+        );
+        assert_eq!(
+            url("http://[::1]:8080/x?q=a b"),
+            Ok("http://[::1]:8080/x?q=a%20b".to_owned())
+        );
+        // No host where RFC 3986 looks for one: refused, not "repaired" by WHATWG.
+        for text in [
+            "http:///nohost.png",
+            "https:////x/a.png",
+            "http:/nohost.png",
+            "http:nohost.png",
+            "http:\\\\x\\a.png",
+            "https:/\\x/a.png",
+            "http://",
+        ] {
+            let result = HttpUrl::new(text);
+            assert!(
+                matches!(result, Err(InvalidInput::UrlInvalid { .. })),
+                "{text}: {result:?}"
+            );
+        }
+        assert_eq!(
+            HttpUrl::new("http:///nohost.png"),
+            Err(InvalidInput::UrlInvalid {
+                field: "url",
+                url: "http:///nohost.png".to_owned(),
+                reason: "no host after \"//\"".to_owned(),
+            })
+        );
     }
 
     #[test]

@@ -171,18 +171,20 @@ impl UploadOptions {
         })
     }
 
-    /// The URL upload these options describe. Without a file name, the name is the URL's
-    /// last path segment when that is a valid name with an extension (what the service
-    /// itself documents), else a generated one — fixed here so retries overwrite.
+    /// The URL upload these options describe; `fileUrl` is sent in its normalised form
+    /// ([`HttpUrl`](crate::HttpUrl)). Without a file name, the name is the URL's last path
+    /// segment, percent-decoded (`a%20b.png` is stored as `a b.png`), when that is a valid
+    /// [`FileName`] with an extension (what the service itself documents), else a generated
+    /// one — fixed here so retries overwrite.
     pub fn url_upload(&self, file_url: &str, random: u64) -> Result<UrlUpload, InvalidInput> {
         let upload_path = UploadPath::new(self.upload_path.as_str())?;
         let upload = UrlUpload::from_url(upload_path, file_url)?;
         let file_name = match &self.file_name {
             Some(name) => FileName::new(name.as_str())?,
             None => {
-                let from_url = url::Url::parse(file_url)
-                    .ok()
-                    .and_then(|url| url.path_segments()?.next_back().map(str::to_owned))
+                let from_url = upload
+                    .file_url()
+                    .last_segment()
                     .and_then(|segment| FileName::new(segment).ok())
                     .filter(|name| name.extension().is_some());
                 from_url.unwrap_or_else(|| FileName::generated(random, None))
@@ -361,9 +363,48 @@ mod tests {
             Ok::<_, InvalidInput>(json["fileName"].as_str().unwrap_or_default().to_owned())
         };
         assert_eq!(named("https://example.com/docs/manual.pdf")?, "manual.pdf");
+        // Percent-decoded, then validated like any name.
+        assert_eq!(named("https://example.com/a%20b.png")?, "a b.png");
+        assert_eq!(
+            named("https://example.com/%E3%83%95%E3%82%A1%E3%82%A4%E3%83%AB.png?v=1")?,
+            "ファイル.png"
+        );
+        assert_eq!(named("https://example.com/ファイル.png")?, "ファイル.png");
+        assert_eq!(named("https://example.com/100%25.png")?, "100%.png");
+        // Decoded names that break a rule, or are not UTF-8, give a generated name.
+        for url in [
+            "https://example.com/a%2Fb.png",
+            "https://example.com/a%5Cb.png",
+            "https://example.com/a%0Ab.png",
+            "https://example.com/%FF.png",
+            "https://example.com/%2E%2E",
+            "https://example.com/",
+        ] {
+            assert_eq!(named(url)?, "0000000000000005", "{url}");
+        }
         assert_eq!(
             named("https://example.com/download?id=3")?,
             "0000000000000005"
+        );
+        // The fileUrl sent is the one validated: normalised.
+        let op = options.url_upload("HTTPS://EXAMPLE.COM:443/A B.PNG", 5)?;
+        let api = crate::Api::new(crate::ApiKey::new("k")?);
+        let body = crate::Operation::to_request(&op, &api)?.into_body();
+        assert_eq!(
+            body,
+            crate::Body::Complete(
+                br#"{"fileUrl":"https://example.com/A%20B.PNG","uploadPath":"docs","fileName":"A B.PNG"}"#
+                    .to_vec()
+            )
+        );
+        assert_eq!(
+            options
+                .url_upload("http:///nohost.png", 1)
+                .map_err(|e| e.to_string()),
+            Err(
+                r#"fileUrl is not an absolute URL (no host after "//"): "http:///nohost.png""#
+                    .to_owned()
+            )
         );
         assert!(matches!(
             options.url_upload("ftp://x/y", 1),

@@ -394,6 +394,11 @@ impl UrlUpload {
         ))
     }
 
+    /// The URL the service fetches, as sent (normalised).
+    pub fn file_url(&self) -> &HttpUrl {
+        &self.file_url
+    }
+
     /// Stores the file under `file_name` (otherwise the name comes from the URL).
     pub fn with_file_name(mut self, file_name: FileName) -> Self {
         self.file_name = Some(file_name);
