@@ -66,7 +66,11 @@ impl Inner {
                     *response.status_mut() = status;
                     *response.headers_mut() = headers;
                     match op.parse_response(response) {
-                        Ok(output) => return Ok(output),
+                        Ok(output) => {
+                            // Checked against what was sent; a mismatch is final.
+                            op.check_output(&output)?;
+                            return Ok(output);
+                        }
                         Err(error) => AttemptFailure::Api(error),
                     }
                 }

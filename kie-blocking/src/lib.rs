@@ -67,7 +67,7 @@ pub use source::ReadSeek;
 
 pub use kie_proto;
 pub use kie_proto::{
-    Api, ApiError, ApiKey, Error, ErrorKind, InvalidInput, Operation, Progress, ProgressCallback,
-    RetryPolicy, TransportFailure, UploadOptions, UploadResult,
+    Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
+    ProgressCallback, RetryPolicy, TransportFailure, UploadOptions, UploadResult,
 };
 pub use ureq;

@@ -38,7 +38,7 @@ pub(crate) fn run<O: Operation>(
         reporter.start_attempt(attempt);
         let failure = match send_once(transport, &head, &body, source, &mut reporter) {
             Ok(answer) => match parse(operation, answer) {
-                Ok(output) => return Ok(output),
+                Ok(output) => return check_output(operation, output),
                 Err(error) => AttemptFailure::Api(error),
             },
             Err(failure) => failure,
@@ -101,6 +101,12 @@ fn send_framed(
         return Err(AttemptFailure::Fatal(failure));
     }
     result.map_err(TransportError::into_failure)
+}
+
+/// Lets the operation check a successful output against what was sent (final either way).
+fn check_output<O: Operation>(operation: &O, output: O::Output) -> Result<O::Output, Error> {
+    operation.check_output(&output)?;
+    Ok(output)
 }
 
 /// Lets the operation judge the answer.

@@ -57,6 +57,8 @@ pub fn upload_then_credits(api: &Api, path: &Path) -> Result<(UploadResult, f64)
     let request = upload.to_request(api)?;
     let response = send(&request, &start, &mut file)?;
     let result = upload.parse_response(borrowed(&response))?;
+    // The stored size must be the size sent.
+    upload.check_output(&result)?;
 
     // 3. A second operation over the same transport.
     let request = GetCredits.to_request(api)?;

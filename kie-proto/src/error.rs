@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::body::ContentLengthMismatch;
 use crate::input::InvalidInput;
+use crate::integrity::IntegrityError;
 use crate::response::ApiError;
 use crate::retry::TransportFailure;
 
@@ -30,6 +31,10 @@ pub enum Error {
     /// The source delivered more or fewer bytes than its declared length.
     #[error(transparent)]
     ContentLength(#[from] ContentLengthMismatch),
+    /// The upload succeeded but the stored file is not what was sent (its reported size
+    /// differs). Not retried: the result is inside.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
     /// No answer arrived: connecting, sending or receiving failed.
     #[error("{kind} after {attempts} attempt{s}: {source}", s = if *.attempts == 1 { "" } else { "s" })]
     Transport {

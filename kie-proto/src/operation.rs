@@ -6,6 +6,7 @@ use http::{HeaderValue, Method, Request, header};
 use crate::api::Api;
 use crate::body::Body;
 use crate::input::InvalidInput;
+use crate::integrity::IntegrityError;
 use crate::response::ApiError;
 
 /// One call to the KIE.AI API, without I/O.
@@ -26,6 +27,16 @@ pub trait Operation {
 
     /// Reads the answer: the typed result, or the [`ApiError`] the answer stands for.
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<Self::Output, ApiError>;
+
+    /// Checks a successful output against what this operation sent; a driver calls it after
+    /// [`parse_response`](Operation::parse_response) succeeded and reports an error as final
+    /// (not retried). The base64 and stream uploads compare the answer's `fileSize` with the
+    /// content length ([`IntegrityError::SizeMismatch`]); the other operations have nothing
+    /// to compare.
+    fn check_output(&self, output: &Self::Output) -> Result<(), IntegrityError> {
+        let _ = output;
+        Ok(())
+    }
 }
 
 /// A request with the headers every operation sends.

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::api::Api;
 use crate::body::{Body, ContentEncoding, FramedBody};
 use crate::input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
+use crate::integrity::{IntegrityError, check_size};
 use crate::multipart::{self, Boundary, TextField};
 use crate::operation::{Operation, request};
 use crate::response::{ApiError, ObjectOnly, parse_envelope};
@@ -242,6 +243,10 @@ impl Operation for Base64Upload {
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<UploadResult, ApiError> {
         parse_envelope(&response)
     }
+
+    fn check_output(&self, output: &UploadResult) -> Result<(), IntegrityError> {
+        check_size(self.content_len, output)
+    }
 }
 
 /// `POST /api/file-stream-upload`: the content as the `file` part of a
@@ -348,6 +353,10 @@ impl Operation for StreamUpload {
 
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<UploadResult, ApiError> {
         parse_envelope(&response)
+    }
+
+    fn check_output(&self, output: &UploadResult) -> Result<(), IntegrityError> {
+        check_size(self.content_len, output)
     }
 }
 
@@ -542,6 +551,51 @@ mod tests {
             result.map(|r| r.download_url),
             Ok("https://x/z.png".to_owned())
         );
+    }
+
+    #[test]
+    fn stored_size_must_match_what_was_sent() -> Result<(), InvalidInput> {
+        let stream = StreamUpload::new(UploadPath::new("p")?, FileName::new("a.bin")?, 5);
+        let base64 = Base64Upload::new(UploadPath::new("p")?, 5);
+        let url = UrlUpload::from_url(UploadPath::new("p")?, "https://x/a.bin")?;
+        let answer = |size: &str| {
+            ok(&format!(
+                r#"{{"success":true,"code":200,"data":{{"downloadUrl":"https://x/a.bin"{size}}}}}"#
+            ))
+            .map_err(|e| e.to_string())
+        };
+        for (size, matches) in [
+            (r#","fileSize":5"#, true),
+            (r#","fileSize":"5""#, true),
+            ("", true),
+            (r#","fileSize":null"#, true),
+            (r#","fileSize":4"#, false),
+            (r#","fileSize":6"#, false),
+            (r#","fileSize":0"#, false),
+        ] {
+            let result = answer(size);
+            let result = result.as_ref().map_err(String::as_str);
+            let checked = result.map(|r| stream.check_output(r).is_ok());
+            assert_eq!(checked, Ok(matches), "{size}");
+            assert_eq!(result.map(|r| base64.check_output(r).is_ok()), Ok(matches));
+            // The service fetched the URL itself: nothing to compare.
+            assert_eq!(result.map(|r| url.check_output(r).is_ok()), Ok(true));
+        }
+        let result = answer(r#","fileSize":4"#).unwrap();
+        let error = stream.check_output(&result).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "KIE.AI reports 4 bytes stored for an upload of 5 bytes, so the stored file is not what was sent; upload it again"
+        );
+        assert_eq!(
+            error,
+            IntegrityError::SizeMismatch {
+                sent: 5,
+                reported: 4,
+                result: Box::new(result),
+            }
+        );
+        Ok(())
     }
 
     #[test]

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kie_proto::{
-    Error, ErrorKind, InvalidInput, Progress, RetryAfter, RetryPolicy, TransportFailure,
-    UploadOptions, UploadResult,
+    Error, ErrorKind, IntegrityError, InvalidInput, Progress, RetryAfter, RetryPolicy,
+    TransportFailure, UploadOptions, UploadResult,
 };
 use kie_tests::{Emulator, ErrorStyle, Fault, Host, LoggedRequest, Route, StoredFile};
 use serde_json::json;
@@ -180,6 +180,7 @@ macro_rules! conformance_suite {
             key_never_printed,
             redirects_not_followed,
             wire_format,
+            stored_size_is_checked,
         );
     };
     (@tests $driver:ty; $($name:ident,)*) => {
@@ -1618,4 +1619,55 @@ pub fn wire_format<D: Driver>() {
         base64.fields.get("base64Data").map(String::as_str),
         Some(&*(200_001usize.div_ceil(3) * 4).to_string())
     );
+}
+
+/// An upload answered with a `fileSize` other than the bytes sent is
+/// `Error::Integrity(SizeMismatch)`, at once (not retried), through both endpoints; an
+/// answer without `fileSize` is accepted.
+pub fn stored_size_is_checked<D: Driver>() {
+    let data = content(1000, 5);
+    let answer = |file_size: Option<u64>| {
+        let mut data = json!({"fileName": "s.bin", "downloadUrl": "http://127.0.0.1:9/s.bin"});
+        if let Some(size) = file_size {
+            data["fileSize"] = json!(size);
+        }
+        Fault::json(
+            200,
+            json!({"success": true, "code": 200, "msg": "File uploaded successfully", "data": data}),
+        )
+    };
+    for route in [Route::StreamUpload, Route::Base64Upload] {
+        let emulator = Emulator::start();
+        let driver: D = client(&emulator, &Settings::default());
+        let options = UploadOptions::new("sizes").file_name("s.bin");
+        let upload = |driver: &D| match route {
+            Route::StreamUpload => driver.upload_bytes(&data, &options),
+            _ => driver.upload_base64_bytes(&data, &options),
+        };
+        emulator.faults().push(route, answer(Some(999)));
+        let error = upload(&driver).unwrap_err();
+        match &error {
+            Error::Integrity(IntegrityError::SizeMismatch {
+                sent,
+                reported,
+                result,
+            }) => {
+                assert_eq!((*sent, *reported), (1000, 999));
+                assert_eq!(result.download_url, "http://127.0.0.1:9/s.bin");
+            }
+            other => panic!("{route:?}: {other:?}"),
+        }
+        assert_eq!(
+            error.to_string(),
+            "KIE.AI reports 999 bytes stored for an upload of 1000 bytes, so the stored file is not what was sent; upload it again"
+        );
+        assert_eq!(requests_to(&emulator, route).len(), 1, "{route:?} retried");
+
+        emulator.faults().push(route, answer(None));
+        let result = upload(&driver).unwrap();
+        assert_eq!(result.file_size, None);
+        // The emulator's own answers carry the true size.
+        let result = upload(&driver).unwrap();
+        assert_eq!(result.file_size, Some(1000));
+    }
 }
