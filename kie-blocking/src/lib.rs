@@ -43,7 +43,7 @@
 //!     }
 //!     Ok(())
 //! }
-//! # let emulator = kie_tests::Emulator::start();
+//! # let emulator = kie_emulator::Emulator::start();
 //! # let client = Client::builder(emulator.api_key())
 //! #     .upload_base_url(&emulator.upload_base_url())
 //! #     .api_base_url(&emulator.api_base_url())
