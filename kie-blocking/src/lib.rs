@@ -71,3 +71,8 @@ pub use kie_proto::{
     RetryPolicy, TransportFailure, UploadOptions, UploadResult,
 };
 pub use ureq;
+
+/// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
