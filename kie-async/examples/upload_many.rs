@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt as _;
 use kie_async::{Client, UploadOptions, UploadSource};
-use kie_tests::{Emulator, StorageMode};
+use kie_emulator::{Emulator, StorageMode};
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 

@@ -35,7 +35,7 @@ pub use kie_proto::{
 ///     Ok(uploaded.download_url)
 /// }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// # let emulator = kie_tests::Emulator::start();
+/// # let emulator = kie_emulator::Emulator::start();
 /// # let client = Client::builder(emulator.api_key())
 /// #     .upload_base_url(&emulator.upload_base_url())
 /// #     .api_base_url(&emulator.api_base_url())
@@ -271,7 +271,7 @@ impl Client {
     /// ```
     /// # use kie_async::Client;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
     /// let credits = client.send(&kie_async::kie_proto::GetCredits).await?;
     /// # assert!(credits >= 0.0);
@@ -303,7 +303,7 @@ impl Client {
     /// let uploaded = client.send_with_content(&upload, Cursor::new(b"hello"), None).await?;
     /// assert!(uploaded.download_url.ends_with("/docs/a.txt"));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// # tokio::runtime::Runtime::new()?.block_on(run(&client))?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -334,7 +334,7 @@ impl Client {
     /// ```
     /// # use kie_async::Client;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
     /// let credits = client.credits().await?;
     /// assert!(credits >= 0.0);
@@ -353,7 +353,7 @@ impl Client {
     /// ```
     /// # use kie_async::Client;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
     /// # let generated = emulator.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
     /// let link = client.download_url(&generated).await?;
@@ -376,7 +376,7 @@ impl Client {
     /// ```
     /// # use kie_async::{Client, UploadOptions};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// # let url = client.upload_bytes("GIF89a", &UploadOptions::new("src").file_name("cat.gif")).await?.download_url;
     /// // `url`: a publicly reachable http(s) URL.
@@ -416,7 +416,7 @@ impl Client {
     /// assert_eq!(uploaded.mime_type.as_deref(), Some("image/png"));
     /// assert!(uploaded.download_url.ends_with(".png"));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// # let dir = std::env::temp_dir().join(format!("kie-async-doc-file-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).map_err(|e| kie_async::Error::Io { path: None, source: e })?;
@@ -443,7 +443,7 @@ impl Client {
     /// let uploaded = client.upload_base64_file(path, &options).await?;
     /// assert_eq!(uploaded.file_name.as_deref(), Some("note.txt"));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// # let path = std::env::temp_dir().join(format!("kie-async-doc-b64-{}.txt", std::process::id()));
     /// # std::fs::write(&path, "hello").map_err(|e| kie_async::Error::Io { path: None, source: e })?;
@@ -465,7 +465,7 @@ impl Client {
     /// ```
     /// # use kie_async::{Client, UploadOptions};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// let report: Vec<u8> = b"%PDF-1.7\n".to_vec(); // moved, not copied
     /// let uploaded = client.upload_bytes(report, &UploadOptions::new("reports")).await?;
@@ -504,7 +504,7 @@ impl Client {
     /// ```
     /// # use kie_async::{Client, UploadOptions};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// use tokio::io::AsyncReadExt as _;
     /// let data = tokio::io::repeat(b'x').take(100_000);

@@ -57,3 +57,8 @@ pub use kie_proto::{
     ProgressCallback, RetryPolicy, TransportFailure, UploadOptions, UploadResult,
 };
 pub use reqwest;
+
+/// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

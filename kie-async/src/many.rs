@@ -95,7 +95,7 @@ impl Client {
     ///     stored
     /// }
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// # let dir = std::env::temp_dir().join(format!("kie-async-doc-many-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use kie_blocking::{Client, Progress, UploadOptions, UploadResult};
-use kie_tests::{Emulator, StorageMode};
+use kie_emulator::{Emulator, StorageMode};
 use sha2::{Digest, Sha256};
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;

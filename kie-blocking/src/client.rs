@@ -34,7 +34,7 @@ pub use kie_proto::{ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 ///     let uploaded = client.upload_bytes(b"hello, KIE", &options)?;
 ///     Ok(uploaded.download_url)
 /// }
-/// # let emulator = kie_tests::Emulator::start();
+/// # let emulator = kie_emulator::Emulator::start();
 /// # let client = Client::builder(emulator.api_key())
 /// #     .upload_base_url(&emulator.upload_base_url())
 /// #     .api_base_url(&emulator.api_base_url())
@@ -135,7 +135,7 @@ impl Client {
     /// assert_eq!(uploaded.mime_type.as_deref(), Some("image/png"));
     /// assert!(uploaded.download_url.ends_with(".png"));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// # let dir = std::env::temp_dir().join(format!("kie-blocking-doc-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
@@ -168,7 +168,7 @@ impl Client {
     /// let uploaded = client.upload_reader(data, 100_000, &UploadOptions::new("logs").file_name("x.txt"))?;
     /// assert_eq!(uploaded.file_size, Some(100_000));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?)?;
     /// # Ok::<(), kie_blocking::Error>(())
     /// ```
@@ -217,7 +217,7 @@ impl Client {
     /// let uploaded = client.upload_base64_file(path, &options)?;
     /// assert_eq!(uploaded.file_name.as_deref(), Some("note.txt"));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let path = std::env::temp_dir().join(format!("kie-blocking-doc-b64-{}.txt", std::process::id()));
     /// # std::fs::write(&path, "hello").map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
     /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?, &path)?;
@@ -252,7 +252,7 @@ impl Client {
     ///
     /// ```
     /// # use kie_blocking::{Client, UploadOptions};
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
     /// let error = client.upload_url("ftp://example.com/a.png", &UploadOptions::new("images")).unwrap_err();
     /// assert!(matches!(error, kie_blocking::Error::InvalidInput(_)));
@@ -269,7 +269,7 @@ impl Client {
     ///
     /// ```
     /// # use kie_blocking::Client;
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
     /// let credits = client.credits()?;
     /// assert!(credits >= 0.0);
@@ -284,7 +284,7 @@ impl Client {
     ///
     /// ```
     /// # use kie_blocking::Client;
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
     /// # let generated = emulator.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
     /// let link = client.download_url(&generated)?;
@@ -303,7 +303,7 @@ impl Client {
     ///
     /// ```
     /// # use kie_blocking::Client;
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
     /// let credits = client.send(&kie_blocking::kie_proto::GetCredits)?;
     /// # assert!(credits >= 0.0);
@@ -328,7 +328,7 @@ impl Client {
     /// let uploaded = client.send_with_content(&upload, &mut Cursor::new(b"hello"), None)?;
     /// assert!(uploaded.download_url.ends_with("/docs/a.txt"));
     /// # Ok(()) }
-    /// # let emulator = kie_tests::Emulator::start();
+    /// # let emulator = kie_emulator::Emulator::start();
     /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

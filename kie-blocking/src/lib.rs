@@ -43,7 +43,7 @@
 //!     }
 //!     Ok(())
 //! }
-//! # let emulator = kie_tests::Emulator::start();
+//! # let emulator = kie_emulator::Emulator::start();
 //! # let client = Client::builder(emulator.api_key())
 //! #     .upload_base_url(&emulator.upload_base_url())
 //! #     .api_base_url(&emulator.api_base_url())
@@ -71,3 +71,8 @@ pub use kie_proto::{
     ProgressCallback, RetryPolicy, TransportFailure, UploadOptions, UploadResult,
 };
 pub use ureq;
+
+/// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -108,3 +108,8 @@ pub use random::{random_u64, random_unit};
 pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
 pub use retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable, TransportFailure};
 pub use upload::{Base64Form, Base64Upload, StreamUpload, UploadResult, UrlUpload};
+
+/// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

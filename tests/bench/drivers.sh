@@ -47,7 +47,7 @@ unset KIE_API_KEY KIE_UPLOAD_BASE_URL KIE_API_BASE_URL KIE_UPLOAD_BASE64 KIE_CON
 # --- 1. Build the release examples and the emulator ---------------------------------------
 echo "== building (release)" >&2
 cargo build --release --manifest-path "$ROOT/Cargo.toml" \
-    -p kie-tests --bin kie-emulator \
+    -p kie-emulator --bin kie-emulator \
     -p kie-blocking --example upload \
     -p kie-async --example upload_many
 EMULATOR=$TARGET/release/kie-emulator

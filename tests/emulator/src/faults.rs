@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::emulator::routes::Route;
+use crate::routes::Route;
 
 /// One scripted outcome for one request. Faults pushed for a route are applied in order to
 /// the next requests on that route, one fault per request; requests after the queue is

@@ -21,9 +21,9 @@ use struson::reader::{JsonReader, JsonStreamReader, ValueType};
 use struson::writer::{JsonStreamWriter, JsonWriter};
 use tokio::sync::mpsc;
 
-use crate::emulator::server::{BodyReader, ReadError};
-use crate::emulator::storage::{Content, Sink, StorageMode};
-use crate::emulator::validate::Base64Stream;
+use crate::server::{BodyReader, ReadError};
+use crate::storage::{Content, Sink, StorageMode};
+use crate::validate::Base64Stream;
 
 /// Body chunks in flight between the connection and the parser.
 const CHANNEL_CHUNKS: usize = 8;

@@ -15,7 +15,7 @@ mod support;
 use std::time::Instant;
 
 use base64::Engine as _;
-use kie_tests::{Emulator, StorageMode};
+use kie_emulator::{Emulator, StorageMode};
 use serde_json::Value;
 use sha2::Digest as _;
 use support::*;

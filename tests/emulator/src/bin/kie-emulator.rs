@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use kie_tests::{Emulator, ErrorStyle, Host, StorageMode};
+use kie_emulator::{Emulator, ErrorStyle, Host, StorageMode};
 
 /// A local emulator of the KIE.AI File Upload API and Common API.
 #[derive(Debug, Parser)]
@@ -20,7 +20,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     port: u16,
     /// The accepted API key.
-    #[arg(long, default_value = kie_tests::DEFAULT_API_KEY)]
+    #[arg(long, default_value = kie_emulator::DEFAULT_API_KEY)]
     key: String,
     /// How long uploads are served, in hours (1 to 876000, i.e. up to 100 years).
     #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=876_000))]
@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, default_value_t = 100.0)]
     credits: f64,
     /// The account id in stored paths (`kieai/<account id>/...`).
-    #[arg(long, default_value = kie_tests::DEFAULT_ACCOUNT_ID)]
+    #[arg(long, default_value = kie_emulator::DEFAULT_ACCOUNT_ID)]
     account_id: String,
     /// Largest JSON request body in bytes (base64 and URL uploads, download-url); larger
     /// bodies are refused. Default 256 MiB; a 1 GiB file is ~1.43 GB of base64 JSON.

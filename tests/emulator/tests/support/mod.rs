@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kie_tests::Emulator;
+use kie_emulator::Emulator;
 use serde_json::Value;
 
 /// A 1x1 transparent PNG, the spec's documented base64 example content.

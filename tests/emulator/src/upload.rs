@@ -4,13 +4,13 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::emulator::base64_body::{self, Base64Field, BodyError};
-use crate::emulator::clock::{iso8601_millis, iso8601_seconds};
-use crate::emulator::log::Record;
-use crate::emulator::routes::Route;
-use crate::emulator::server::{BodyReader, ReadError, Reply, Shared};
-use crate::emulator::storage::{Content, Sink, StoredFile, detect_mime, extension_of, random_hex};
-use crate::emulator::validate;
+use crate::base64_body::{self, Base64Field, BodyError};
+use crate::clock::{iso8601_millis, iso8601_seconds};
+use crate::log::Record;
+use crate::routes::Route;
+use crate::server::{BodyReader, ReadError, Reply, Shared};
+use crate::storage::{Content, Sink, StoredFile, detect_mime, extension_of, random_hex};
+use crate::validate;
 
 /// Longest text part accepted in a multipart upload (`uploadPath`, `fileName`, ...).
 const MAX_TEXT_PART: usize = 64 * 1024;

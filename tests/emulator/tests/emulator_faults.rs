@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use kie_tests::{Emulator, Fault, Route};
+use kie_emulator::{Emulator, Fault, Route};
 use serde_json::json;
 use support::*;
 

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::emulator::log::Record;
-use crate::emulator::routes::Route;
-use crate::emulator::server::{BodyReader, Reply, Shared};
-use crate::emulator::storage::{Blob, random_hex};
-use crate::emulator::upload::is_json;
-use crate::emulator::validate;
+use crate::log::Record;
+use crate::routes::Route;
+use crate::server::{BodyReader, Reply, Shared};
+use crate::storage::{Blob, random_hex};
+use crate::upload::is_json;
+use crate::validate;
 
 /// How long a link issued by download-url stays valid.
 pub const DOWNLOAD_LINK_TTL: Duration = Duration::from_secs(20 * 60);
@@ -59,7 +59,7 @@ async fn download_url(
     parts: &http::request::Parts,
     body: &mut BodyReader,
     rec: &mut Record,
-    style: crate::emulator::ErrorStyle,
+    style: crate::ErrorStyle,
 ) -> Reply {
     let invalid = |msg: &str| Reply::api_error(style, 422, msg);
     if !is_json(&parts.headers) {

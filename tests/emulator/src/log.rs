@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::emulator::routes::{Host, Route};
+use crate::routes::{Host, Route};
 
 /// What the emulator saw of one request and what it answered.
 ///

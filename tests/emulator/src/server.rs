@@ -20,12 +20,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use crate::emulator::clock::Clock;
-use crate::emulator::faults::{Fault, FaultPlan};
-use crate::emulator::log::{Record, RequestLog};
-use crate::emulator::routes::{Host, Route};
-use crate::emulator::storage::{Storage, StorageMode};
-use crate::emulator::{ErrorStyle, api, files, upload};
+use crate::clock::Clock;
+use crate::faults::{Fault, FaultPlan};
+use crate::log::{Record, RequestLog};
+use crate::routes::{Host, Route};
+use crate::storage::{Storage, StorageMode};
+use crate::{ErrorStyle, api, files, upload};
 
 /// The response body type of every route.
 pub(crate) type RespBody = BoxBody<Bytes, std::io::Error>;

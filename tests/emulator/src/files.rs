@@ -1,8 +1,8 @@
 //! The files host: serves uploads at their `downloadUrl`, generated files and
 //! download links, until they expire. No authentication.
 
-use crate::emulator::server::{Reply, Shared};
-use crate::emulator::validate;
+use crate::server::{Reply, Shared};
+use crate::validate;
 
 /// Handles a request on the files host.
 pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts) -> Reply {

@@ -6,7 +6,7 @@
 mod support;
 
 use base64::Engine as _;
-use kie_tests::{Emulator, StorageMode};
+use kie_emulator::{Emulator, StorageMode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use support::*;

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use kie_tests::{Emulator, ErrorStyle, Host, Route, StorageMode};
+use kie_emulator::{Emulator, ErrorStyle, Host, Route, StorageMode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use support::*;
@@ -700,7 +700,7 @@ async fn downloads_expire_after_the_ttl() {
     .await
     .json();
     assert_eq!(get(&url).await.status, 200);
-    let now = kie_tests::emulator::clock::iso8601_millis(emu.now());
+    let now = kie_emulator::clock::iso8601_millis(emu.now());
     assert_eq!(v["data"]["uploadedAt"].as_str().unwrap()[..13], now[..13]);
 }
 
