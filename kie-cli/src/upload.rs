@@ -95,18 +95,11 @@ fn job(path: PathBuf, size: u64, upload_path: &str) -> Job {
     }
 }
 
-/// How `--verify` reaches the SDK. Download-and-compare is the SDK's job
-/// (`UploadOptions::verify_download`); this build's SDK does not have it yet, so `--verify`
-/// is refused rather than pretended.
-fn with_verify(options: UploadOptions, verify: bool) -> Result<UploadOptions, &'static str> {
-    if verify {
-        // Hookup when the SDK has it: `Ok(options.verify_download(true))`.
-        return Err(
-            "--verify needs UploadOptions::verify_download, which this build's SDK does not have yet",
-        );
-    }
-    Ok(options)
-}
+/// Why `--verify` is refused: download-and-compare is the SDK's job
+/// (`UploadOptions::verify_download`), which this build's SDK does not have yet; the CLI
+/// does not pretend to verify.
+const VERIFY_UNAVAILABLE: &str =
+    "--verify needs UploadOptions::verify_download, which this build's SDK does not have yet";
 
 /// `kie upload`: every file through [`Client::upload_many`]; results printed as they
 /// complete (`--json`) or as a table at the end; failures listed on stderr at the end.
@@ -129,17 +122,9 @@ pub async fn upload(
         }
     }
 
-    let mut template = UploadOptions::new(args.upload_path.as_str());
-    if let Some(mime) = &args.mime {
-        template = template.mime_type(mime.as_str());
+    if args.verify {
+        return usage(VERIFY_UNAVAILABLE);
     }
-    if args.data_url {
-        template = template.data_url(true);
-    }
-    let template = match with_verify(template, args.verify) {
-        Ok(template) => template,
-        Err(message) => return usage(message),
-    };
 
     let mut failures: Vec<(String, Error)> = unreadable
         .into_iter()
@@ -170,7 +155,7 @@ pub async fn upload(
         .iter()
         .enumerate()
         .map(|(index, job)| {
-            let mut options = options_for(&template, job);
+            let mut options = options_for(&args, job);
             if let Some(callback) = bars.callback(index) {
                 options = options.on_progress(callback);
             }
@@ -238,14 +223,17 @@ pub async fn upload(
     )
 }
 
-/// The options of one job: the shared ones with its own folder and name.
-fn options_for(template: &UploadOptions, job: &Job) -> UploadOptions {
-    let mut options =
-        UploadOptions::new(job.upload_path.as_str()).file_name(job.file_name.as_str());
-    if let Some(mime) = template.get_mime_type() {
-        options = options.mime_type(mime);
+/// The options of one job: its folder and name, and the flags' settings.
+fn options_for(args: &UploadArgs, job: &Job) -> UploadOptions {
+    let mut options = UploadOptions::new(job.upload_path.as_str())
+        .file_name(job.file_name.as_str())
+        .data_url(args.data_url);
+    if let Some(mime) = &args.mime {
+        options = options.mime_type(mime.as_str());
     }
-    options.data_url(template.is_data_url())
+    // `--verify`, once the SDK has it (and the refusal in `upload` is gone):
+    // options = options.verify_download(args.verify);
+    options
 }
 
 /// `kie upload-url`.
@@ -279,15 +267,4 @@ pub async fn upload_url(client: &Client, args: UploadUrlArgs, json: bool) -> Exi
 fn usage(message: &str) -> Exit {
     eprintln!("kie: {message}");
     Exit::Usage
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verify_is_refused_until_the_sdk_offers_it() {
-        assert!(with_verify(UploadOptions::new("a"), false).is_ok());
-        assert!(with_verify(UploadOptions::new("a"), true).is_err());
-    }
 }

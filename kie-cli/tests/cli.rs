@@ -551,3 +551,25 @@ fn help_documents_exit_codes_and_completions_are_generated() {
     assert_exit(&completions, 0);
     assert!(text(&completions.stdout).contains("upload-url"));
 }
+
+#[test]
+fn the_readme_documents_the_same_exit_codes_as_help() {
+    let emu = emulator();
+    let help = text(&run(kie(&emu).arg("--help")).stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let help_codes: Vec<&str> = help
+        .lines()
+        .skip_while(|line| !line.starts_with("Exit codes:"))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| word.parse::<u8>().is_ok())
+        .collect();
+    let readme_codes: Vec<&str> = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("## Exit codes"))
+        .filter_map(|line| line.strip_prefix("| ")?.split(' ').next())
+        .filter(|word| word.parse::<u8>().is_ok())
+        .collect();
+    assert_eq!(help_codes, ["0", "1", "2", "3", "4", "5", "6", "130"]);
+    assert_eq!(readme_codes, help_codes);
+}
