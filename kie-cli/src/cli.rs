@@ -1,0 +1,292 @@
+//! The command line: every command, flag and help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The `uploadPath` of `kie upload` and `kie upload-url` when `--path` is not given.
+pub const DEFAULT_UPLOAD_PATH: &str = "kie-cli";
+
+/// The environment variable `kie webhook` reads the webhook HMAC key from by default.
+pub const DEFAULT_WEBHOOK_KEY_ENV: &str = "KIE_WEBHOOK_HMAC_KEY";
+
+/// The text under `kie --help` and `kie upload --help`: where the key comes from and what
+/// the exit codes mean (a macro so that `concat!` can use it).
+macro_rules! key_and_exit_codes_help {
+    () => {
+        "The API key is read from KIE_API_KEY, or from the file given with --api-key-file (its\n\
+         first line); it is never printed. There is no --api-key flag: a key on the command line\n\
+         leaks into shell history and `ps`.\n\
+         \n\
+         Exit codes:\n  \
+         0    everything succeeded\n  \
+         1    some operations failed (others succeeded, or they failed for different reasons),\n       \
+              or a webhook was rejected\n  \
+         2    usage: bad arguments, or input the SDK refused before sending anything\n  \
+         3    authentication: no API key, a malformed one, or KIE.AI answered 401\n  \
+         4    network: no answer from KIE.AI (connect, TLS, timeout, connection lost)\n  \
+         5    KIE.AI (or the CDN in front of it) refused or failed the request\n  \
+         6    a local file could not be read, or changed size while it was uploaded\n  \
+         130  interrupted (Ctrl-C): uploads in flight were aborted"
+    };
+}
+
+/// `kie`: upload files to KIE.AI and use its Common API from a shell.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kie",
+    version,
+    about = "Upload files to KIE.AI and use its Common API from a shell",
+    after_help = concat!(
+        "Example:\n  export KIE_API_KEY=...\n  kie upload -r photos/ --path images/batch-1\n\n",
+        key_and_exit_codes_help!(),
+    )
+)]
+pub struct Cli {
+    /// Settings every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Read the API key from this file (its first line) instead of KIE_API_KEY
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Upload host [default: https://kieai.redpandaai.co]
+    #[arg(long, global = true, value_name = "URL", env = kie_async::ENV_UPLOAD_BASE_URL)]
+    pub upload_base_url: Option<String>,
+
+    /// Common API host [default: https://api.kie.ai]
+    #[arg(long, global = true, value_name = "URL", env = kie_async::ENV_API_BASE_URL)]
+    pub api_base_url: Option<String>,
+
+    /// Print results as JSON, one object per line (NDJSON)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress bars and no summary (errors are still reported)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Attempts per request, the first included [default: the SDK's retry policy, 4]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
+
+    /// Seconds allowed to connect [default: the SDK's, 30]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
+
+    /// Seconds the connection may stall, sending or receiving [default: the SDK's, 60]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub read_timeout: Option<u64>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload files and directories; print name, size and download URL of each
+    #[command(after_help = upload_help())]
+    Upload(UploadArgs),
+
+    /// Have KIE.AI fetch a public URL and store it
+    #[command(after_help = concat!(
+        "Example:\n  kie upload-url https://example.com/cat.png --path images/fetched --name cat.png",
+    ))]
+    UploadUrl(UploadUrlArgs),
+
+    /// Print the account's remaining credits
+    #[command(after_help = "Example:\n  kie credits\n  kie credits --json")]
+    Credits,
+
+    /// Turn the URL of a file KIE.AI generated into a temporary (20-minute) download link
+    #[command(after_help = concat!(
+        "Example:\n  kie download-url https://tempfile.aiquickdraw.com/r/1234.png\n\n",
+        "Only URLs KIE.AI generated are accepted; others are refused (exit code 5).",
+    ))]
+    DownloadUrl {
+        /// The generated file's URL
+        url: String,
+    },
+
+    /// Sign or verify webhook callbacks, to test a receiver from the shell
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+
+    /// Print a shell completion script
+    #[command(after_help = concat!(
+        "Example:\n  kie completions bash > ~/.local/share/bash-completion/completions/kie\n",
+        "  kie completions zsh > \"${fpath[1]}/_kie\"",
+    ))]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Built at compile time so the default path appears once.
+const fn upload_help() -> &'static str {
+    concat!(
+        "Examples:\n",
+        "  kie upload cat.png dog.png --path images/pets\n",
+        "  kie upload -r photos/ -j 8 --json > uploads.ndjson\n",
+        "  kie upload report.pdf --name q3.pdf --base64\n\n",
+        "Each file is stored as <--path>/<its file name>; with a directory, the files in it are\n",
+        "uploaded (and with -r those in its subdirectories, each under <--path>/<subdirectory>).\n",
+        "Without --path, files go to \"kie-cli\". Uploads run concurrently (-j); a failure does\n",
+        "not stop the others, and failures are listed at the end.\n\n",
+        key_and_exit_codes_help!(),
+    )
+}
+
+/// `kie upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files and directories to upload
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Also upload the files in subdirectories of the given directories
+    #[arg(short, long)]
+    pub recursive: bool,
+
+    /// The uploadPath (folder) to store the files under
+    #[arg(long = "path", value_name = "UPLOAD_PATH", default_value = DEFAULT_UPLOAD_PATH)]
+    pub upload_path: String,
+
+    /// The stored file name (one file only; default: the local file's name)
+    #[arg(long, value_name = "FILE_NAME")]
+    pub name: Option<String>,
+
+    /// Send through the base64 endpoint instead of the stream (multipart) one
+    #[arg(long)]
+    pub base64: bool,
+
+    /// Send through the base64 endpoint as a data URL (data:<mime>;base64,...)
+    #[arg(long, conflicts_with = "base64")]
+    pub data_url: bool,
+
+    /// The MIME type to declare (default: detected from the content and name)
+    #[arg(long, value_name = "TYPE")]
+    pub mime: Option<String>,
+
+    /// Uploads in flight at once
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Download each file back and compare it with what was sent
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// `kie upload-url`.
+#[derive(Debug, Args)]
+pub struct UploadUrlArgs {
+    /// The public http(s) URL KIE.AI should fetch
+    pub url: String,
+
+    /// The uploadPath (folder) to store the file under
+    #[arg(long = "path", value_name = "UPLOAD_PATH", default_value = DEFAULT_UPLOAD_PATH)]
+    pub upload_path: String,
+
+    /// The stored file name (default: the URL's last path segment, or a random one)
+    #[arg(long, value_name = "FILE_NAME")]
+    pub name: Option<String>,
+}
+
+/// `kie webhook …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Check a callback's signature: reads a raw HTTP request (headers and body)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  export KIE_WEBHOOK_HMAC_KEY=...\n",
+        "  kie webhook verify < callback.http\n",
+        "  kie webhook verify --key-env MY_KEY --replay-window 0 callback.http\n\n",
+        "The input is the request as received: request line, headers, blank line, body.\n",
+        "Only taskId and the timestamp are signed, not the rest of the body.\n",
+        "Exit code 0: verified; 1: rejected; 2: unreadable input or no key.",
+    ))]
+    Verify(WebhookVerifyArgs),
+
+    /// Print the X-Webhook-Timestamp and X-Webhook-Signature headers of a callback
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  export KIE_WEBHOOK_HMAC_KEY=...\n",
+        "  kie webhook sign --task-id task_12345678 --timestamp 1700000000",
+    ))]
+    Sign(WebhookSignArgs),
+}
+
+/// `kie webhook verify`.
+#[derive(Debug, Args)]
+pub struct WebhookVerifyArgs {
+    /// The raw HTTP request; `-` or nothing reads stdin
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The environment variable holding the webhook HMAC key
+    #[arg(long, value_name = "VAR", default_value = DEFAULT_WEBHOOK_KEY_ENV)]
+    pub key_env: String,
+
+    /// Seconds the timestamp may be away from now; 0 accepts any timestamp
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub replay_window: u64,
+}
+
+/// `kie webhook sign`.
+#[derive(Debug, Args)]
+pub struct WebhookSignArgs {
+    /// The task id to sign
+    #[arg(long, value_name = "ID")]
+    pub task_id: String,
+
+    /// The Unix time in seconds to sign [default: now]
+    #[arg(long, value_name = "T")]
+    pub timestamp: Option<u64>,
+
+    /// The environment variable holding the webhook HMAC key
+    #[arg(long, value_name = "VAR", default_value = DEFAULT_WEBHOOK_KEY_ENV)]
+    pub key_env: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_an_example_in_its_help() {
+        fn check(command: &clap::Command, path: &str) {
+            let path = format!("{path} {}", command.get_name());
+            if command.get_subcommands().next().is_none() && command.get_name() != "help" {
+                let help = command.get_after_help().map(|h| h.to_string());
+                assert!(
+                    help.is_some_and(|h| h.contains("Example")),
+                    "{path} has no example in its help"
+                );
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &path);
+            }
+        }
+        check(&Cli::command(), "");
+    }
+
+    #[test]
+    fn the_default_upload_path_is_the_documented_one() {
+        assert!(upload_help().contains(&format!("\"{DEFAULT_UPLOAD_PATH}\"")));
+    }
+}

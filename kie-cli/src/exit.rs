@@ -1,0 +1,149 @@
+//! Exit codes, and the one place an SDK error becomes a kind string (for `--json`) and an
+//! exit code: [`classify`].
+
+use std::process::ExitCode;
+
+use kie_async::{Error, ErrorKind, InvalidInput, TransportFailure};
+
+/// The process's exit status; the numbers are documented in `kie --help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything succeeded.
+    Success = 0,
+    /// Some operations failed (or they failed for different reasons); a webhook was rejected.
+    Failed = 1,
+    /// Bad arguments, or input the SDK refused before sending anything.
+    Usage = 2,
+    /// No API key, a malformed one, or an HTTP 401.
+    Auth = 3,
+    /// No answer from the service.
+    Network = 4,
+    /// The service (or the CDN in front of it) refused or failed the request.
+    Refused = 5,
+    /// A local file could not be read, or changed size during the upload.
+    LocalFile = 6,
+    /// Ctrl-C.
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+impl Exit {
+    /// The exit of a command that ran several operations: success when none failed; the
+    /// failures' common code when nothing succeeded and they agree; otherwise [`Exit::Failed`].
+    pub fn combine(succeeded: usize, failures: impl IntoIterator<Item = Exit>) -> Exit {
+        let mut failures = failures.into_iter();
+        let Some(first) = failures.next() else {
+            return Exit::Success;
+        };
+        if succeeded == 0 && failures.all(|exit| exit == first) {
+            first
+        } else {
+            Exit::Failed
+        }
+    }
+}
+
+/// What [`classify`] makes of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    /// A stable snake_case name, the `error.kind` of `--json` output.
+    pub kind: &'static str,
+    /// The exit code it leads to.
+    pub exit: Exit,
+}
+
+const fn class(kind: &'static str, exit: Exit) -> Class {
+    Class { kind, exit }
+}
+
+/// The kind string and exit code of an SDK error: the only place the CLI looks into an
+/// error. Error kinds the SDK adds later fall to the catch-all arms (`error`, `api_error`,
+/// `network`) until they get their own line here.
+pub fn classify(error: &Error) -> Class {
+    match error {
+        Error::Api(api) => match api.kind {
+            ErrorKind::Unauthorized => class("unauthorized", Exit::Auth),
+            ErrorKind::BadRequest => class("bad_request", Exit::Refused),
+            ErrorKind::InsufficientCredits => class("insufficient_credits", Exit::Refused),
+            ErrorKind::NotFound => class("not_found", Exit::Refused),
+            ErrorKind::MethodNotAllowed => class("method_not_allowed", Exit::Refused),
+            ErrorKind::Timeout => class("service_timeout", Exit::Refused),
+            ErrorKind::Validation => class("validation", Exit::Refused),
+            ErrorKind::RateLimited => class("rate_limited", Exit::Refused),
+            ErrorKind::UsageLimitExceeded => class("usage_limit_exceeded", Exit::Refused),
+            ErrorKind::Maintenance => class("maintenance", Exit::Refused),
+            ErrorKind::Server => class("server_error", Exit::Refused),
+            ErrorKind::GenerationFailed => class("generation_failed", Exit::Refused),
+            ErrorKind::FeatureDisabled => class("feature_disabled", Exit::Refused),
+            ErrorKind::CdnRefused => class("cdn_refused", Exit::Refused),
+            ErrorKind::NotJson => class("not_json", Exit::Refused),
+            ErrorKind::MalformedResponse => class("malformed_response", Exit::Refused),
+            ErrorKind::Other => class("api_error", Exit::Refused),
+            // Kinds added to the SDK later (413, 3xx, ...): refusals until named here.
+            _ => class("api_error", Exit::Refused),
+        },
+        Error::Transport { kind, .. } => match kind {
+            TransportFailure::Connect => class("connect", Exit::Network),
+            TransportFailure::ConnectionLost => class("connection_lost", Exit::Network),
+            TransportFailure::Timeout => class("timeout", Exit::Network),
+            TransportFailure::Tls => class("tls", Exit::Network),
+            TransportFailure::Unsendable => class("unsendable", Exit::Network),
+            TransportFailure::Redirected => class("redirected", Exit::Network),
+            // Failures added to the SDK later (proxy, malformed answer, ...).
+            _ => class("network", Exit::Network),
+        },
+        Error::InvalidInput(
+            InvalidInput::ApiKeyEmpty
+            | InvalidInput::ApiKeyNotInEnvironment { .. }
+            | InvalidInput::ApiKeyInvalidByte { .. },
+        ) => class("api_key", Exit::Auth),
+        Error::InvalidInput(_) => class("invalid_input", Exit::Usage),
+        Error::Io { .. } => class("io", Exit::LocalFile),
+        Error::ContentLength(_) => class("content_length", Exit::LocalFile),
+        Error::NotRewindable { source } => classify(source),
+        // Errors added to the SDK later (a fileSize mismatch, ...).
+        _ => class("error", Exit::Failed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_reports_partial_failure_as_1_and_a_common_cause_as_itself() {
+        assert_eq!(Exit::combine(3, []), Exit::Success);
+        assert_eq!(Exit::combine(0, []), Exit::Success);
+        assert_eq!(Exit::combine(2, [Exit::Auth]), Exit::Failed);
+        assert_eq!(Exit::combine(0, [Exit::Auth, Exit::Auth]), Exit::Auth);
+        assert_eq!(Exit::combine(0, [Exit::Network]), Exit::Network);
+        assert_eq!(Exit::combine(0, [Exit::Auth, Exit::Network]), Exit::Failed);
+    }
+
+    #[test]
+    fn not_rewindable_is_classified_by_its_cause() {
+        let error = Error::NotRewindable {
+            source: Box::new(Error::Transport {
+                kind: TransportFailure::ConnectionLost,
+                attempts: 1,
+                source: "reset".into(),
+            }),
+        };
+        assert_eq!(classify(&error), class("connection_lost", Exit::Network));
+    }
+
+    #[test]
+    fn a_missing_key_is_an_auth_failure_and_other_bad_input_is_usage() {
+        let missing = Error::InvalidInput(InvalidInput::ApiKeyNotInEnvironment {
+            variable: kie_async::ENV_API_KEY,
+        });
+        assert_eq!(classify(&missing).exit, Exit::Auth);
+        let bad_path = Error::InvalidInput(InvalidInput::UploadPathEmpty);
+        assert_eq!(classify(&bad_path), class("invalid_input", Exit::Usage));
+    }
+}

@@ -1,0 +1,129 @@
+//! `kie`: upload files to KIE.AI and use its Common API from a shell.
+//!
+//! A thin shell over `kie-async`, as the drivers are over `kie-proto`: this crate parses
+//! arguments, prints results (a table, or NDJSON with `--json`), draws progress bars and
+//! picks the exit code. Every upload rule, retry and error text comes from the SDK.
+//!
+//! ```text
+//! kie upload -r photos/ --path images/batch-1 -j 8
+//! kie upload report.pdf --name q3.pdf --json
+//! kie credits
+//! kie webhook verify < callback.http
+//! ```
+//!
+//! Results go to stdout, progress and diagnostics to stderr. `kie --help` lists the exit
+//! codes; [`exit::classify`] is the one mapping from an SDK error to a kind and a code.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod client;
+mod exit;
+mod output;
+mod progress;
+mod upload;
+mod webhook;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, Parser as _};
+
+use crate::cli::{Cli, Command, WebhookCommand};
+use crate::exit::{Exit, classify};
+use crate::output::{ErrorObject, FailedLine};
+use crate::progress::Terminal;
+
+fn main() -> ExitCode {
+    // clap exits with 2 on a usage error and 0 for --help / --version.
+    let cli = Cli::parse();
+    let terminal = Terminal::detect(cli.global.quiet);
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "kie", &mut std::io::stdout());
+            return Exit::Success.into();
+        }
+        Command::Webhook(WebhookCommand::Verify(args)) => {
+            return webhook::verify(&args, cli.global.json).into();
+        }
+        Command::Webhook(WebhookCommand::Sign(args)) => {
+            return webhook::sign_headers(&args, cli.global.json).into();
+        }
+        _ => {}
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kie: cannot start the async runtime: {error}");
+            return Exit::Failed.into();
+        }
+    };
+    let exit = runtime.block_on(async {
+        tokio::select! {
+            exit = run(cli, &terminal) => exit,
+            // Dropping `run` drops the upload stream, which aborts every upload in flight
+            // (their requests are cut off, so the service stores nothing partial).
+            _ = tokio::signal::ctrl_c() => {
+                let _ = terminal.multi.clear();
+                eprintln!("kie: interrupted");
+                Exit::Interrupted
+            }
+        }
+    });
+    // Aborted uploads may still be closing their files on the blocking pool.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    exit.into()
+}
+
+/// The commands that talk to KIE.AI.
+async fn run(cli: Cli, terminal: &Terminal) -> Exit {
+    let json = cli.global.json;
+    let client = match client::build(&cli.global) {
+        Ok(client) => client,
+        Err(error) => return fail(None, &error, json, client::hint(&error)),
+    };
+    match cli.command {
+        Command::Upload(args) => {
+            upload::upload(&client, args, json, cli.global.quiet, terminal).await
+        }
+        Command::UploadUrl(args) => upload::upload_url(&client, args, json).await,
+        Command::Credits => match client.credits().await {
+            Ok(credits) => {
+                if json {
+                    output::print_json(&serde_json::json!({ "credits": credits }));
+                } else {
+                    output::print_text(&format!("{credits}\n"));
+                }
+                Exit::Success
+            }
+            Err(error) => fail(None, &error, json, None),
+        },
+        Command::DownloadUrl { url } => match client.download_url(&url).await {
+            Ok(link) => {
+                if json {
+                    output::print_json(&serde_json::json!({ "url": url, "downloadUrl": link }));
+                } else {
+                    output::print_text(&format!("{link}\n"));
+                }
+                Exit::Success
+            }
+            Err(error) => fail(Some(&url), &error, json, None),
+        },
+        // Handled before the runtime starts.
+        Command::Completions { .. } | Command::Webhook(_) => Exit::Success,
+    }
+}
+
+/// Reports a failed single operation (NDJSON line too with `--json`) and returns its exit.
+fn fail(path: Option<&str>, error: &kie_async::Error, json: bool, hint: Option<&str>) -> Exit {
+    if json {
+        output::print_json(&FailedLine {
+            path,
+            error: ErrorObject::new(error),
+        });
+    }
+    output::report_error(path, error, hint);
+    classify(error).exit
+}

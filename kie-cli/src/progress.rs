@@ -1,0 +1,216 @@
+//! Progress bars on stderr (indicatif): one per upload in flight and a total (bytes, rate,
+//! ETA), only on a terminal.
+
+use std::io::IsTerminal as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How stderr may be used, decided once at start.
+#[derive(Debug, Clone)]
+pub struct Terminal {
+    /// Progress bars are drawn: stderr is a terminal that can redraw (`TERM` is not
+    /// `dumb`) and `--quiet` was not given.
+    pub bars: bool,
+    /// Bars may be coloured: also no `NO_COLOR` (any non-empty value).
+    pub color: bool,
+    /// Where bars are drawn; cleared on Ctrl-C.
+    pub multi: MultiProgress,
+}
+
+impl Terminal {
+    /// Looks at stderr and the environment.
+    pub fn detect(quiet: bool) -> Self {
+        let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        let bars = !quiet && !dumb && std::io::stderr().is_terminal();
+        let target = if bars {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            bars,
+            color: bars && !no_color,
+            multi: MultiProgress::with_draw_target(target),
+        }
+    }
+}
+
+/// The bars of one `kie upload`: `None` inside when bars are off, so callbacks cost nothing.
+#[derive(Clone)]
+pub struct UploadBars(Option<Arc<Bars>>);
+
+struct Bars {
+    multi: MultiProgress,
+    file_style: ProgressStyle,
+    total: ProgressBar,
+    state: Mutex<State>,
+}
+
+struct State {
+    files: Vec<FileBar>,
+    /// Content bytes sent so far, over all files (a retry takes its file's back to 0).
+    sent: u64,
+    /// Files finished, either way.
+    done: usize,
+}
+
+struct FileBar {
+    name: String,
+    size: u64,
+    sent: u64,
+    bar: Option<ProgressBar>,
+}
+
+impl UploadBars {
+    /// Bars for uploads of these `(name, size)` files; nothing is drawn until the first
+    /// progress report.
+    pub fn new(terminal: &Terminal, files: &[(String, u64)]) -> Self {
+        if !terminal.bars {
+            return Self(None);
+        }
+        let [file_template, total_template] = templates(terminal.color);
+        let file_style = style(&file_template);
+        let total_style = style(&total_template);
+        let total = terminal.multi.add(
+            ProgressBar::new(files.iter().map(|(_, size)| size).sum())
+                .with_style(total_style)
+                .with_prefix(format!("total ({} files)", files.len())),
+        );
+        let files = files
+            .iter()
+            .map(|(name, size)| FileBar {
+                name: name.clone(),
+                size: *size,
+                sent: 0,
+                bar: None,
+            })
+            .collect();
+        Self(Some(Arc::new(Bars {
+            multi: terminal.multi.clone(),
+            file_style,
+            total,
+            state: Mutex::new(State {
+                files,
+                sent: 0,
+                done: 0,
+            }),
+        })))
+    }
+
+    /// The progress callback of file `index`: its bar appears at the first report.
+    pub fn callback(&self, index: usize) -> Option<impl Fn(kie_async::Progress) + 'static> {
+        let bars = self.0.clone()?;
+        Some(move |progress: kie_async::Progress| bars.update(index, progress))
+    }
+
+    /// File `index` is done: its bar goes; the total counts all of it (`ok`) or none of it.
+    pub fn finished(&self, index: usize, ok: bool) {
+        if let Some(bars) = &self.0 {
+            bars.finished(index, ok);
+        }
+    }
+
+    /// All done: the total bar stays on screen at its final state.
+    pub fn finish(&self) {
+        if let Some(bars) = &self.0 {
+            bars.total.finish();
+        }
+    }
+}
+
+impl Bars {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves numbers that are still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn update(&self, index: usize, progress: kie_async::Progress) {
+        let mut state = self.state();
+        let Some(file) = state.files.get_mut(index) else {
+            return;
+        };
+        let bar = file.bar.get_or_insert_with(|| {
+            self.multi.insert_before(
+                &self.total,
+                ProgressBar::new(progress.total)
+                    .with_style(self.file_style.clone())
+                    .with_prefix(file.name.clone()),
+            )
+        });
+        bar.set_length(progress.total);
+        bar.set_position(progress.sent);
+        let before = std::mem::replace(&mut file.sent, progress.sent);
+        state.sent = state.sent.saturating_sub(before) + progress.sent;
+        self.total.set_position(state.sent);
+    }
+
+    fn finished(&self, index: usize, ok: bool) {
+        let mut state = self.state();
+        let count = state.files.len();
+        let Some(file) = state.files.get_mut(index) else {
+            return;
+        };
+        if let Some(bar) = file.bar.take() {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        let (sent, size) = (file.sent, file.size);
+        state.sent = state.sent.saturating_sub(sent);
+        if ok {
+            state.sent += size;
+        } else {
+            let length = self.total.length().unwrap_or(0);
+            self.total.set_length(length.saturating_sub(size));
+        }
+        state.done += 1;
+        self.total.set_position(state.sent);
+        self.total
+            .set_message(format!("{}/{count} files", state.done));
+    }
+}
+
+/// The templates of a file bar and of the total bar.
+fn templates(color: bool) -> [String; 2] {
+    let (bar, total_bar) = if color {
+        ("{bar:30.cyan/blue}", "{bar:30.green/blue}")
+    } else {
+        ("{bar:30}", "{bar:30}")
+    };
+    let common = "{percent:>3}% {binary_bytes:>10}/{binary_total_bytes:<10} {binary_bytes_per_sec}";
+    [
+        format!("{{prefix:24!}} [{bar}] {common}"),
+        format!("{{prefix:24!}} [{total_bar}] {common}, ETA {{eta}} {{msg}}"),
+    ]
+}
+
+fn style(template: &str) -> ProgressStyle {
+    // The templates are constants of this file; a mistake in one shows as the default style.
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_templates_parse() {
+        for template in templates(true).iter().chain(&templates(false)) {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
+
+    #[test]
+    fn hidden_bars_have_no_callbacks() {
+        let terminal = Terminal {
+            bars: false,
+            color: false,
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+        };
+        let bars = UploadBars::new(&terminal, &[("a".to_owned(), 1)]);
+        assert!(bars.callback(0).is_none());
+    }
+}

@@ -1,0 +1,575 @@
+//! The `kie` binary against the emulator, over real sockets: what is stored, what is
+//! printed, and the exit code of each failure class.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kie_tests::{Emulator, Fault, Route};
+use serde_json::Value;
+
+const SECRET_KEY: &str = "sk-cli-test-4f1c9a7e2b";
+
+/// The binary with a clean environment pointed at `emu`, with its key.
+fn kie(emu: &Emulator) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kie"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KIE_API_KEY", emu.api_key())
+        .env("KIE_UPLOAD_BASE_URL", emu.upload_base_url())
+        .env("KIE_API_BASE_URL", emu.api_base_url())
+        .stdin(Stdio::null());
+    command
+}
+
+fn emulator() -> Emulator {
+    Emulator::builder().api_key(SECRET_KEY).start()
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run kie")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts the exit code, showing the output when it is not the expected one.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// The key never shows, whatever happened.
+fn assert_no_key(output: &Output, key: &str) {
+    assert!(!text(&output.stdout).contains(key), "key on stdout");
+    assert!(!text(&output.stderr).contains(key), "key on stderr");
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kie-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn content(seed: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 7) as u8)
+        .collect()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect()
+}
+
+#[test]
+fn files_and_a_directory_are_stored_byte_exact_and_reported_as_ndjson() {
+    let emu = emulator();
+    let dir = scratch("exact");
+    let mut expected: HashMap<String, (PathBuf, Vec<u8>, String)> = HashMap::new();
+    for (relative, len, folder) in [
+        ("photos/a.bin", 300_000, "batch"),
+        ("photos/b.txt", 1, "batch"),
+        ("photos/empty.dat", 0, "batch"),
+        ("photos/deeper/c.bin", 70_000, "batch/deeper"),
+        ("single.bin", 2 * 1024 * 1024 + 5, "batch"),
+    ] {
+        let bytes = content(len, len);
+        let path = dir.join(relative);
+        write(&path, &bytes);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        expected.insert(format!("kieai/10001/{folder}/{name}"), (path, bytes, name));
+    }
+
+    let output = run(kie(&emu)
+        .args(["upload", "--json", "-r", "--path", "batch"])
+        .arg(dir.join("photos"))
+        .arg(dir.join("single.bin")));
+    assert_exit(&output, 0);
+    assert_no_key(&output, SECRET_KEY);
+
+    let stored = emu.stored_files();
+    assert_eq!(stored.len(), expected.len());
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), expected.len());
+    for file in &stored {
+        let (path, bytes, name) = &expected[&file.path];
+        assert_eq!(file.content.as_deref(), Some(&bytes[..]), "{}", file.path);
+        assert_eq!(&file.file_name, name);
+        let line = lines
+            .iter()
+            .find(|line| line["path"] == path.display().to_string())
+            .unwrap_or_else(|| panic!("no line for {}", path.display()));
+        assert_eq!(line["downloadUrl"], file.download_url);
+        assert_eq!(line["fileName"], file.file_name);
+        assert_eq!(line["fileSize"], file.size);
+        assert_eq!(line["mimeType"], file.mime);
+        assert!(line.get("error").is_none());
+    }
+}
+
+#[test]
+fn the_human_table_lists_name_size_and_url_in_argument_order() {
+    let emu = emulator();
+    let dir = scratch("table");
+    write(&dir.join("one.txt"), b"one");
+    write(&dir.join("two.txt"), &content(2, 2048));
+    let output = run(kie(&emu)
+        .args(["upload", "--path", "docs"])
+        .arg(dir.join("two.txt"))
+        .arg(dir.join("one.txt")));
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let files = emu.files_base_url();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["NAME", "SIZE", "URL"],
+            vec![
+                "two.txt",
+                "2.00",
+                "KiB",
+                &format!("{files}/kieai/10001/docs/two.txt")
+            ],
+            vec![
+                "one.txt",
+                "3",
+                "B",
+                &format!("{files}/kieai/10001/docs/one.txt")
+            ],
+        ]
+    );
+    // Results on stdout only: without a terminal, stderr stays empty on success.
+    assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
+fn base64_and_data_url_uploads_use_the_base64_endpoint_with_name_and_mime() {
+    let emu = emulator();
+    let dir = scratch("base64");
+    let bytes = content(7, 5000);
+    write(&dir.join("raw.bin"), &bytes);
+    for (flag, name) in [("--base64", "b64.bin"), ("--data-url", "dataurl.bin")] {
+        let output = run(kie(&emu)
+            .args([
+                "upload",
+                flag,
+                "--name",
+                name,
+                "--mime",
+                "image/webp",
+                "--json",
+            ])
+            .arg(dir.join("raw.bin")));
+        assert_exit(&output, 0);
+        let line = &json_lines(&output)[0];
+        assert_eq!(line["fileName"], name);
+    }
+    let stored = emu.stored_files();
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored
+            .iter()
+            .all(|f| f.content.as_deref() == Some(&bytes[..]))
+    );
+    let routes: Vec<_> = emu.requests().iter().map(|r| r.route).collect();
+    assert_eq!(routes, vec![Some(Route::Base64Upload); 2]);
+}
+
+#[test]
+fn failures_do_not_stop_the_others_and_partial_failure_exits_1() {
+    let emu = emulator();
+    let dir = scratch("partial");
+    write(&dir.join("good.txt"), b"good");
+    let missing = dir.join("missing.txt");
+    let output = run(kie(&emu)
+        .args(["upload", "--json"])
+        .arg(&missing)
+        .arg(dir.join("good.txt")));
+    assert_exit(&output, 1);
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 2);
+    let failed = lines.iter().find(|l| l.get("error").is_some()).unwrap();
+    assert_eq!(failed["path"], missing.display().to_string());
+    assert_eq!(failed["error"]["kind"], "io");
+    assert_eq!(failed["error"]["httpStatus"], Value::Null);
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.txt")
+    );
+    assert_eq!(emu.stored_files().len(), 1);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("missing.txt"), "{stderr}");
+    assert!(stderr.contains("1 of 2 uploads failed"), "{stderr}");
+}
+
+#[test]
+fn a_wrong_key_exits_3_with_the_sdk_hint_and_the_key_never_shows() {
+    let emu = emulator();
+    let dir = scratch("auth");
+    write(&dir.join("a.txt"), b"a");
+    let wrong = "sk-wrong-key-9d8e7f";
+    let output = run(kie(&emu)
+        .env("KIE_API_KEY", wrong)
+        .args(["upload", "--json"])
+        .arg(dir.join("a.txt")));
+    assert_exit(&output, 3);
+    assert_no_key(&output, wrong);
+    let line = &json_lines(&output)[0];
+    assert_eq!(line["error"]["kind"], "unauthorized");
+    assert_eq!(line["error"]["code"], 401);
+    assert!(text(&output.stderr).contains("KIE_API_KEY"));
+
+    let output = run(kie(&emu).env("KIE_API_KEY", wrong).arg("credits"));
+    assert_exit(&output, 3);
+    assert_no_key(&output, wrong);
+}
+
+#[test]
+fn without_a_key_kie_says_how_to_set_it_and_exits_3() {
+    let emu = emulator();
+    let output = run(kie(&emu).env_remove("KIE_API_KEY").arg("credits"));
+    assert_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("KIE_API_KEY is not set"), "{stderr}");
+    assert!(stderr.contains("--api-key-file"), "{stderr}");
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
+fn the_key_can_come_from_a_file_with_a_trailing_newline() {
+    let emu = emulator();
+    let dir = scratch("keyfile");
+    let key_file = dir.join("key");
+    write(&key_file, format!("{SECRET_KEY}\n").as_bytes());
+    let output = run(kie(&emu)
+        .env_remove("KIE_API_KEY")
+        .arg("--api-key-file")
+        .arg(&key_file)
+        .args(["credits", "--json"]));
+    assert_exit(&output, 0);
+    assert_eq!(json_lines(&output)[0]["credits"].as_f64(), Some(100.0));
+    assert_no_key(&output, SECRET_KEY);
+}
+
+#[test]
+fn a_dead_port_exits_4() {
+    let emu = emulator();
+    let dir = scratch("network");
+    write(&dir.join("a.txt"), b"a");
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let output = run(kie(&emu)
+        .args([
+            "upload",
+            "--json",
+            "--max-attempts",
+            "2",
+            "--upload-base-url",
+            &dead,
+        ])
+        .arg(dir.join("a.txt")));
+    assert_exit(&output, 4);
+    assert_eq!(json_lines(&output)[0]["error"]["kind"], "connect");
+    assert_no_key(&output, SECRET_KEY);
+
+    let output =
+        run(kie(&emu)
+            .env("KIE_API_BASE_URL", &dead)
+            .args(["credits", "--max-attempts", "1"]));
+    assert_exit(&output, 4);
+}
+
+#[test]
+fn a_service_refusal_exits_5_with_status_and_code() {
+    let emu = emulator();
+    emu.faults().push(
+        Route::Credits,
+        Fault::json(
+            402,
+            serde_json::json!({"code": 402, "msg": "Credits insufficient"}),
+        ),
+    );
+    let output = run(kie(&emu).args(["credits", "--json"]));
+    assert_exit(&output, 5);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "insufficient_credits");
+    assert_eq!(error["httpStatus"], 402);
+    assert_eq!(error["code"], 402);
+    assert!(text(&output.stderr).contains("top up credits"));
+
+    // download-url of a URL KIE.AI did not generate: 422.
+    let output = run(kie(&emu).args(["download-url", "https://example.com/x.png"]));
+    assert_exit(&output, 5);
+    let generated = emu.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
+    let output = run(kie(&emu).args(["download-url", &generated]));
+    assert_exit(&output, 0);
+    assert!(text(&output.stdout).starts_with("http"));
+}
+
+#[test]
+fn usage_errors_exit_2_before_anything_is_sent() {
+    let emu = emulator();
+    let dir = scratch("usage");
+    write(&dir.join("a.txt"), b"a");
+    write(&dir.join("b.txt"), b"b");
+    for args in [
+        vec!["upload".to_owned()],
+        vec![
+            "upload".to_owned(),
+            "--concurrency".to_owned(),
+            "0".to_owned(),
+            "x".to_owned(),
+        ],
+        vec![
+            "upload".to_owned(),
+            "--api-key".to_owned(),
+            "k".to_owned(),
+            "x".to_owned(),
+        ],
+        vec![
+            "upload".to_owned(),
+            "--base64".to_owned(),
+            "--data-url".to_owned(),
+            "x".to_owned(),
+        ],
+        vec![
+            "upload".to_owned(),
+            "--name".to_owned(),
+            "x.txt".to_owned(),
+            dir.join("a.txt").display().to_string(),
+            dir.join("b.txt").display().to_string(),
+        ],
+        vec![
+            "upload".to_owned(),
+            "--name".to_owned(),
+            "x.txt".to_owned(),
+            dir.display().to_string(),
+        ],
+        vec![
+            "upload".to_owned(),
+            "--path".to_owned(),
+            "a//b".to_owned(),
+            dir.join("a.txt").display().to_string(),
+        ],
+        vec![
+            "upload-url".to_owned(),
+            "ftp://example.com/a.png".to_owned(),
+        ],
+        vec!["no-such-command".to_owned()],
+    ] {
+        let output = run(kie(&emu).args(&args));
+        assert_exit(&output, 2);
+        assert!(!output.stderr.is_empty(), "{args:?}");
+    }
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
+fn concurrency_bounds_the_uploads_in_flight() {
+    let emu = emulator();
+    let dir = scratch("concurrency");
+    for i in 0..6 {
+        write(&dir.join(format!("f{i}.bin")), &content(i, 1000));
+    }
+    for jobs in [1, 3] {
+        emu.clear_storage();
+        emu.reset_max_concurrent_uploads();
+        // Every request waits, so uploads overlap as much as the CLI lets them.
+        emu.faults().push_n(
+            Route::StreamUpload,
+            Fault::Delay(Duration::from_millis(200)),
+            6,
+        );
+        let output = run(kie(&emu)
+            .args(["upload", "-j", &jobs.to_string()])
+            .arg(&dir));
+        assert_exit(&output, 0);
+        assert_eq!(emu.stored_files().len(), 6);
+        assert_eq!(emu.max_concurrent_uploads(), jobs, "-j {jobs}");
+    }
+}
+
+#[test]
+fn ctrl_c_aborts_uploads_in_flight_and_exits_130() {
+    let emu = emulator();
+    let dir = scratch("interrupt");
+    write(&dir.join("slow.bin"), &content(1, 4 * 1024 * 1024));
+    emu.faults()
+        .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(2)));
+    let child = kie(&emu)
+        .args(["upload"])
+        .arg(dir.join("slow.bin"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while emu.in_flight_uploads() == 0 {
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 130);
+    assert!(text(&output.stderr).contains("interrupted"));
+    // The request was cut off: once the emulator is done with it, nothing is stored.
+    while emu.in_flight_uploads() > 0 {
+        assert!(Instant::now() < deadline, "the upload never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(emu.stored_files().len(), 0);
+}
+
+#[test]
+fn upload_url_stores_the_fetched_file() {
+    let emu = emulator();
+    let source = emu.issue_generated_file(b"GIF89a-cli".to_vec(), "image/gif");
+    let output = run(kie(&emu).args([
+        "upload-url",
+        &source,
+        "--path",
+        "fetched",
+        "--name",
+        "g.gif",
+        "--json",
+    ]));
+    assert_exit(&output, 0);
+    let line = &json_lines(&output)[0];
+    assert_eq!(line["path"], source);
+    assert_eq!(line["fileName"], "g.gif");
+    let stored = emu.stored_files();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].content.as_deref(), Some(&b"GIF89a-cli"[..]));
+}
+
+#[test]
+fn a_signed_request_verifies_and_a_tampered_one_is_rejected() {
+    let emu = emulator();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = run(kie(&emu)
+        .env("HOOK_KEY", "hook-secret")
+        .args([
+            "webhook",
+            "sign",
+            "--key-env",
+            "HOOK_KEY",
+            "--task-id",
+            "task_42",
+        ])
+        .args(["--timestamp", &now.to_string()]));
+    assert_exit(&sign, 0);
+    let headers = text(&sign.stdout);
+    assert!(headers.starts_with(&format!(
+        "X-Webhook-Timestamp: {now}\nX-Webhook-Signature: "
+    )));
+    assert!(!headers.contains("hook-secret"));
+
+    let verify = |task: &str, headers: &str| {
+        let body = format!(r#"{{"code":200,"data":{{"taskId":"{task}"}}}}"#);
+        let request = format!(
+            "POST /callback HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n{headers}\r\n{body}",
+            headers = headers.replace('\n', "\r\n"),
+        );
+        let dir = scratch(&format!("webhook-{task}"));
+        let file = dir.join("request.http");
+        write(&file, request.as_bytes());
+        run(kie(&emu)
+            .env("KIE_WEBHOOK_HMAC_KEY", "hook-secret")
+            .args(["webhook", "verify", "--json"])
+            .arg(&file))
+    };
+    let ok = verify("task_42", &headers);
+    assert_exit(&ok, 0);
+    let line = &json_lines(&ok)[0];
+    assert_eq!(line["verified"], true);
+    assert_eq!(line["taskId"], "task_42");
+    assert_eq!(line["timestamp"], now);
+
+    let tampered = verify("task_43", &headers);
+    assert_exit(&tampered, 1);
+    assert_eq!(json_lines(&tampered)[0]["verified"], false);
+    assert!(text(&tampered.stderr).contains("does not match"));
+
+    let no_key = run(kie(&emu).args(["webhook", "sign", "--task-id", "t"]));
+    assert_exit(&no_key, 2);
+    assert!(text(&no_key.stderr).contains("KIE_WEBHOOK_HMAC_KEY is not set"));
+}
+
+#[test]
+fn help_documents_exit_codes_and_completions_are_generated() {
+    let emu = emulator();
+    let help = run(kie(&emu).arg("--help"));
+    assert_exit(&help, 0);
+    let help = text(&help.stdout);
+    for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "130 "] {
+        assert!(
+            help.contains(&format!("\n  {code}")),
+            "exit code {code}in --help"
+        );
+    }
+    let upload_help = text(&run(kie(&emu).args(["upload", "--help"])).stdout);
+    assert!(upload_help.contains("Examples:"));
+    assert!(upload_help.contains("Exit codes:"));
+    let completions = run(kie(&emu).args(["completions", "bash"]));
+    assert_exit(&completions, 0);
+    assert!(text(&completions.stdout).contains("upload-url"));
+}
+
+#[test]
+fn the_readme_documents_the_same_exit_codes_as_help() {
+    let emu = emulator();
+    let help = text(&run(kie(&emu).arg("--help")).stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let help_codes: Vec<&str> = help
+        .lines()
+        .skip_while(|line| !line.starts_with("Exit codes:"))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| word.parse::<u8>().is_ok())
+        .collect();
+    let readme_codes: Vec<&str> = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("## Exit codes"))
+        .filter_map(|line| line.strip_prefix("| ")?.split(' ').next())
+        .filter(|word| word.parse::<u8>().is_ok())
+        .collect();
+    assert_eq!(help_codes, ["0", "1", "2", "3", "4", "5", "6", "130"]);
+    assert_eq!(readme_codes, help_codes);
+}

@@ -1,0 +1,123 @@
+//! The progress bars of `kie upload` on a pseudo-terminal: a total that reaches 100 %,
+//! colour only without `NO_COLOR`, and no bars on `TERM=dumb`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kie_tests::{Emulator, Fault, Route};
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+/// Runs `kie upload <files>` on a pseudo-terminal (stdout and stderr both on it) with the
+/// extra environment `env`; returns everything the terminal received and the exit code.
+fn upload_on_a_terminal(emu: &Emulator, files: &[PathBuf], env: &[(&str, &str)]) -> (String, u32) {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 140,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_kie"));
+    command.env_clear();
+    command.env("TERM", "xterm-256color");
+    command.env("KIE_API_KEY", emu.api_key());
+    command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.args(["upload", "--path", "pty"]);
+    command.args(files);
+    let mut child = pair.slave.spawn_command(command).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let collector = std::thread::spawn(move || {
+        let mut output = Vec::new();
+        let mut buf = [0u8; 4096];
+        // On Linux the master reads EIO once the child side is closed: that is the end.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            output.extend_from_slice(&buf[..n]);
+        }
+        output
+    });
+    let status = child.wait().unwrap();
+    drop(pair.master);
+    let output = collector.join().unwrap();
+    (
+        String::from_utf8_lossy(&output).into_owned(),
+        status.exit_code(),
+    )
+}
+
+fn three_files(name: &str) -> Vec<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("kie-cli-pty-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    [
+        ("cat.png", 3 << 20),
+        ("notes.txt", 40_000),
+        ("clip.mp4", 6 << 20),
+    ]
+    .iter()
+    .map(|(file, len)| {
+        let path = dir.join(file);
+        std::fs::write(&path, vec![b'k'; *len]).unwrap();
+        path
+    })
+    .collect()
+}
+
+#[test]
+fn the_total_bar_is_drawn_in_colour_and_reaches_100_percent() {
+    let emu = Emulator::start();
+    // Slow the first request down so the bars are drawn while uploads are in flight.
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    let files = three_files("colour");
+    let (screen, code) = upload_on_a_terminal(&emu, &files, &[]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("total (3 files)"), "{screen}");
+    assert!(screen.contains("100%"), "{screen}");
+    assert!(screen.contains("3/3 files"), "{screen}");
+    assert!(screen.contains("9.04 MiB/9.04 MiB"), "{screen}");
+    // The bar colours (green total), and the table after the bars.
+    assert!(screen.contains("\u{1b}[32m"), "{screen:?}");
+    assert!(screen.contains("NAME"), "{screen}");
+    assert_eq!(emu.stored_files().len(), 3);
+}
+
+#[test]
+fn no_color_keeps_the_bars_and_drops_the_colours() {
+    let emu = Emulator::start();
+    let files = three_files("nocolor");
+    let (screen, code) = upload_on_a_terminal(&emu, &files, &[("NO_COLOR", "1")]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("total (3 files)"), "{screen}");
+    assert!(screen.contains("100%"), "{screen}");
+    for colour in ["\u{1b}[32m", "\u{1b}[34m", "\u{1b}[36m"] {
+        assert!(!screen.contains(colour), "{screen:?}");
+    }
+}
+
+#[test]
+fn quiet_and_dumb_terminals_get_no_bars() {
+    let emu = Emulator::start();
+    let files = three_files("dumb");
+    for env in [[("TERM", "dumb")], [("KIE_UNUSED", "")]] {
+        let mut files = files.clone();
+        let quiet = env[0].0 != "TERM";
+        if quiet {
+            files.insert(0, "--quiet".into());
+        }
+        let (screen, code) = upload_on_a_terminal(&emu, &files, &env);
+        assert_eq!(code, 0, "{screen}");
+        assert!(!screen.contains("total ("), "{screen}");
+        assert!(screen.contains("NAME"), "{screen}");
+    }
+}
