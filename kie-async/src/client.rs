@@ -8,12 +8,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    Operation, RetryPolicy, UploadOptions, UploadPlan, UploadResult, random_u64,
+    InvalidInput, Operation, RetryPolicy, UploadOptions, UploadPlan, UploadResult, random_u64,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::body::{AsyncReadSeek, Reader};
 use crate::transport::Content;
+use crate::verify::Sent;
 
 pub use kie_proto::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
@@ -595,6 +596,9 @@ impl Client {
         form: Form,
     ) -> Result<UploadResult, Error> {
         options.validate()?;
+        if options.is_verify_download() {
+            return Err(InvalidInput::VerifyDownloadNeedsContent.into());
+        }
         let prefix =
             read_prefix(&mut reader, len, |source| Error::Io { path: None, source }).await?;
         let plan = options.plan(None, &prefix, random_u64())?;
@@ -614,7 +618,13 @@ impl Client {
         form: Form,
     ) -> Result<UploadResult, Error> {
         let progress = options.progress().cloned();
-        match form {
+        let verify = match (&content, options.is_verify_download()) {
+            (_, false) => None,
+            (Content::Bytes(bytes), true) => Some(Sent::Bytes(bytes.clone())),
+            (Content::File { path, .. }, true) => Some(Sent::File(path.clone())),
+            (_, true) => return Err(InvalidInput::VerifyDownloadNeedsContent.into()),
+        };
+        let result = match form {
             Form::Multipart => {
                 let op = plan.stream_upload(len);
                 self.inner.run(&op, content, progress).await
@@ -623,7 +633,12 @@ impl Client {
                 let op = plan.base64_upload(len);
                 self.inner.run(&op, content, progress).await
             }
+        }?;
+        if let Some(sent) = verify {
+            let sent = sent.digest(len).await?;
+            self.inner.verify_download(&result, sent).await?;
         }
+        Ok(result)
     }
 }
 

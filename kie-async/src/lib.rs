@@ -43,6 +43,7 @@ mod body;
 mod client;
 mod many;
 mod transport;
+mod verify;
 
 pub use body::AsyncReadSeek;
 pub use client::{

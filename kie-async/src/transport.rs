@@ -332,14 +332,17 @@ impl Content {
     }
 }
 
-fn timeout(message: String) -> AttemptFailure {
+pub(crate) fn timeout(message: String) -> AttemptFailure {
     AttemptFailure::Transport {
         kind: TransportFailure::Timeout,
         source: message.into(),
     }
 }
 
-fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static) -> AttemptFailure {
+pub(crate) fn transport(
+    kind: TransportFailure,
+    err: impl StdError + Send + Sync + 'static,
+) -> AttemptFailure {
     AttemptFailure::Transport {
         kind,
         source: Box::new(err),
@@ -347,7 +350,7 @@ fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static)
 }
 
 /// Maps a reqwest error to the kind of failure the retry policy judges.
-fn classify(err: &reqwest::Error) -> TransportFailure {
+pub(crate) fn classify(err: &reqwest::Error) -> TransportFailure {
     let mut source: Option<&(dyn StdError + 'static)> = err.source();
     let mut tls = false;
     let mut io_timeout = false;

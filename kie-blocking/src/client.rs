@@ -13,6 +13,7 @@ use ureq::Agent;
 
 use crate::run::{self, Transport};
 use crate::source::{ReadSeek, Source};
+use crate::verify;
 
 pub use kie_proto::{ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 
@@ -350,12 +351,15 @@ impl Client {
         options: &UploadOptions,
         endpoint: Endpoint,
     ) -> Result<UploadResult, Error> {
+        if options.is_verify_download() && !source.can_verify() {
+            return Err(kie_proto::InvalidInput::VerifyDownloadNeedsContent.into());
+        }
         let head = source.sniff(len)?;
         // Settled once: every retry sends the same name, so it overwrites rather than copies.
         let plan: UploadPlan = options.plan(source.name(), &head, kie_proto::random_u64())?;
         let progress = options.progress().cloned();
         let (transport, api) = (&self.transport, &self.api);
-        match endpoint {
+        let result = match endpoint {
             Endpoint::Stream => run::run(
                 transport,
                 api,
@@ -370,7 +374,12 @@ impl Client {
                 &mut source,
                 progress,
             ),
+        }?;
+        if options.is_verify_download() {
+            let sent = source.digest(len)?;
+            verify::download(transport, api, &result, sent)?;
         }
+        Ok(result)
     }
 }
 

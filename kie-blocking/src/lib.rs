@@ -61,6 +61,7 @@ mod client;
 mod run;
 mod source;
 mod transport;
+mod verify;
 
 pub use client::{Client, ClientBuilder, ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 pub use source::ReadSeek;

@@ -9,7 +9,9 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use kie_proto::{ContentLengthMismatch, Error, FrameEncoder, FramedBody, ProgressReporter};
+use kie_proto::{
+    ContentDigest, ContentLengthMismatch, Digest, Error, FrameEncoder, FramedBody, ProgressReporter,
+};
 
 /// Content bytes read from the source per step (the encoded output is at most 4/3 of it).
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -137,6 +139,30 @@ impl<'a> Source<'a> {
             _ => self.rewind().map_err(|e| self.io_error(e))?,
         }
         Ok(head)
+    }
+
+    /// Whether the content can be read again after the upload, to verify the stored file:
+    /// files and bytes, not readers.
+    pub(crate) fn can_verify(&self) -> bool {
+        matches!(self, Source::File { .. } | Source::Bytes { .. })
+    }
+
+    /// Length and SHA-256 of the first `len` content bytes, read again from the start
+    /// through a fixed buffer.
+    pub(crate) fn digest(&mut self, len: u64) -> Result<Digest, Error> {
+        self.rewind().map_err(|e| self.io_error(e))?;
+        let mut digest = ContentDigest::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut content = (&mut *self).take(len);
+        loop {
+            match content.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => digest.update(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_error(e)),
+            }
+        }
+        Ok(digest.finish())
     }
 
     /// Whether the content can be sent again from its start.

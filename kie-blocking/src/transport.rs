@@ -58,7 +58,7 @@ pub(crate) fn exchange(
 }
 
 /// Applies the per-request settings on top of the agent's configuration.
-fn configure<S: AsSendBody>(
+pub(crate) fn configure<S: AsSendBody>(
     agent: &Agent,
     timeouts: &Timeouts,
     request: http::Request<S>,

@@ -31,8 +31,9 @@ pub enum Error {
     /// The source delivered more or fewer bytes than its declared length.
     #[error(transparent)]
     ContentLength(#[from] ContentLengthMismatch),
-    /// The upload succeeded but the stored file is not what was sent (its reported size
-    /// differs). Not retried: the result is inside.
+    /// The upload succeeded but the stored file is not what was sent: its reported size
+    /// differs, or (with `verify_download`) the file downloaded back differs or could not
+    /// be downloaded. Not retried.
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
     /// No answer arrived: connecting, sending or receiving failed.

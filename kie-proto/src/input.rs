@@ -100,6 +100,12 @@ pub enum InvalidInput {
         "base64 upload content is empty: the service rejects an empty base64Data; upload empty files with the stream upload"
     )]
     Base64ContentEmpty,
+    /// [`UploadOptions::verify_download`](crate::UploadOptions::verify_download) was asked
+    /// for an upload from a reader, which cannot be read a second time.
+    #[error(
+        "verify_download needs content that can be read again after the upload: upload a file or bytes, or turn verification off"
+    )]
+    VerifyDownloadNeedsContent,
     /// The webhook key is empty.
     #[error("webhook HMAC key is empty")]
     WebhookKeyEmpty,

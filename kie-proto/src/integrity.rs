@@ -1,6 +1,20 @@
 //! Whether the stored file is the one that was sent: the size KIE.AI reports against the
-//! bytes sent (always, when the answer has `fileSize`).
+//! bytes sent (always, when the answer has `fileSize`), and, when asked for with
+//! [`UploadOptions::verify_download`](crate::UploadOptions::verify_download), the file
+//! downloaded back from `downloadUrl` against the content (length and SHA-256).
+//!
+//! The rules live here; a driver only moves bytes: it feeds the content to a
+//! [`ContentDigest`], sends [`download_request`] (no `Authorization`: the storage host is
+//! not KIE.AI's API), and feeds the answer to a [`DownloadCheck`], chunk by chunk, in
+//! constant memory.
 
+use std::fmt;
+
+use http::{Method, Request, StatusCode, header};
+use sha2::{Digest as _, Sha256};
+
+use crate::api::Api;
+use crate::input::HttpUrl;
 use crate::upload::UploadResult;
 
 /// The service stored something other than what was sent. The upload itself "succeeded",
@@ -20,6 +34,215 @@ pub enum IntegrityError {
         /// The answer, as parsed.
         result: Box<UploadResult>,
     },
+    /// The file downloaded back from `downloadUrl` differs from the content.
+    #[error(
+        "the file downloaded back from {url} is not what was sent ({received} instead of {sent}); upload it again"
+    )]
+    DownloadMismatch {
+        /// The download URL.
+        url: String,
+        /// The content sent.
+        sent: Digest,
+        /// What was downloaded (when more bytes came than were sent, the bytes up to the
+        /// first one too many: reading stopped there).
+        received: Digest,
+    },
+    /// Downloading the stored file back was refused.
+    #[error(
+        "downloading the stored file back from {url} to verify it was answered HTTP {status}; the upload may be fine, check the URL or verify again later"
+    )]
+    DownloadRefused {
+        /// The download URL.
+        url: String,
+        /// The HTTP status of the answer.
+        status: u16,
+    },
+    /// The answer's `downloadUrl` is not an http(s) URL, so the file cannot be downloaded
+    /// back.
+    #[error(
+        "the answer's downloadUrl {url:?} is not an http(s) URL, so the upload cannot be verified"
+    )]
+    DownloadUrlInvalid {
+        /// The download URL.
+        url: String,
+    },
+}
+
+/// Length and SHA-256 of some content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest {
+    /// Length in bytes.
+    pub len: u64,
+    /// SHA-256 of the bytes.
+    pub sha256: [u8; 32],
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes with SHA-256 ", self.len)?;
+        self.sha256.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Length and SHA-256 of content fed to it piece by piece, in constant memory.
+///
+/// ```
+/// use kie_proto::ContentDigest;
+/// let mut digest = ContentDigest::new();
+/// digest.update(b"ab");
+/// digest.update(b"c");
+/// assert_eq!(
+///     digest.finish().to_string(),
+///     "3 bytes with SHA-256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ContentDigest {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl ContentDigest {
+    /// An empty digest.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the next `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest of everything fed.
+    pub fn finish(self) -> Digest {
+        Digest {
+            len: self.len,
+            sha256: self.hasher.finalize().into(),
+        }
+    }
+}
+
+/// The request that downloads an uploaded file back from `download_url`: `GET` with the
+/// user agent (the CDN refuses requests without one) and without `Authorization`, which
+/// must never reach the storage host.
+///
+/// ```
+/// use kie_proto::{Api, ApiKey, download_request};
+/// let api = Api::new(ApiKey::new("sk-example")?);
+/// let request = download_request(&api, "https://tempfile.redpandaai.co/kieai/1/a.png")?;
+/// assert_eq!(request.method(), "GET");
+/// assert!(request.headers().get("authorization").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn download_request(api: &Api, download_url: &str) -> Result<Request<()>, IntegrityError> {
+    let invalid = || IntegrityError::DownloadUrlInvalid {
+        url: download_url.to_owned(),
+    };
+    let url = HttpUrl::new(download_url).map_err(|_| invalid())?;
+    Request::builder()
+        .method(Method::GET)
+        .uri(url.as_str())
+        .header(header::USER_AGENT, api.user_agent().clone())
+        .body(())
+        .map_err(|_| invalid())
+}
+
+/// Compares a download of the stored file with the [`Digest`] of the content sent, fed the
+/// answer piece by piece.
+///
+/// ```
+/// use kie_proto::{ContentDigest, DownloadCheck, IntegrityError, http::StatusCode};
+/// let mut sent = ContentDigest::new();
+/// sent.update(b"hello");
+/// let sent = sent.finish();
+/// let url = "https://tempfile.redpandaai.co/a.txt";
+///
+/// let mut check = DownloadCheck::new(url, sent, StatusCode::OK)?;
+/// check.update(b"hel")?;
+/// check.update(b"lo")?;
+/// check.finish()?;
+///
+/// let mut check = DownloadCheck::new(url, sent, StatusCode::OK)?;
+/// check.update(b"hellO")?;
+/// assert!(matches!(check.finish(), Err(IntegrityError::DownloadMismatch { .. })));
+/// // More bytes than were sent: an error at once, so a driver stops reading.
+/// let mut check = DownloadCheck::new(url, sent, StatusCode::OK)?;
+/// assert!(check.update(b"hello!").is_err());
+/// assert!(matches!(
+///     DownloadCheck::new(url, sent, StatusCode::NOT_FOUND),
+///     Err(IntegrityError::DownloadRefused { status: 404, .. })
+/// ));
+/// # Ok::<(), IntegrityError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DownloadCheck {
+    url: String,
+    sent: Digest,
+    received: ContentDigest,
+}
+
+impl DownloadCheck {
+    /// Starts checking the answer to [`download_request`] for `url`: only a 2xx status
+    /// is a download.
+    pub fn new(url: &str, sent: Digest, status: StatusCode) -> Result<Self, IntegrityError> {
+        if !status.is_success() {
+            return Err(IntegrityError::DownloadRefused {
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        Ok(Self {
+            url: url.to_owned(),
+            sent,
+            received: ContentDigest::new(),
+        })
+    }
+
+    /// The next downloaded bytes. An error as soon as more bytes arrived than were sent:
+    /// the driver stops reading there (a body never costs more than the upload's size).
+    pub fn update(&mut self, bytes: &[u8]) -> Result<(), IntegrityError> {
+        let room = self.sent.len.saturating_sub(self.received.len());
+        match usize::try_from(room) {
+            Ok(room) if bytes.len() > room => {
+                let mut received = std::mem::take(&mut self.received);
+                received.update(&bytes[..=room]);
+                Err(self.mismatch(received.finish()))
+            }
+            _ => {
+                self.received.update(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// The download ended: it must be exactly the content sent.
+    pub fn finish(self) -> Result<(), IntegrityError> {
+        let received = self.received.clone().finish();
+        if received == self.sent {
+            Ok(())
+        } else {
+            Err(self.mismatch(received))
+        }
+    }
+
+    fn mismatch(&self, received: Digest) -> IntegrityError {
+        IntegrityError::DownloadMismatch {
+            url: self.url.clone(),
+            sent: self.sent,
+            received,
+        }
+    }
 }
 
 /// Checks the `fileSize` of `result` against the `sent` content bytes.
@@ -35,5 +258,95 @@ pub(crate) fn check_size(sent: u64, result: &UploadResult) -> Result<(), Integri
             result: Box::new(result.clone()),
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(bytes: &[u8]) -> Digest {
+        let mut digest = ContentDigest::new();
+        digest.update(bytes);
+        digest.finish()
+    }
+
+    const URL: &str = "https://tempfile.redpandaai.co/kieai/1/a.bin";
+
+    #[test]
+    fn download_check_is_exact_and_bounded() -> Result<(), IntegrityError> {
+        let sent = digest(b"hello");
+        // Any split of the same bytes passes.
+        for cut in 0..=5 {
+            let mut check = DownloadCheck::new(URL, sent, StatusCode::OK)?;
+            check.update(&b"hello"[..cut])?;
+            check.update(&b"hello"[cut..])?;
+            check.finish()?;
+        }
+        // One byte too many fails at once, reporting the bytes up to it.
+        let mut check = DownloadCheck::new(URL, sent, StatusCode::OK)?;
+        check.update(b"hel")?;
+        assert_eq!(
+            check.update(b"lo!?"),
+            Err(IntegrityError::DownloadMismatch {
+                url: URL.to_owned(),
+                sent,
+                received: digest(b"hello!"),
+            })
+        );
+        // Short or different: at the end.
+        let check = DownloadCheck::new(URL, sent, StatusCode::OK)?;
+        let error = check.finish().err();
+        assert_eq!(
+            error.map(|e| e.to_string()),
+            Some(format!(
+                "the file downloaded back from {URL} is not what was sent (0 bytes with SHA-256 \
+                 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 instead of 5 bytes with SHA-256 \
+                 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824); upload it again"
+            ))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn refused_downloads_and_bad_urls() -> Result<(), crate::InvalidInput> {
+        let sent = digest(b"x");
+        for status in [
+            StatusCode::NOT_FOUND,
+            StatusCode::FOUND,
+            StatusCode::FORBIDDEN,
+        ] {
+            assert_eq!(
+                DownloadCheck::new(URL, sent, status).err(),
+                Some(IntegrityError::DownloadRefused {
+                    url: URL.to_owned(),
+                    status: status.as_u16(),
+                })
+            );
+        }
+        assert_eq!(
+            IntegrityError::DownloadRefused {
+                url: URL.to_owned(),
+                status: 404
+            }
+            .to_string(),
+            format!(
+                "downloading the stored file back from {URL} to verify it was answered HTTP 404; the upload may be fine, check the URL or verify again later"
+            )
+        );
+        let api = Api::new(crate::ApiKey::new("sk-secret")?);
+        let request = download_request(&api, URL).map_err(|_| crate::InvalidInput::ApiKeyEmpty)?;
+        assert_eq!(request.uri(), URL);
+        assert_eq!(request.headers().len(), 1);
+        assert_eq!(request.headers()[header::USER_AGENT], api.user_agent());
+        for bad in ["", "/kieai/1/a.bin", "ftp://x/a.bin"] {
+            assert_eq!(
+                download_request(&api, bad).err(),
+                Some(IntegrityError::DownloadUrlInvalid {
+                    url: bad.to_owned()
+                })
+            );
+        }
+        Ok(())
     }
 }

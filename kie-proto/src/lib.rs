@@ -99,7 +99,7 @@ pub use config::{
 pub use data_url::{decode_base64_data, parse_data_url};
 pub use error::Error;
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
-pub use integrity::IntegrityError;
+pub use integrity::{ContentDigest, Digest, DownloadCheck, IntegrityError, download_request};
 pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime, sniff_len};
 pub use multipart::Boundary;
 pub use operation::Operation;

@@ -46,6 +46,7 @@ pub struct UploadOptions {
     file_name: Option<String>,
     mime_type: Option<String>,
     data_url: bool,
+    verify_download: bool,
     progress: Option<ProgressCallback>,
 }
 
@@ -56,6 +57,7 @@ impl fmt::Debug for UploadOptions {
             .field("file_name", &self.file_name)
             .field("mime_type", &self.mime_type)
             .field("data_url", &self.data_url)
+            .field("verify_download", &self.verify_download)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .finish()
     }
@@ -69,6 +71,7 @@ impl UploadOptions {
             file_name: None,
             mime_type: None,
             data_url: false,
+            verify_download: false,
             progress: None,
         }
     }
@@ -90,6 +93,17 @@ impl UploadOptions {
     /// base64 (the default).
     pub fn data_url(mut self, data_url: bool) -> Self {
         self.data_url = data_url;
+        self
+    }
+
+    /// After the upload, download the stored file back from its `downloadUrl` (without the
+    /// API key) and compare its length and SHA-256 with the content, in constant memory;
+    /// a difference is [`IntegrityError::DownloadMismatch`](crate::IntegrityError). The
+    /// content is read a second time for this, as it is after the upload, so only files and
+    /// bytes can be verified: with a reader the upload is refused before anything is sent
+    /// ([`InvalidInput::VerifyDownloadNeedsContent`]). Off by default; it costs a download.
+    pub fn verify_download(mut self, verify: bool) -> Self {
+        self.verify_download = verify;
         self
     }
 
@@ -120,6 +134,11 @@ impl UploadOptions {
     /// Whether the base64 endpoint gets a data URL.
     pub fn is_data_url(&self) -> bool {
         self.data_url
+    }
+
+    /// Whether the stored file is downloaded back and compared after the upload.
+    pub fn is_verify_download(&self) -> bool {
+        self.verify_download
     }
 
     /// The progress callback.

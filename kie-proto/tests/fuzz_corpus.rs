@@ -43,3 +43,18 @@ fn webhook_verify_corpus() {
 fn multipart_roundtrip_corpus() {
     replay("multipart_roundtrip", fuzz_targets::multipart_roundtrip);
 }
+
+#[test]
+fn input_validation_corpus() {
+    replay("input_validation", fuzz_targets::input_validation);
+}
+
+#[test]
+fn boundary_corpus() {
+    replay("boundary", fuzz_targets::boundary);
+}
+
+#[test]
+fn retry_after_corpus() {
+    replay("retry_after", fuzz_targets::retry_after);
+}

@@ -105,6 +105,28 @@ pub fn multipart_roundtrip(data: &[u8]) {
     );
 }
 
+/// `input_validation` target. Input: any bytes, read as lossy UTF-8 text and checked both
+/// as a URL ([`HttpUrl`], `UploadOptions::url_upload`) and as an API key ([`ApiKey`]).
+pub fn input_validation(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    check_http_url(&text);
+    check_api_key(&text);
+}
+
+/// `boundary` target. Input: any bytes, as lossy UTF-8, as a caller-chosen boundary.
+pub fn boundary(data: &[u8]) {
+    check_boundary(&String::from_utf8_lossy(data));
+}
+
+/// `retry_after` target. Input: 1 byte attempt number, 1 byte randomness, then the
+/// `Retry-After` header value.
+pub fn retry_after(data: &[u8]) {
+    let [attempt, random, value @ ..] = data else {
+        return;
+    };
+    check_retry_after(u32::from(*attempt % 8), f64::from(*random) / 256.0, value);
+}
+
 // ---------------------------------------------------------------------------------------
 // Responses.
 // ---------------------------------------------------------------------------------------
@@ -585,6 +607,272 @@ pub fn check_webhook(key: &str, timestamp: &[u8], signature: &[u8], body: &[u8])
         .unwrap();
     assert_eq!(verified.task_id, task_id);
     assert_eq!(text.parse::<u64>(), Ok(verified.timestamp));
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs: URLs, API keys, boundaries, Retry-After.
+// ---------------------------------------------------------------------------------------
+
+/// Checks [`HttpUrl::new`] on arbitrary text: what is accepted is the WHATWG-normalised URL,
+/// a fixed point of the check; it is sent as is (URL upload and download-url bodies); the
+/// URL-derived file name is the last segment decoded by an independent decoder; what is
+/// refused is refused with the variant the rules call for.
+pub fn check_http_url(text: &str) {
+    let result = HttpUrl::new(text);
+    let parsed = url::Url::parse(text);
+    let Ok(url) = result else {
+        match (result, &parsed) {
+            (Err(InvalidInput::UrlInvalid { url, reason, .. }), Err(_)) => {
+                assert_eq!(url, text);
+                assert!(!reason.is_empty());
+            }
+            (Err(InvalidInput::UrlScheme { url, .. }), Ok(parsed)) => {
+                assert_eq!(url, text);
+                assert!(!matches!(parsed.scheme(), "http" | "https"));
+            }
+            (Err(InvalidInput::UrlInvalid { reason, .. }), Ok(parsed)) => {
+                assert!(matches!(parsed.scheme(), "http" | "https"));
+                assert_eq!(reason, "no host after \"//\"");
+                assert!(parsed.host_str().is_none_or(str::is_empty) || !written_authority(text));
+            }
+            (other, _) => panic!("{text:?}: {other:?}"),
+        }
+        return;
+    };
+    let parsed = parsed.unwrap();
+    assert_eq!(url.as_str(), parsed.as_str());
+    assert!(matches!(parsed.scheme(), "http" | "https"));
+    assert!(!parsed.host_str().unwrap().is_empty());
+    assert!(written_authority(text), "{text:?} has no host after //");
+    // The normalised form is accepted unchanged.
+    assert_eq!(HttpUrl::new(url.as_str()).as_ref(), Ok(&url));
+    assert!(url.as_str().is_ascii());
+
+    // What is sent is what was checked.
+    let download = GetDownloadUrl::new(url.clone())
+        .to_request(&test_api())
+        .unwrap();
+    let Body::Complete(json) = download.body() else {
+        panic!("download-url body is not complete");
+    };
+    let json: serde_json::Value = serde_json::from_slice(json).unwrap();
+    assert_eq!(json["url"], url.as_str());
+    let options = kie_proto::UploadOptions::new("images");
+    let upload = options.url_upload(text, 7).unwrap();
+    let Body::Complete(json) = upload.to_request(&test_api()).unwrap().into_body() else {
+        panic!("URL upload body is not complete");
+    };
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["fileUrl"], url.as_str());
+    let name = json["fileName"].as_str().unwrap();
+    let segment = parsed
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("");
+    match percent_decode(segment) {
+        Some(decoded)
+            if expected_file_name_error(&decoded).is_none()
+                && FileName::new(decoded.as_str())
+                    .unwrap()
+                    .extension()
+                    .is_some() =>
+        {
+            assert_eq!(name, decoded);
+        }
+        _ => assert_eq!(name, "0000000000000007"),
+    }
+}
+
+/// Whether `text` is written `scheme://` + a character that is not a slash, after the
+/// WHATWG preprocessing (leading/trailing C0 and spaces trimmed, tabs and newlines removed).
+fn written_authority(text: &str) -> bool {
+    let cleaned: String = text
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let Some(colon) = cleaned.find(':') else {
+        return false;
+    };
+    let rest = &cleaned.as_bytes()[colon + 1..];
+    rest.len() > 2 && rest[0] == b'/' && rest[1] == b'/' && !matches!(rest[2], b'/' | b'\\')
+}
+
+/// `%XX` decoding written out (independent of the `percent-encoding` crate the SDK uses):
+/// a `%` not followed by two hex digits stays as is; `None` if the result is not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Checks [`ApiKey::new`]: accepted exactly when non-empty visible ASCII; the header is
+/// `Bearer <key>`, marked sensitive; neither the key's printouts nor the error show it.
+pub fn check_api_key(key: &str) {
+    let bad = key.bytes().position(|b| !b.is_ascii_graphic());
+    match (ApiKey::new(key), bad) {
+        (Ok(api_key), None) => {
+            assert!(!key.is_empty());
+            let header = api_key.authorization().clone();
+            assert_eq!(header.as_bytes(), format!("Bearer {key}").as_bytes());
+            assert!(header.is_sensitive());
+            assert_eq!(format!("{api_key:?}"), "ApiKey([redacted])");
+            assert_eq!(api_key.to_string(), "[redacted]");
+            let api = Api::new(api_key);
+            let request = GetCredits.to_request(&api).unwrap();
+            assert_eq!(request.headers()[header::AUTHORIZATION], header);
+            assert!(request.headers()[header::AUTHORIZATION].is_sensitive());
+        }
+        (Err(InvalidInput::ApiKeyEmpty), None) => assert!(key.is_empty()),
+        (Err(error @ InvalidInput::ApiKeyInvalidByte { position }), Some(bad)) => {
+            assert_eq!(position, bad);
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "API key contains a control character, space or non-ASCII byte at position {bad}; \
+                     it cannot be sent in a header (a trailing newline from a file is a common cause)"
+                )
+            );
+        }
+        other => panic!("{key:?}: {other:?}"),
+    }
+}
+
+/// Checks [`Boundary::new`]: accepted exactly when RFC 2046 allows it (1–70 `bchars`, not
+/// ending in a space); `multer::parse_boundary` reads it back from the `Content-Type`; a
+/// body framed with it parses back.
+pub fn check_boundary(text: &str) {
+    let bchar = |b: u8| b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b);
+    let allowed = (1..=70).contains(&text.len()) && text.bytes().all(bchar) && !text.ends_with(' ');
+    let boundary = match Boundary::new(text) {
+        Ok(boundary) => boundary,
+        Err(error) => {
+            assert!(!allowed, "{text:?} refused");
+            assert_eq!(error, InvalidInput::Boundary(text.to_owned()));
+            return;
+        }
+    };
+    assert!(allowed, "{text:?} accepted");
+    assert_eq!(boundary.as_str(), text);
+    let content_type = boundary.content_type();
+    assert_eq!(
+        multer::parse_boundary(&content_type).as_deref(),
+        Ok(text),
+        "{content_type}"
+    );
+    // NUL bytes cannot hold a delimiter, whatever the boundary.
+    let content = [0u8; 5];
+    check_stream_upload(
+        "images",
+        "a.png",
+        MimeType::new("image/png").unwrap(),
+        &content,
+        boundary,
+        &[2],
+        &[7],
+        |wire, boundary| block_on(parse_multipart(wire, boundary)),
+    );
+}
+
+/// The moment `check_retry_after` takes as "now": Sun, 06 Nov 1994 08:49:37 GMT + 1 day.
+pub const RETRY_NOW: u64 = 784_111_777 + 86_400;
+
+/// Checks [`RetryAfter::from_headers`] on one header value (delay-seconds or an HTTP date,
+/// both round-tripping), and the default [`RetryPolicy`]'s decision after attempt
+/// `attempt` (0..8) with it: give up past the attempts or the `Retry-After` cap, else wait
+/// the server's time, but never below the backoff floor (half the jitter-free backoff).
+pub fn check_retry_after(attempt: u32, random: f64, value: &[u8]) {
+    use kie_proto::{RetryDecision, RetryPolicy};
+    let Ok(value) = HeaderValue::from_bytes(value) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::RETRY_AFTER, value.clone());
+    let parsed = RetryAfter::from_headers(&headers);
+    let text = value.to_str().ok().map(str::trim);
+    match (parsed, text) {
+        (None, None) => {}
+        (None, Some(text)) => {
+            assert!(text.parse::<u64>().is_err());
+            assert!(httpdate::parse_http_date(text).is_err());
+        }
+        (Some(RetryAfter::Delay(delay)), Some(text)) => {
+            assert_eq!(Ok(delay.as_secs()), text.parse::<u64>());
+            assert_eq!(delay.subsec_nanos(), 0);
+        }
+        (Some(RetryAfter::At(at)), Some(text)) => {
+            assert!(text.parse::<u64>().is_err());
+            let printed = httpdate::fmt_http_date(at);
+            assert_eq!(httpdate::parse_http_date(&printed).ok(), Some(at));
+        }
+        (parsed, None) => panic!("{value:?} is not text but read as {parsed:?}"),
+    }
+
+    let policy = RetryPolicy::default();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(RETRY_NOW);
+    let failure = ApiError {
+        status: http::StatusCode::TOO_MANY_REQUESTS,
+        code: Some(429),
+        message: None,
+        kind: ErrorKind::RateLimited,
+        retry_after: parsed,
+        body_excerpt: None,
+    };
+    let decision = policy.decide(attempt, &failure, random, now);
+    let ceiling = Duration::from_millis(500)
+        .saturating_mul(1 << attempt.saturating_sub(1))
+        .min(Duration::from_secs(30));
+    let floor = ceiling / 2;
+    let server = parsed.map(|r| match r {
+        RetryAfter::Delay(delay) => delay,
+        RetryAfter::At(at) => at.duration_since(now).unwrap_or_default(),
+    });
+    match decision {
+        RetryDecision::GiveUp => assert!(
+            attempt >= policy.max_attempts()
+                || server.is_some_and(|wait| wait > Duration::from_secs(60)),
+            "gave up on attempt {attempt} with {server:?}"
+        ),
+        RetryDecision::RetryAfter(wait) => {
+            assert!(attempt < policy.max_attempts());
+            match server {
+                // The server's wait stands from the floor up.
+                Some(server) if server >= floor => assert_eq!(wait, server),
+                // Less (a past date, 0 s): the backoff between floor and ceiling.
+                Some(_) => {
+                    assert!(wait >= floor, "waits {wait:?} below the floor {floor:?}");
+                    assert!(
+                        wait <= ceiling,
+                        "waits {wait:?} above the ceiling {ceiling:?}"
+                    );
+                    assert!(wait > Duration::ZERO);
+                }
+                // No Retry-After: full jitter below the ceiling.
+                None => assert!(
+                    wait <= ceiling,
+                    "waits {wait:?} above the ceiling {ceiling:?}"
+                ),
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -115,6 +115,38 @@ impl Read for ChannelReader {
     }
 }
 
+/// The `base64Data` member as [`parse_bytes`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base64Member {
+    /// Absent or `null`.
+    Absent,
+    /// A string of `len` bytes and its decoded content (`None`: not valid base64).
+    Str {
+        /// Length of the string in bytes.
+        len: u64,
+        /// The decoded content.
+        decoded: Option<Vec<u8>>,
+    },
+    /// Any other JSON value.
+    Other,
+}
+
+/// Reads a base64-upload body held in memory exactly as the server reads a streamed one
+/// (the same parser, in [`StorageMode::Memory`]): `base64Data` and every other member, or
+/// the detail of a malformed body. For the `emulator_base64_body` fuzz target.
+pub fn parse_bytes(body: &[u8]) -> Result<(Base64Member, Map<String, Value>), String> {
+    let parsed = parse(body, StorageMode::Memory)?;
+    let base64 = match parsed.base64 {
+        Base64Field::Absent => Base64Member::Absent,
+        Base64Field::Other => Base64Member::Other,
+        Base64Field::Str { len, content } => Base64Member::Str {
+            len,
+            decoded: content.map(|c| c.data.map(|d| d.to_vec()).unwrap_or_default()),
+        },
+    };
+    Ok((base64, parsed.others))
+}
+
 /// Parses a whole JSON document from `input`; `Err` carries the detail of a malformed
 /// one.
 fn parse(input: impl Read, mode: StorageMode) -> Result<Body, String> {

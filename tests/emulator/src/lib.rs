@@ -63,7 +63,7 @@
 //!   `base64_body`: the streamed body of base64 uploads.
 
 pub(crate) mod api;
-pub(crate) mod base64_body;
+pub mod base64_body;
 pub mod clock;
 pub mod faults;
 pub(crate) mod files;

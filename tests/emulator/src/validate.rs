@@ -202,6 +202,19 @@ impl Base64Stream {
     }
 }
 
+/// Decodes a `base64Data` value fed to [`Base64Stream`] in `pieces` (split anywhere), as
+/// the server does with a streamed body: the same outcome as [`base64_data`] on the whole
+/// value. For the `emulator_base64_body` fuzz target.
+pub fn base64_data_streamed<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
+    let mut stream = Base64Stream::new();
+    let mut decoded = Vec::new();
+    let mut out = |bytes: &[u8]| decoded.extend_from_slice(bytes);
+    for piece in pieces {
+        stream.push(piece, &mut out);
+    }
+    stream.finish(&mut out).then_some(decoded)
+}
+
 /// Percent-encodes one path segment: every byte outside the RFC 3986 unreserved set
 /// (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`.
 pub fn encode_segment(segment: &str) -> String {

@@ -181,6 +181,7 @@ macro_rules! conformance_suite {
             redirects_not_followed,
             wire_format,
             stored_size_is_checked,
+            verify_download,
         );
     };
     (@tests $driver:ty; $($name:ident,)*) => {
@@ -1670,4 +1671,100 @@ pub fn stored_size_is_checked<D: Driver>() {
         let result = upload(&driver).unwrap();
         assert_eq!(result.file_size, Some(1000));
     }
+}
+
+/// `UploadOptions::verify_download(true)`: after the upload the stored file is downloaded
+/// back without `Authorization` and compared (length and SHA-256); a different, longer or
+/// refused download is `Error::Integrity`; a reader is refused before anything is sent.
+pub fn verify_download<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let data = content(300_000, 11);
+    let dir = TempDir::new("verify");
+    let path = dir.file("v.bin", &data);
+    let options = UploadOptions::new("verify")
+        .file_name("v.bin")
+        .verify_download(true);
+
+    driver.upload_bytes(&data, &options).unwrap();
+    driver.upload_base64_file(&path, &options).unwrap();
+    let downloads: Vec<_> = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == Host::Files)
+        .collect();
+    assert_eq!(downloads.len(), 2, "{downloads:#?}");
+    for download in &downloads {
+        assert_eq!(download.method, "GET");
+        assert!(!download.has_authorization(), "{download:?}");
+        assert_eq!(download.response_status, 200);
+    }
+
+    let served = |status: u16, body: Vec<u8>| Fault::Respond {
+        status,
+        content_type: "application/octet-stream".to_owned(),
+        body,
+        headers: Vec::new(),
+    };
+    let sha256 = |bytes: &[u8]| {
+        let mut digest = kie_proto::ContentDigest::new();
+        digest.update(bytes);
+        digest.finish()
+    };
+    let mut altered = data.clone();
+    altered[150_000] ^= 1;
+    let mut longer = data.clone();
+    longer.extend_from_slice(b"!!");
+    for (fault, received) in [
+        (served(200, altered.clone()), sha256(&altered)),
+        (served(200, data[..1000].to_vec()), sha256(&data[..1000])),
+        (served(200, longer.clone()), sha256(&longer[..=data.len()])),
+    ] {
+        emulator.faults().push(Route::Files, fault);
+        let error = driver.upload_file(&path, &options).unwrap_err();
+        let Error::Integrity(IntegrityError::DownloadMismatch {
+            url,
+            sent,
+            received: got,
+        }) = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!((*sent, *got), (sha256(&data), received));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the file downloaded back from {url} is not what was sent ({received} instead of {sent}); upload it again"
+            )
+        );
+    }
+    emulator
+        .faults()
+        .push(Route::Files, served(404, b"gone".to_vec()));
+    let error = driver.upload_bytes(&data, &options).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Integrity(IntegrityError::DownloadRefused { status: 404, .. })
+        ),
+        "{error:?}"
+    );
+
+    // A reader cannot be read again: refused before anything is sent.
+    emulator.clear_log();
+    let error = driver
+        .upload_reader(
+            Box::new(std::io::Cursor::new(data.clone())),
+            data.len() as u64,
+            &options,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::InvalidInput(InvalidInput::VerifyDownloadNeedsContent)
+        ),
+        "{error:?}"
+    );
+    assert_nothing_sent(&emulator);
 }

@@ -1,0 +1,40 @@
+//! Downloading an uploaded file back to verify it
+//! ([`UploadOptions::verify_download`](kie_proto::UploadOptions::verify_download)).
+//! kie-proto builds the request and judges the bytes; this module only moves them, through
+//! a fixed buffer.
+
+use std::io::{self, Read};
+
+use kie_proto::{Api, Digest, DownloadCheck, Error, UploadResult};
+
+use crate::run::Transport;
+use crate::source::CHUNK;
+use crate::transport::{self, TransportError};
+
+/// Downloads `result.download_url` (without `Authorization`) and checks it against `sent`.
+pub(crate) fn download(
+    transport: &Transport,
+    api: &Api,
+    result: &UploadResult,
+    sent: Digest,
+) -> Result<(), Error> {
+    let url = &result.download_url;
+    let failed = |error: ureq::Error| TransportError::from(error).into_failure().into_error(1);
+    let request = kie_proto::download_request(api, url)?;
+    let request = transport::configure(&transport.agent, &transport.timeouts, request);
+    let response = transport.agent.run(request).map_err(failed)?;
+    let (parts, body) = response.into_parts();
+    let mut check = DownloadCheck::new(url, sent, parts.status)?;
+    let mut reader = body.into_reader();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(failed(ureq::Error::from(error))),
+        };
+        check.update(&buf[..n])?;
+    }
+    Ok(check.finish()?)
+}
