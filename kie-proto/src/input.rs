@@ -8,6 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::url_check::{self, CheckedUrl, UrlRefusal};
+
 /// A request input that breaks a rule of the API. Returned before any byte is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -292,26 +294,18 @@ impl HttpUrl {
 }
 validated_string!(HttpUrl);
 
-pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<url::Url, InvalidInput> {
-    let parsed = url::Url::parse(url).map_err(|err| InvalidInput::UrlInvalid {
-        field,
-        url: url.to_owned(),
-        reason: err.to_string(),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(InvalidInput::UrlScheme {
+pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<CheckedUrl, InvalidInput> {
+    url_check::parse(url).map_err(|refusal| match refusal {
+        UrlRefusal::Invalid(reason) => InvalidInput::UrlInvalid {
             field,
             url: url.to_owned(),
-        });
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(InvalidInput::UrlInvalid {
+            reason,
+        },
+        UrlRefusal::Scheme => InvalidInput::UrlScheme {
             field,
             url: url.to_owned(),
-            reason: "no host".to_owned(),
-        });
-    }
-    Ok(parsed)
+        },
+    })
 }
 
 /// A MIME type such as `image/png`: `type/subtype` of RFC 6838 token characters, without

@@ -180,10 +180,9 @@ impl UploadOptions {
         let file_name = match &self.file_name {
             Some(name) => FileName::new(name.as_str())?,
             None => {
-                let from_url = url::Url::parse(file_url)
+                let from_url = crate::url_check::parse(file_url)
                     .ok()
-                    .and_then(|url| url.path_segments()?.next_back().map(str::to_owned))
-                    .and_then(|segment| FileName::new(segment).ok())
+                    .and_then(|url| FileName::new(url.last_segment).ok())
                     .filter(|name| name.extension().is_some());
                 from_url.unwrap_or_else(|| FileName::generated(random, None))
             }
