@@ -55,6 +55,19 @@
 //!
 //! `cargo run -p kie-blocking --example upload -- <path>` uploads a file (to a local emulator
 //! when `KIE_API_KEY` is not set).
+//!
+//! # Features
+//! Off by default, so a client that only uploads compiles only what it needs:
+//! - `url`: URLs (`fileUrl`, download-url, base URLs) parsed and serialised by the WHATWG
+//!   URL standard, with internationalised (IDNA) hosts, through the `url` crate. Without
+//!   it, ASCII URLs are checked by kie-proto's small strict parser and the others are
+//!   refused with [`InvalidInput::UrlInvalid`].
+//! - `webhook`: [`kie_proto::webhook`](https://docs.rs/kie-proto/latest/kie_proto/webhook/),
+//!   verification of the service's signed callbacks.
+//!
+//! # Public dependencies
+//! `ureq` types are part of this crate's API (`ClientBuilder::agent` takes a `ureq::Agent`; `ureq` is re-exported), and so are [`kie_proto`]'s; a
+//! major version of ureq is a major version of this crate.
 #![forbid(unsafe_code)]
 
 mod client;

@@ -72,13 +72,13 @@ impl BaseUrl {
     /// Checks `url`; `field` names it in the error.
     pub fn new(field: &'static str, url: &str) -> Result<Self, InvalidInput> {
         let parsed = check_http_url(field, url)?;
-        if parsed.query().is_some() || parsed.fragment().is_some() {
+        if parsed.has_query || parsed.has_fragment {
             return Err(InvalidInput::BaseUrlQuery {
                 field,
                 url: url.to_owned(),
             });
         }
-        Ok(Self(parsed.as_str().trim_end_matches('/').to_owned()))
+        Ok(Self(parsed.serialized.trim_end_matches('/').to_owned()))
     }
 
     /// The URL without a trailing slash.

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::url_check::{self, CheckedUrl, UrlRefusal};
+
 /// A request input that breaks a rule of the API. Returned before any byte is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -298,15 +300,14 @@ impl HttpUrl {
         field: &'static str,
         url: impl Into<String>,
     ) -> Result<Self, InvalidInput> {
-        Ok(Self(check_http_url(field, &url.into())?.into()))
+        Ok(Self(check_http_url(field, &url.into())?.serialized))
     }
 
     /// The last path segment, percent-decoded, when it is UTF-8 (`a%20b.png` gives
     /// `a b.png`). Empty for a URL ending in `/`.
     pub(crate) fn last_segment(&self) -> Option<String> {
-        let url = url::Url::parse(&self.0).ok()?;
-        let segment = url.path_segments()?.next_back()?;
-        percent_encoding::percent_decode_str(segment)
+        let segment = url_check::parse(&self.0).ok()?.last_segment;
+        percent_encoding::percent_decode_str(&segment)
             .decode_utf8()
             .ok()
             .map(Into::into)
@@ -314,45 +315,18 @@ impl HttpUrl {
 }
 validated_string!(HttpUrl);
 
-pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<url::Url, InvalidInput> {
-    let parsed = url::Url::parse(url).map_err(|err| InvalidInput::UrlInvalid {
-        field,
-        url: url.to_owned(),
-        reason: err.to_string(),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(InvalidInput::UrlScheme {
+pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<CheckedUrl, InvalidInput> {
+    url_check::parse(url).map_err(|refusal| match refusal {
+        UrlRefusal::Invalid(reason) => InvalidInput::UrlInvalid {
             field,
             url: url.to_owned(),
-        });
-    }
-    if parsed.host_str().is_none_or(str::is_empty) || !has_written_host(url) {
-        return Err(InvalidInput::UrlInvalid {
+            reason,
+        },
+        UrlRefusal::Scheme => InvalidInput::UrlScheme {
             field,
             url: url.to_owned(),
-            reason: "no host after \"//\"".to_owned(),
-        });
-    }
-    Ok(parsed)
-}
-
-/// Whether `url` (already known to parse with an http(s) scheme) is written with an
-/// authority, RFC 3986 style: `scheme://` and then something other than another slash.
-/// The WHATWG parser skips any run of `/` and `\` there, so `http:///nohost.png` would read
-/// as host `nohost.png` while every RFC 3986 reader sees an empty host.
-fn has_written_host(url: &str) -> bool {
-    // WHATWG strips leading and trailing C0 controls and spaces, and tabs and newlines anywhere.
-    let url: String = url
-        .trim_matches(|c: char| c <= ' ')
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .collect();
-    let Some((_, rest)) = url.split_once(':') else {
-        return false;
-    };
-    rest.strip_prefix("//")
-        .and_then(|authority| authority.chars().next())
-        .is_some_and(|c| c != '/' && c != '\\')
+        },
+    })
 }
 
 /// A MIME type such as `image/png`: `type/subtype` of RFC 6838 token characters, without

@@ -21,8 +21,17 @@
 //!   [`ClientConfig`] (key, base URLs, [`Timeouts`], retry policy, environment variables),
 //!   the one driver [`Error`] type, and the OS random numbers they feed in
 //!   ([`random_u64`], [`random_unit`]).
-//! - MIME detection ([`detect_mime`]), [`webhook`] signature verification, and reading
+//! - MIME detection ([`detect_mime`]), `webhook` signature verification, and reading
 //!   `base64Data` back ([`parse_data_url`], [`decode_base64_data`]) for emulators and tests.
+//!
+//! # Features
+//! Both are on by default; the drivers turn them off unless their user asks for them.
+//! - `url`: URLs (`fileUrl`, download-url, base URLs) are parsed and serialised by the
+//!   WHATWG URL standard through the `url` crate, internationalised (IDNA) hosts included.
+//!   Without it a small strict parser takes ASCII URLs — scheme and host lowercased, a
+//!   default port dropped, an empty path made `/`, everything else sent as written — and
+//!   refuses the rest ([`InvalidInput::UrlInvalid`] says why).
+//! - `webhook`: the `webhook` module (HMAC-SHA256 through `hmac` and `sha2`).
 //!
 //! # A complete request/response cycle
 //! ```
@@ -81,6 +90,8 @@ mod random;
 mod response;
 mod retry;
 mod upload;
+mod url_check;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 pub use http;

@@ -4,15 +4,18 @@
 //! call these.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// 64 random bits from the operating system, or — if the OS source fails — from std's
-/// randomly keyed hasher, which is still unique enough for names and jitter.
+/// 64 random bits: SipHash, keyed once per process with 128 bits from the operating system
+/// (std's [`RandomState`](std::collections::hash_map::RandomState)), of a process-wide
+/// counter. Without the key the output cannot be predicted; each call hashes a new counter value.
 pub fn random_u64() -> u64 {
-    getrandom::u64().unwrap_or_else(|_| {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(0x6b69_652d_7273);
-        hasher.finish()
-    })
+    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = KEY.get_or_init(Default::default).build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
 }
 
 /// A uniform random number in `[0, 1)`, e.g. for [`RetryPolicy::decide`](crate::RetryPolicy::decide).
