@@ -14,9 +14,9 @@ pub const DEFAULT_WEBHOOK_KEY_ENV: &str = "KIE_WEBHOOK_HMAC_KEY";
 /// the exit codes mean (a macro so that `concat!` can use it).
 macro_rules! key_and_exit_codes_help {
     () => {
-        "The API key is read from KIE_API_KEY, or from the file given with --api-key-file (its\n\
-         first line); it is never printed. There is no --api-key flag: a key on the command line\n\
-         leaks into shell history and `ps`.\n\
+        "The API key is read from KIE_API_KEY, or from the file given with --api-key-file (a\n\
+         final line break is ignored); it is never printed. There is no --api-key flag: a key on\n\
+         the command line leaks into shell history and `ps`.\n\
          \n\
          Exit codes:\n  \
          0    everything succeeded\n  \
@@ -54,7 +54,7 @@ pub struct Cli {
 /// Settings every command shares.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Read the API key from this file (its first line) instead of KIE_API_KEY
+    /// Read the API key from this file (a final line break is ignored) instead of KIE_API_KEY
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 

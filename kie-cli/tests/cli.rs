@@ -105,6 +105,8 @@ fn files_and_a_directory_are_stored_byte_exact_and_reported_as_ndjson() {
         .arg(dir.join("single.bin")));
     assert_exit(&output, 0);
     assert_no_key(&output, SECRET_KEY);
+    // stderr is not a terminal: no bars, and nothing else to say on success.
+    assert_eq!(text(&output.stderr), "");
 
     let stored = emu.stored_files();
     assert_eq!(stored.len(), expected.len());
