@@ -78,7 +78,10 @@ impl UploadBars {
         let total = terminal.multi.add(
             ProgressBar::new(files.iter().map(|(_, size)| size).sum())
                 .with_style(total_style)
-                .with_prefix(format!("total ({} files)", files.len())),
+                .with_prefix(match files.len() {
+                    1 => "total (1 file)".to_owned(),
+                    n => format!("total ({n} files)"),
+                }),
         );
         let files = files
             .iter()
