@@ -344,6 +344,7 @@ fn usage_errors_exit_2_before_anything_is_sent() {
     let dir = scratch("usage");
     write(&dir.join("a.txt"), b"a");
     write(&dir.join("b.txt"), b"b");
+    std::fs::create_dir_all(dir.join("empty/sub")).unwrap();
     for args in [
         vec!["upload".to_owned()],
         vec![
@@ -388,6 +389,8 @@ fn usage_errors_exit_2_before_anything_is_sent() {
             "ftp://example.com/a.png".to_owned(),
         ],
         vec!["no-such-command".to_owned()],
+        // A directory without files: almost certainly a mistake.
+        vec!["upload".to_owned(), dir.join("empty").display().to_string()],
     ] {
         let output = run(kie(&emu).args(&args));
         assert_exit(&output, 2);
@@ -440,8 +443,9 @@ fn ctrl_c_aborts_uploads_in_flight_and_exits_130() {
         assert!(Instant::now() < deadline, "the upload never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    let killed = Command::new("sh")
+        // The shell's own `kill`: no dependency on a procps binary.
+        .args(["-c", "kill -INT \"$0\"", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -523,6 +527,25 @@ fn a_signed_request_verifies_and_a_tampered_one_is_rejected() {
     assert_eq!(line["verified"], true);
     assert_eq!(line["taskId"], "task_42");
     assert_eq!(line["timestamp"], now);
+
+    // The same request on stdin.
+    let request =
+        format!("POST /callback HTTP/1.1\nHost: receiver\n{headers}\n{{\"taskId\":\"task_42\"}}");
+    let mut child = kie(&emu)
+        .env("KIE_WEBHOOK_HMAC_KEY", "hook-secret")
+        .args(["webhook", "verify"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.as_bytes()).unwrap();
+    let from_stdin = child.wait_with_output().unwrap();
+    assert_exit(&from_stdin, 0);
+    assert_eq!(
+        text(&from_stdin.stdout),
+        format!("verified: task task_42 signed at {now}\n")
+    );
 
     let tampered = verify("task_43", &headers);
     assert_exit(&tampered, 1);
