@@ -406,7 +406,8 @@ fn concurrency_bounds_the_uploads_in_flight() {
     for i in 0..6 {
         write(&dir.join(format!("f{i}.bin")), &content(i, 1000));
     }
-    for jobs in [1, 3] {
+    // -j 1, -j 3, and the documented default of 4 (6 files, so a default above 4 shows).
+    for (flag, jobs) in [(Some("1"), 1), (Some("3"), 3), (None, 4)] {
         emu.clear_storage();
         emu.reset_max_concurrent_uploads();
         // Every request waits, so uploads overlap as much as the CLI lets them.
@@ -415,12 +416,15 @@ fn concurrency_bounds_the_uploads_in_flight() {
             Fault::Delay(Duration::from_millis(200)),
             6,
         );
-        let output = run(kie(&emu)
-            .args(["upload", "-j", &jobs.to_string()])
-            .arg(&dir));
+        let mut command = kie(&emu);
+        command.arg("upload").arg(&dir);
+        if let Some(flag) = flag {
+            command.args(["-j", flag]);
+        }
+        let output = run(&mut command);
         assert_exit(&output, 0);
         assert_eq!(emu.stored_files().len(), 6);
-        assert_eq!(emu.max_concurrent_uploads(), jobs, "-j {jobs}");
+        assert_eq!(emu.max_concurrent_uploads(), jobs, "-j {flag:?}");
     }
 }
 
