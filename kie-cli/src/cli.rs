@@ -53,6 +53,7 @@ pub struct Cli {
 
 /// Settings every command shares.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Read the API key from this file (a final line break is ignored) instead of KIE_API_KEY
     #[arg(long, global = true, value_name = "PATH")]
@@ -180,7 +181,8 @@ pub struct UploadArgs {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
-    /// Download each file back and compare it with what was sent
+    /// Download each file back and compare it with what was sent (refused by this build: its
+    /// SDK cannot verify yet)
     #[arg(long)]
     pub verify: bool,
 }
@@ -283,6 +285,27 @@ mod tests {
             }
         }
         check(&Cli::command(), "");
+    }
+
+    #[test]
+    fn the_defaults_in_the_help_are_the_sdks() {
+        let help = Cli::command().render_long_help().to_string();
+        let policy = kie_async::RetryPolicy::default();
+        for default in [
+            format!(
+                "[default: {}]",
+                kie_async::kie_proto::DEFAULT_UPLOAD_BASE_URL
+            ),
+            format!("[default: {}]", kie_async::kie_proto::DEFAULT_API_BASE_URL),
+            format!("retry policy, {}]", policy.max_attempts()),
+            format!(
+                "the SDK's, {}]",
+                kie_async::DEFAULT_CONNECT_TIMEOUT.as_secs()
+            ),
+            format!("the SDK's, {}]", kie_async::DEFAULT_READ_TIMEOUT.as_secs()),
+        ] {
+            assert!(help.contains(&default), "{default} not in:\n{help}");
+        }
     }
 
     #[test]
