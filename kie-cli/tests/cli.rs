@@ -230,6 +230,35 @@ fn failures_do_not_stop_the_others_and_partial_failure_exits_1() {
 }
 
 #[test]
+fn an_unreadable_file_alone_exits_6_and_a_refused_upload_5() {
+    let emu = emulator();
+    let dir = scratch("local");
+    let output = run(kie(&emu).arg("upload").arg(dir.join("nope.png")));
+    assert_exit(&output, 6);
+    assert_eq!(emu.requests().len(), 0);
+
+    write(&dir.join("a.txt"), b"a");
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::json(
+            400,
+            serde_json::json!({"code": 400, "msg": "injected refusal"}),
+        ),
+    );
+    let output = run(kie(&emu).args(["upload", "--json"]).arg(dir.join("a.txt")));
+    assert_exit(&output, 5);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "bad_request");
+    assert_eq!(error["httpStatus"], 400);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("injected refusal")
+    );
+}
+
+#[test]
 fn a_wrong_key_exits_3_with_the_sdk_hint_and_the_key_never_shows() {
     let emu = emulator();
     let dir = scratch("auth");
