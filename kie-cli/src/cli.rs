@@ -14,9 +14,9 @@ pub const DEFAULT_WEBHOOK_KEY_ENV: &str = "KIE_WEBHOOK_HMAC_KEY";
 /// the exit codes mean (a macro so that `concat!` can use it).
 macro_rules! key_and_exit_codes_help {
     () => {
-        "The API key is read from KIE_API_KEY, or from the file given with --api-key-file (its\n\
-         first line); it is never printed. There is no --api-key flag: a key on the command line\n\
-         leaks into shell history and `ps`.\n\
+        "The API key is read from KIE_API_KEY, or from the file given with --api-key-file (a\n\
+         final line break is ignored); it is never printed. There is no --api-key flag: a key on\n\
+         the command line leaks into shell history and `ps`.\n\
          \n\
          Exit codes:\n  \
          0    everything succeeded\n  \
@@ -53,8 +53,9 @@ pub struct Cli {
 
 /// Settings every command shares.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Read the API key from this file (its first line) instead of KIE_API_KEY
+    /// Read the API key from this file (a final line break is ignored) instead of KIE_API_KEY
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
@@ -180,7 +181,8 @@ pub struct UploadArgs {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
-    /// Download each file back and compare it with what was sent
+    /// Download each file back and compare it with what was sent (refused by this build: its
+    /// SDK cannot verify yet)
     #[arg(long)]
     pub verify: bool,
 }
@@ -283,6 +285,27 @@ mod tests {
             }
         }
         check(&Cli::command(), "");
+    }
+
+    #[test]
+    fn the_defaults_in_the_help_are_the_sdks() {
+        let help = Cli::command().render_long_help().to_string();
+        let policy = kie_async::RetryPolicy::default();
+        for default in [
+            format!(
+                "[default: {}]",
+                kie_async::kie_proto::DEFAULT_UPLOAD_BASE_URL
+            ),
+            format!("[default: {}]", kie_async::kie_proto::DEFAULT_API_BASE_URL),
+            format!("retry policy, {}]", policy.max_attempts()),
+            format!(
+                "the SDK's, {}]",
+                kie_async::DEFAULT_CONNECT_TIMEOUT.as_secs()
+            ),
+            format!("the SDK's, {}]", kie_async::DEFAULT_READ_TIMEOUT.as_secs()),
+        ] {
+            assert!(help.contains(&default), "{default} not in:\n{help}");
+        }
     }
 
     #[test]

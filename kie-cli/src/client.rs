@@ -6,8 +6,8 @@ use kie_async::{Client, ENV_API_KEY, Error, InvalidInput, RetryPolicy};
 
 use crate::cli::GlobalArgs;
 
-/// The client the global flags describe. The key comes from `--api-key-file` (its first
-/// line) or else `KIE_API_KEY`; the base URLs from the flags or their environment variables
+/// The client the global flags describe. The key comes from `--api-key-file` (less a final
+/// line break) or else `KIE_API_KEY`; the base URLs from the flags or their environment variables
 /// (clap reads `KIE_UPLOAD_BASE_URL` / `KIE_API_BASE_URL`). Every check of the key and URLs
 /// is the SDK's, and no error shows the key.
 pub fn build(global: &GlobalArgs) -> Result<Client, Error> {
@@ -32,7 +32,7 @@ pub fn build(global: &GlobalArgs) -> Result<Client, Error> {
     builder.build()
 }
 
-/// The key: the first line of `--api-key-file`, or `KIE_API_KEY`.
+/// The key: the content of `--api-key-file` less a final line break, or `KIE_API_KEY`.
 fn api_key(global: &GlobalArgs) -> Result<String, Error> {
     match &global.api_key_file {
         Some(path) => {

@@ -62,7 +62,8 @@ fn main() -> ExitCode {
     };
     let exit = runtime.block_on(async {
         tokio::select! {
-            exit = run(cli, &terminal) => exit,
+            // The signal handler is installed (at its first poll) before `run` sends anything.
+            biased;
             // Dropping `run` drops the upload stream, which aborts every upload in flight
             // (their requests are cut off, so the service stores nothing partial).
             _ = tokio::signal::ctrl_c() => {
@@ -70,6 +71,7 @@ fn main() -> ExitCode {
                 eprintln!("kie: interrupted");
                 Exit::Interrupted
             }
+            exit = run(cli, &terminal) => exit,
         }
     });
     // Aborted uploads may still be closing their files on the blocking pool.

@@ -44,6 +44,7 @@ pub struct UploadBars(Option<Arc<Bars>>);
 struct Bars {
     multi: MultiProgress,
     file_style: ProgressStyle,
+    done_style: ProgressStyle,
     total: ProgressBar,
     state: Mutex<State>,
 }
@@ -70,13 +71,17 @@ impl UploadBars {
         if !terminal.bars {
             return Self(None);
         }
-        let [file_template, total_template] = templates(terminal.color);
+        let [file_template, total_template, done_template] = templates(terminal.color);
         let file_style = style(&file_template);
         let total_style = style(&total_template);
+        let done_style = style(&done_template);
         let total = terminal.multi.add(
             ProgressBar::new(files.iter().map(|(_, size)| size).sum())
                 .with_style(total_style)
-                .with_prefix(format!("total ({} files)", files.len())),
+                .with_prefix(match files.len() {
+                    1 => "total (1 file)".to_owned(),
+                    n => format!("total ({n} files)"),
+                }),
         );
         let files = files
             .iter()
@@ -90,6 +95,7 @@ impl UploadBars {
         Self(Some(Arc::new(Bars {
             multi: terminal.multi.clone(),
             file_style,
+            done_style,
             total,
             state: Mutex::new(State {
                 files,
@@ -115,6 +121,21 @@ impl UploadBars {
     /// All done: the total bar stays on screen at its final state.
     pub fn finish(&self) {
         if let Some(bars) = &self.0 {
+            let state = bars.state();
+            let elapsed = bars.total.elapsed().as_secs_f64();
+            // Whole bytes per second: the average is a summary, not a measurement to the byte.
+            let rate = if elapsed > 0.0 {
+                (state.sent as f64 / elapsed) as u64
+            } else {
+                0
+            };
+            bars.total.set_style(bars.done_style.clone());
+            bars.total.set_message(format!(
+                "{}/{} files, {}/s",
+                state.done,
+                state.files.len(),
+                indicatif::BinaryBytes(rate)
+            ));
             bars.total.finish();
         }
     }
@@ -171,17 +192,23 @@ impl Bars {
     }
 }
 
-/// The templates of a file bar and of the total bar.
-fn templates(color: bool) -> [String; 2] {
+/// The templates of a file bar, of the total bar, and of the total bar once all is done
+/// (the average rate over the whole run instead of the latest one).
+fn templates(color: bool) -> [String; 3] {
     let (bar, total_bar) = if color {
         ("{bar:30.cyan/blue}", "{bar:30.green/blue}")
     } else {
         ("{bar:30}", "{bar:30}")
     };
-    let common = "{percent:>3}% {binary_bytes:>10}/{binary_total_bytes:<10} {binary_bytes_per_sec}";
+    let progress = "{percent:>3}% {binary_bytes:>10}/{binary_total_bytes:<10}";
     [
-        format!("{{prefix:24!}} [{bar}] {common}"),
-        format!("{{prefix:24!}} [{total_bar}] {common}, ETA {{eta}} {{msg}}"),
+        format!("{{prefix:24!}} [{bar}] {progress} {{binary_bytes_per_sec}}"),
+        format!(
+            "{{prefix:24!}} [{total_bar}] {progress} {{binary_bytes_per_sec}}, ETA {{eta}} {{msg}}"
+        ),
+        format!(
+            "{{prefix:24!}} [{total_bar}] {{percent:>3}}% {{binary_total_bytes}} in {{elapsed}}, {{msg}}"
+        ),
     ]
 }
 

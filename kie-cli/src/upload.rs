@@ -125,6 +125,16 @@ pub async fn upload(
     if args.verify {
         return usage(VERIFY_UNAVAILABLE);
     }
+    if jobs.is_empty() && unreadable.is_empty() {
+        let hint = if args.recursive {
+            ""
+        } else {
+            " (-r uploads subdirectories too)"
+        };
+        return usage(&format!(
+            "nothing to upload: no files in the given directories{hint}"
+        ));
+    }
 
     let mut failures: Vec<(String, Error)> = unreadable
         .into_iter()

@@ -105,6 +105,8 @@ fn files_and_a_directory_are_stored_byte_exact_and_reported_as_ndjson() {
         .arg(dir.join("single.bin")));
     assert_exit(&output, 0);
     assert_no_key(&output, SECRET_KEY);
+    // stderr is not a terminal: no bars, and nothing else to say on success.
+    assert_eq!(text(&output.stderr), "");
 
     let stored = emu.stored_files();
     assert_eq!(stored.len(), expected.len());
@@ -228,6 +230,35 @@ fn failures_do_not_stop_the_others_and_partial_failure_exits_1() {
 }
 
 #[test]
+fn an_unreadable_file_alone_exits_6_and_a_refused_upload_5() {
+    let emu = emulator();
+    let dir = scratch("local");
+    let output = run(kie(&emu).arg("upload").arg(dir.join("nope.png")));
+    assert_exit(&output, 6);
+    assert_eq!(emu.requests().len(), 0);
+
+    write(&dir.join("a.txt"), b"a");
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::json(
+            400,
+            serde_json::json!({"code": 400, "msg": "injected refusal"}),
+        ),
+    );
+    let output = run(kie(&emu).args(["upload", "--json"]).arg(dir.join("a.txt")));
+    assert_exit(&output, 5);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "bad_request");
+    assert_eq!(error["httpStatus"], 400);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("injected refusal")
+    );
+}
+
+#[test]
 fn a_wrong_key_exits_3_with_the_sdk_hint_and_the_key_never_shows() {
     let emu = emulator();
     let dir = scratch("auth");
@@ -342,6 +373,7 @@ fn usage_errors_exit_2_before_anything_is_sent() {
     let dir = scratch("usage");
     write(&dir.join("a.txt"), b"a");
     write(&dir.join("b.txt"), b"b");
+    std::fs::create_dir_all(dir.join("empty/sub")).unwrap();
     for args in [
         vec!["upload".to_owned()],
         vec![
@@ -386,6 +418,8 @@ fn usage_errors_exit_2_before_anything_is_sent() {
             "ftp://example.com/a.png".to_owned(),
         ],
         vec!["no-such-command".to_owned()],
+        // A directory without files: almost certainly a mistake.
+        vec!["upload".to_owned(), dir.join("empty").display().to_string()],
     ] {
         let output = run(kie(&emu).args(&args));
         assert_exit(&output, 2);
@@ -401,7 +435,8 @@ fn concurrency_bounds_the_uploads_in_flight() {
     for i in 0..6 {
         write(&dir.join(format!("f{i}.bin")), &content(i, 1000));
     }
-    for jobs in [1, 3] {
+    // -j 1, -j 3, and the documented default of 4 (6 files, so a default above 4 shows).
+    for (flag, jobs) in [(Some("1"), 1), (Some("3"), 3), (None, 4)] {
         emu.clear_storage();
         emu.reset_max_concurrent_uploads();
         // Every request waits, so uploads overlap as much as the CLI lets them.
@@ -410,12 +445,15 @@ fn concurrency_bounds_the_uploads_in_flight() {
             Fault::Delay(Duration::from_millis(200)),
             6,
         );
-        let output = run(kie(&emu)
-            .args(["upload", "-j", &jobs.to_string()])
-            .arg(&dir));
+        let mut command = kie(&emu);
+        command.arg("upload").arg(&dir);
+        if let Some(flag) = flag {
+            command.args(["-j", flag]);
+        }
+        let output = run(&mut command);
         assert_exit(&output, 0);
         assert_eq!(emu.stored_files().len(), 6);
-        assert_eq!(emu.max_concurrent_uploads(), jobs, "-j {jobs}");
+        assert_eq!(emu.max_concurrent_uploads(), jobs, "-j {flag:?}");
     }
 }
 
@@ -438,8 +476,9 @@ fn ctrl_c_aborts_uploads_in_flight_and_exits_130() {
         assert!(Instant::now() < deadline, "the upload never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    let killed = Command::new("sh")
+        // The shell's own `kill`: no dependency on a procps binary.
+        .args(["-c", "kill -INT \"$0\"", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -521,6 +560,25 @@ fn a_signed_request_verifies_and_a_tampered_one_is_rejected() {
     assert_eq!(line["verified"], true);
     assert_eq!(line["taskId"], "task_42");
     assert_eq!(line["timestamp"], now);
+
+    // The same request on stdin.
+    let request =
+        format!("POST /callback HTTP/1.1\nHost: receiver\n{headers}\n{{\"taskId\":\"task_42\"}}");
+    let mut child = kie(&emu)
+        .env("KIE_WEBHOOK_HMAC_KEY", "hook-secret")
+        .args(["webhook", "verify"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.as_bytes()).unwrap();
+    let from_stdin = child.wait_with_output().unwrap();
+    assert_exit(&from_stdin, 0);
+    assert_eq!(
+        text(&from_stdin.stdout),
+        format!("verified: task task_42 signed at {now}\n")
+    );
 
     let tampered = verify("task_43", &headers);
     assert_exit(&tampered, 1);

@@ -9,49 +9,70 @@ use std::time::Duration;
 use kie_tests::{Emulator, Fault, Route};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
-/// Runs `kie upload <files>` on a pseudo-terminal (stdout and stderr both on it) with the
-/// extra environment `env`; returns everything the terminal received and the exit code.
-fn upload_on_a_terminal(emu: &Emulator, files: &[PathBuf], env: &[(&str, &str)]) -> (String, u32) {
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 30,
-            cols: 140,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_kie"));
-    command.env_clear();
-    command.env("TERM", "xterm-256color");
-    command.env("KIE_API_KEY", emu.api_key());
-    command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.args(["upload", "--path", "pty"]);
-    command.args(files);
-    let mut child = pair.slave.spawn_command(command).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let collector = std::thread::spawn(move || {
-        let mut output = Vec::new();
-        let mut buf = [0u8; 4096];
-        // On Linux the master reads EIO once the child side is closed: that is the end.
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            output.extend_from_slice(&buf[..n]);
+/// `kie upload --path pty <args>` running on a pseudo-terminal (stdout and stderr both on
+/// it), with the extra environment `env`.
+struct OnTerminal {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
+    collector: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl OnTerminal {
+    fn upload(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> Self {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 30,
+                cols: 140,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_kie"));
+        command.env_clear();
+        command.env("TERM", "xterm-256color");
+        command.env("KIE_API_KEY", emu.api_key());
+        command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
+        for (name, value) in env {
+            command.env(name, value);
         }
-        output
-    });
-    let status = child.wait().unwrap();
-    drop(pair.master);
-    let output = collector.join().unwrap();
-    (
-        String::from_utf8_lossy(&output).into_owned(),
-        status.exit_code(),
-    )
+        command.args(["upload", "--path", "pty"]);
+        command.args(args);
+        let child = pair.slave.spawn_command(command).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let collector = std::thread::spawn(move || {
+            let mut output = Vec::new();
+            let mut buf = [0u8; 4096];
+            // On Linux the master reads EIO once the child side is closed: that is the end.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                output.extend_from_slice(&buf[..n]);
+            }
+            output
+        });
+        Self {
+            child,
+            master: pair.master,
+            collector,
+        }
+    }
+
+    /// Waits for the exit; everything the terminal received, and the exit code.
+    fn finish(mut self) -> (String, u32) {
+        let status = self.child.wait().unwrap();
+        drop(self.master);
+        let output = self.collector.join().unwrap();
+        (
+            String::from_utf8_lossy(&output).into_owned(),
+            status.exit_code(),
+        )
+    }
+}
+
+fn upload_on_a_terminal(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> (String, u32) {
+    OnTerminal::upload(emu, args, env).finish()
 }
 
 fn three_files(name: &str) -> Vec<PathBuf> {
@@ -85,7 +106,9 @@ fn the_total_bar_is_drawn_in_colour_and_reaches_100_percent() {
     assert!(screen.contains("total (3 files)"), "{screen}");
     assert!(screen.contains("100%"), "{screen}");
     assert!(screen.contains("3/3 files"), "{screen}");
-    assert!(screen.contains("9.04 MiB/9.04 MiB"), "{screen}");
+    // While running: bytes of the total; at the end: the total and the average rate.
+    assert!(screen.contains("/9.04 MiB"), "{screen}");
+    assert!(screen.contains("100% 9.04 MiB in "), "{screen}");
     // The bar colours (green total), and the table after the bars.
     assert!(screen.contains("\u{1b}[32m"), "{screen:?}");
     assert!(screen.contains("NAME"), "{screen}");
@@ -120,4 +143,44 @@ fn quiet_and_dumb_terminals_get_no_bars() {
         assert!(!screen.contains("total ("), "{screen}");
         assert!(screen.contains("NAME"), "{screen}");
     }
+}
+
+#[test]
+fn ctrl_c_clears_the_bars_and_exits_130() {
+    let emu = Emulator::start();
+    emu.faults()
+        .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(3)));
+    let files = three_files("interrupt");
+    let running = OnTerminal::upload(&emu, &files[..1], &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while emu.in_flight_uploads() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Time for the bars to be drawn (the first report comes as the body starts).
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = running.child.process_id().unwrap();
+    let killed = std::process::Command::new("sh")
+        // The shell's own `kill`: no dependency on a procps binary.
+        .args(["-c", "kill -INT \"$0\"", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (screen, code) = running.finish();
+    assert_eq!(code, 130, "{screen}");
+    let drawn = screen
+        .rfind("total (1 file)")
+        .expect("the total bar was drawn");
+    let interrupted = screen
+        .rfind("kie: interrupted")
+        .expect("says it was interrupted");
+    // Between the last drawing and the message, the bar lines are erased.
+    assert!(
+        screen[drawn..interrupted].contains("\u{1b}[2K"),
+        "{screen:?}"
+    );
+    assert!(!screen.contains("NAME"), "{screen}");
 }
