@@ -33,3 +33,8 @@ fn emulator_base64_body_corpus() {
 fn emulator_path_corpus() {
     replay("emulator_path", fuzz_emulator::emulator_path);
 }
+
+#[test]
+fn emulator_multipart_corpus() {
+    replay("emulator_multipart", fuzz_emulator::emulator_multipart);
+}

@@ -3,7 +3,7 @@
 //! A multi-GiB upload must not cost multi-GiB: the JSON body is parsed by struson's
 //! streaming reader on a blocking thread, fed by the request body through a small
 //! bounded channel, and the `base64Data` string is decoded as it is read
-//! ([`Base64Stream`]) into a [`Sink`] (which keeps all bytes only in
+//! (`Base64Stream`) into a `Sink` (which keeps all bytes only in
 //! [`StorageMode::Memory`]). Every other member is read whole, as before.
 //!
 //! The outcome is what buffering the body and parsing it into a `serde_json::Value`

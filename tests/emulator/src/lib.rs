@@ -71,7 +71,7 @@ pub mod log;
 pub mod routes;
 pub(crate) mod server;
 pub mod storage;
-pub(crate) mod upload;
+pub mod upload;
 pub mod validate;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};

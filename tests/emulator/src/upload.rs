@@ -1,5 +1,6 @@
 //! The upload host: `file-base64-upload`, `file-stream-upload`, `file-url-upload`.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
@@ -9,7 +10,9 @@ use crate::clock::{iso8601_millis, iso8601_seconds};
 use crate::log::Record;
 use crate::routes::Route;
 use crate::server::{BodyReader, ReadError, Reply, Shared};
-use crate::storage::{Content, Sink, StoredFile, detect_mime, extension_of, random_hex};
+use crate::storage::{
+    Content, Sink, StorageMode, StoredFile, detect_mime, extension_of, random_hex,
+};
 use crate::validate;
 
 /// Longest text part accepted in a multipart upload (`uploadPath`, `fileName`, ...).
@@ -240,7 +243,39 @@ async fn stream_upload(
         .unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| bad("Invalid Content-Type: expected multipart/form-data with a boundary"))?;
-    let mut multipart = multer::Multipart::new(body.take_stream(), boundary);
+    let multipart = multer::Multipart::new(body.take_stream(), boundary);
+    let StreamParts {
+        file,
+        upload_path,
+        file_name,
+    } = read_stream_parts(multipart, shared.cfg.storage, &mut rec.fields).await?;
+    let (content, original) = file.ok_or_else(|| missing("file"))?;
+    check_names(upload_path.as_deref(), file_name.as_deref())?;
+    Ok(store(
+        shared,
+        upload_path.as_deref().unwrap_or_default(),
+        file_name,
+        original,
+        content,
+    ))
+}
+
+/// The parts of a stream-upload body the service reads: the file (its content and the
+/// part's `filename`), and the `uploadPath` and `fileName` text parts (empty means absent).
+struct StreamParts {
+    file: Option<(Content, Option<String>)>,
+    upload_path: Option<String>,
+    file_name: Option<String>,
+}
+
+/// Reads every part of `multipart` by the part rules: one `file` part at most, text parts
+/// UTF-8 and at most [`MAX_TEXT_PART`] bytes, unknown parts ignored. The parts are logged
+/// into `fields`.
+async fn read_stream_parts(
+    mut multipart: multer::Multipart<'_>,
+    mode: StorageMode,
+    fields: &mut BTreeMap<String, String>,
+) -> Result<StreamParts, Fail> {
     let malformed = |e: multer::Error| bad(format!("Malformed multipart/form-data body: {e}"));
 
     let mut file: Option<(Content, Option<String>)> = None;
@@ -254,17 +289,16 @@ async fn stream_upload(
             }
             let original = field.file_name().map(str::to_owned);
             if let Some(o) = &original {
-                rec.fields.insert("file.filename".into(), o.clone());
+                fields.insert("file.filename".into(), o.clone());
             }
             if let Some(ct) = field.content_type() {
-                rec.fields
-                    .insert("file.content_type".into(), ct.to_string());
+                fields.insert("file.content_type".into(), ct.to_string());
             }
-            let mut sink = Sink::new(shared.cfg.storage);
+            let mut sink = Sink::new(mode);
             while let Some(chunk) = field.chunk().await.map_err(malformed)? {
                 sink.push(&chunk);
             }
-            rec.fields.insert("file".into(), sink.size().to_string());
+            fields.insert("file".into(), sink.size().to_string());
             file = Some((sink.finish(), original));
             continue;
         }
@@ -277,7 +311,7 @@ async fn stream_upload(
         }
         let text = String::from_utf8(text)
             .map_err(|_| bad(format!("Invalid parameter: {name} must be UTF-8 text")))?;
-        rec.fields.insert(name.clone(), text.clone());
+        fields.insert(name.clone(), text.clone());
         let text = (!text.is_empty()).then_some(text);
         match name.as_str() {
             "uploadPath" => upload_path = text,
@@ -285,15 +319,48 @@ async fn stream_upload(
             _ => {}
         }
     }
-    let (content, original) = file.ok_or_else(|| missing("file"))?;
-    check_names(upload_path.as_deref(), file_name.as_deref())?;
-    Ok(store(
-        shared,
-        upload_path.as_deref().unwrap_or_default(),
+    Ok(StreamParts {
+        file,
+        upload_path,
         file_name,
-        original,
-        content,
-    ))
+    })
+}
+
+/// What a stream-upload body (`body` sent with `content_type`) comes to under the server's
+/// rules, read from memory: the stored folder, name, the file part's `filename` and the
+/// content; or the 400 message. For the `emulator_multipart` fuzz target.
+pub async fn parse_stream_upload(
+    content_type: &str,
+    body: bytes::Bytes,
+) -> Result<ParsedStreamUpload, String> {
+    let boundary = multer::parse_boundary(content_type).map_err(|e| e.to_string())?;
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(body)]);
+    let multipart = multer::Multipart::new(stream, boundary);
+    let parsed = async {
+        let parts = read_stream_parts(multipart, StorageMode::Memory, &mut BTreeMap::new()).await?;
+        let (content, original) = parts.file.ok_or_else(|| missing("file"))?;
+        check_names(parts.upload_path.as_deref(), parts.file_name.as_deref())?;
+        Ok::<_, Fail>(ParsedStreamUpload {
+            upload_path: parts.upload_path,
+            file_name: parts.file_name,
+            original_name: original,
+            content: content.data.map(|d| d.to_vec()).unwrap_or_default(),
+        })
+    };
+    parsed.await.map_err(|fail| fail.msg)
+}
+
+/// A stream-upload body as [`parse_stream_upload`] read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedStreamUpload {
+    /// The `uploadPath` part (absent or empty: `None`).
+    pub upload_path: Option<String>,
+    /// The `fileName` part (absent or empty: `None`).
+    pub file_name: Option<String>,
+    /// The `filename` parameter of the file part.
+    pub original_name: Option<String>,
+    /// The file part's bytes.
+    pub content: Vec<u8>,
 }
 
 async fn url_upload(

@@ -202,7 +202,7 @@ impl Base64Stream {
     }
 }
 
-/// Decodes a `base64Data` value fed to [`Base64Stream`] in `pieces` (split anywhere), as
+/// Decodes a `base64Data` value fed to the incremental decoder in `pieces` (split anywhere), as
 /// the server does with a streamed body: the same outcome as [`base64_data`] on the whole
 /// value. For the `emulator_base64_body` fuzz target.
 pub fn base64_data_streamed<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Option<Vec<u8>> {

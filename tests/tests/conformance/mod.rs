@@ -182,6 +182,7 @@ macro_rules! conformance_suite {
             wire_format,
             stored_size_is_checked,
             verify_download,
+            url_upload_sends_the_normalised_url,
         );
     };
     (@tests $driver:ty; $($name:ident,)*) => {
@@ -1765,6 +1766,47 @@ pub fn verify_download<D: Driver>() {
             Error::InvalidInput(InvalidInput::VerifyDownloadNeedsContent)
         ),
         "{error:?}"
+    );
+    assert_nothing_sent(&emulator);
+}
+
+/// A URL upload sends the URL in the WHATWG-normalised form it was checked in (scheme and
+/// host lower-cased), and the name taken from it is percent-decoded; a URL without a host
+/// after `//` is refused before anything is sent.
+pub fn url_upload_sends_the_normalised_url<D: Driver>() {
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let data = content(1000, 3);
+    let source = driver
+        .upload_bytes(&data, &UploadOptions::new("src").file_name("a b ü.bin"))
+        .unwrap();
+    assert!(
+        source.download_url.ends_with("/src/a%20b%20%C3%BC.bin"),
+        "{source:?}"
+    );
+    let shouted = source.download_url.replacen("http://", "HTTP://", 1);
+    let r = driver
+        .upload_url(&shouted, &UploadOptions::new("fetched"))
+        .unwrap();
+    assert_eq!(r.file_name.as_deref(), Some("a b ü.bin"));
+    assert_downloads(&r, &data);
+    let sent = &requests_to(&emulator, Route::UrlUpload)[0];
+    assert_eq!(
+        sent.fields.get("fileUrl").map(String::as_str),
+        Some(source.download_url.as_str())
+    );
+    assert_eq!(
+        sent.fields.get("fileName").map(String::as_str),
+        Some("a b ü.bin")
+    );
+
+    emulator.clear_log();
+    let error = driver
+        .upload_url("http:///nohost.png", &UploadOptions::new("fetched"))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid input, nothing was sent: fileUrl is not an absolute URL (no host after \"//\"): \"http:///nohost.png\""
     );
     assert_nothing_sent(&emulator);
 }

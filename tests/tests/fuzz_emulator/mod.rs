@@ -5,7 +5,12 @@
 //! functions on stable. Every function panics when an invariant breaks.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use kie_proto::{Api, ApiKey, Body, Boundary, FileName, Operation, StreamUpload, UploadPath};
 use kie_tests::emulator::base64_body::{self, Base64Member};
+use kie_tests::emulator::upload::parse_stream_upload;
 use kie_tests::emulator::validate;
 use serde_json::Value;
 
@@ -113,4 +118,77 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// `emulator_multipart` target. Input: 1 byte mode. Mode even: 1 byte path length, 1 byte
+/// name length, the path, the name (lossy UTF-8), then the content, framed by kie-proto's
+/// `StreamUpload`. Mode odd: the rest is a raw body under boundary `X`.
+///
+/// A body the SDK frames from valid names is read back by the emulator's part rules into
+/// exactly those names and that content (the SDK is at least as strict as the service); a
+/// raw body is either refused or yields a valid `uploadPath` and content taken from the body.
+pub fn emulator_multipart(data: &[u8]) {
+    let [mode, rest @ ..] = data else {
+        return;
+    };
+    if mode % 2 == 1 {
+        let outcome = block_on(parse_stream_upload(
+            "multipart/form-data; boundary=X",
+            bytes::Bytes::copy_from_slice(rest),
+        ));
+        if let Ok(parsed) = outcome {
+            let path = parsed
+                .upload_path
+                .as_deref()
+                .expect("uploadPath is required");
+            assert_eq!(validate::upload_path(path), Ok(()));
+            if let Some(name) = &parsed.file_name {
+                assert_eq!(validate::file_name(name), Ok(()));
+            }
+            assert!(
+                parsed.content.is_empty()
+                    || rest
+                        .windows(parsed.content.len())
+                        .any(|w| w == parsed.content),
+                "content not from the body"
+            );
+        }
+        return;
+    }
+    let [path_len, name_len, rest @ ..] = rest else {
+        return;
+    };
+    let (path, rest) = rest.split_at(usize::from(*path_len).min(rest.len()));
+    let (name, content) = rest.split_at(usize::from(*name_len).min(rest.len()));
+    let (path, name) = (String::from_utf8_lossy(path), String::from_utf8_lossy(name));
+    let (Ok(upload_path), Ok(file_name)) = (UploadPath::new(&*path), FileName::new(&*name)) else {
+        return;
+    };
+    let upload = StreamUpload::new(upload_path, file_name, content.len() as u64)
+        .with_boundary(Boundary::from_random_bytes([7; 16]));
+    let api = Api::new(ApiKey::new("sk-fuzz").unwrap());
+    let request = upload.to_request(&api).unwrap();
+    let Body::Framed(framed) = request.body() else {
+        panic!("stream upload body is not framed");
+    };
+    let wire = framed.to_vec(content).unwrap();
+    let content_type = request.headers()["content-type"].to_str().unwrap();
+    let parsed = block_on(parse_stream_upload(content_type, wire.into()))
+        .unwrap_or_else(|msg| panic!("the SDK's body refused: {msg}"));
+    assert_eq!(parsed.upload_path.as_deref(), Some(&*path));
+    assert_eq!(parsed.file_name.as_deref(), Some(&*name));
+    assert_eq!(parsed.original_name.as_deref(), Some(&*name));
+    assert_eq!(parsed.content, content);
+}
+
+/// Runs a future that never waits on I/O (multer over an in-memory stream) to completion.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+    panic!("future kept waiting on an in-memory stream");
 }
