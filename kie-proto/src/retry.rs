@@ -58,6 +58,7 @@ impl Retryable for TransportFailure {
 
 /// Why one attempt failed, as a driver reports it to [`RetryPolicy::after_failure`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AttemptFailure {
     /// The service answered with a refusal (maybe retryable).
     Api(ApiError),
@@ -108,6 +109,7 @@ impl AttemptFailure {
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetryDecision {
     /// Sleep for this long, then send the request again.
     RetryAfter(Duration),

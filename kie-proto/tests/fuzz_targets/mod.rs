@@ -316,6 +316,7 @@ pub fn check_base64_upload(
         Base64Form::DataUrl(mime) => data
             .strip_prefix(&format!("data:{mime};base64,"))
             .expect("data URL prefix"),
+        other => panic!("no check for base64 form {other:?}"),
     };
     assert_eq!(payload, STANDARD.encode(content));
     assert_eq!(STANDARD.decode(payload).unwrap(), content);
