@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use kie_proto::http::request;
 use kie_proto::{
-    Api, AttemptFailure, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter,
-    RetryPolicy, Timeouts,
+    Api, AttemptFailure, Body, CallTrace, Error, FramedBody, Operation, ProgressCallback,
+    ProgressReporter, RetryPolicy, Timeouts,
 };
 use ureq::{Agent, SendBody};
 
@@ -31,19 +31,25 @@ pub(crate) fn run<O: Operation>(
     progress: Option<ProgressCallback>,
 ) -> Result<O::Output, Error> {
     let request = operation.to_request(api)?;
+    let trace = CallTrace::start(&request);
     let (head, body) = request.into_parts();
     let mut reporter = ProgressReporter::new(progress, content_len(&body));
     let mut attempt = 1;
     loop {
+        trace.attempt(attempt);
         reporter.start_attempt(attempt);
         let failure = match send_once(transport, &head, &body, source, &mut reporter) {
             Ok(answer) => match parse(operation, answer) {
-                Ok(output) => return Ok(output),
+                Ok(output) => {
+                    trace.succeeded(attempt);
+                    return Ok(output);
+                }
                 Err(error) => AttemptFailure::Api(error),
             },
             Err(failure) => failure,
         };
-        let wait = transport.retry.after_failure(
+        let wait = trace.after_failure(
+            &transport.retry,
             attempt,
             failure,
             source.can_rewind(),
