@@ -53,8 +53,9 @@
 //!   verification of the service's signed callbacks.
 //!
 //! # Public dependencies
-//! `reqwest` types are part of this crate's API (`ClientBuilder::http_client` takes a `reqwest::Client`; `reqwest` is re-exported), and so are [`kie_proto`]'s; a
-//! major version of reqwest is a major version of this crate.
+//! `reqwest` types are part of this crate's API — [`ClientBuilder::http_client`] takes a
+//! `reqwest::Client`, and `reqwest` is re-exported — and so are [`kie_proto`]'s: a major
+//! version of `reqwest` is a major version of this crate.
 #![forbid(unsafe_code)]
 
 mod body;

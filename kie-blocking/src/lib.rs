@@ -71,8 +71,9 @@
 //!   verification of the service's signed callbacks.
 //!
 //! # Public dependencies
-//! `ureq` types are part of this crate's API (`ClientBuilder::agent` takes a `ureq::Agent`; `ureq` is re-exported), and so are [`kie_proto`]'s; a
-//! major version of ureq is a major version of this crate.
+//! `ureq` types are part of this crate's API — [`ClientBuilder::agent`] takes a
+//! `ureq::Agent`, and `ureq` is re-exported — and so are [`kie_proto`]'s: a major
+//! version of `ureq` is a major version of this crate.
 #![forbid(unsafe_code)]
 
 mod client;
