@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    AttemptFailure, Body, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback, ProgressReporter,
-    TransportFailure,
+    AttemptFailure, Body, CallTrace, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback,
+    ProgressReporter, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -55,8 +55,10 @@ impl Inner {
         progress: Option<ProgressCallback>,
     ) -> Result<O::Output, Error> {
         let request = op.to_request(&self.api)?;
+        let trace = CallTrace::start(&request);
         let mut attempt = 1;
         loop {
+            trace.attempt(attempt);
             let failure = match self
                 .attempt(&request, &mut content, progress.clone(), attempt)
                 .await
@@ -69,6 +71,7 @@ impl Inner {
                         Ok(output) => {
                             // Checked against what was sent; a mismatch is final.
                             op.check_output(&output)?;
+                            trace.succeeded(attempt);
                             return Ok(output);
                         }
                         Err(error) => AttemptFailure::Api(error),
@@ -76,7 +79,8 @@ impl Inner {
                 }
                 Err(failure) => failure,
             };
-            let delay = self.retry_policy.after_failure(
+            let delay = trace.after_failure(
+                &self.retry_policy,
                 attempt,
                 failure,
                 content.rewindable(),

@@ -549,10 +549,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             client.transport.timeouts,
-            Timeouts {
-                idle: Some(Duration::from_millis(5)),
-                ..Timeouts::NONE
-            }
+            Timeouts::NONE.with_idle(Some(Duration::from_millis(5)))
         );
     }
 }

@@ -57,6 +57,11 @@
 //! when `KIE_API_KEY` is not set).
 //!
 //! # Features
+//! - `tracing` (on by default): each call is a `kie.call` span (operation, host, body
+//!   length) with an event per attempt, per retry decision (reason, wait, `Retry-After`)
+//!   and for the outcome, through [`tracing`](https://docs.rs/tracing); see
+//!   [`kie_proto::CallTrace`]. Never the key, a body or an answer.
+//!
 //! Off by default, so a client that only uploads compiles only what it needs:
 //! - `url`: URLs (`fileUrl`, download-url, base URLs) parsed and serialised by the WHATWG
 //!   URL standard, with internationalised (IDNA) hosts, through the `url` crate. Without
@@ -66,8 +71,9 @@
 //!   verification of the service's signed callbacks.
 //!
 //! # Public dependencies
-//! `ureq` types are part of this crate's API (`ClientBuilder::agent` takes a `ureq::Agent`; `ureq` is re-exported), and so are [`kie_proto`]'s; a
-//! major version of ureq is a major version of this crate.
+//! `ureq` types are part of this crate's API — [`ClientBuilder::agent`] takes a
+//! `ureq::Agent`, and `ureq` is re-exported — and so are [`kie_proto`]'s: a major
+//! version of `ureq` is a major version of this crate.
 #![forbid(unsafe_code)]
 
 mod client;

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use kie_proto::http::request;
 use kie_proto::{
-    Api, AttemptFailure, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter,
-    RetryPolicy, Timeouts,
+    Api, AttemptFailure, Body, CallTrace, Error, FramedBody, Operation, ProgressCallback,
+    ProgressReporter, RetryPolicy, Timeouts,
 };
 use ureq::{Agent, SendBody};
 
@@ -31,19 +31,27 @@ pub(crate) fn run<O: Operation>(
     progress: Option<ProgressCallback>,
 ) -> Result<O::Output, Error> {
     let request = operation.to_request(api)?;
+    let trace = CallTrace::start(&request);
     let (head, body) = request.into_parts();
     let mut reporter = ProgressReporter::new(progress, content_len(&body));
     let mut attempt = 1;
     loop {
+        trace.attempt(attempt);
         reporter.start_attempt(attempt);
         let failure = match send_once(transport, &head, &body, source, &mut reporter) {
             Ok(answer) => match parse(operation, answer) {
-                Ok(output) => return check_output(operation, output),
+                Ok(output) => {
+                    // Checked against what was sent; a mismatch is final.
+                    operation.check_output(&output)?;
+                    trace.succeeded(attempt);
+                    return Ok(output);
+                }
                 Err(error) => AttemptFailure::Api(error),
             },
             Err(failure) => failure,
         };
-        let wait = transport.retry.after_failure(
+        let wait = trace.after_failure(
+            &transport.retry,
             attempt,
             failure,
             source.can_rewind(),
@@ -101,12 +109,6 @@ fn send_framed(
         return Err(AttemptFailure::Fatal(failure));
     }
     result.map_err(TransportError::into_failure)
-}
-
-/// Lets the operation check a successful output against what was sent (final either way).
-fn check_output<O: Operation>(operation: &O, output: O::Output) -> Result<O::Output, Error> {
-    operation.check_output(&output)?;
-    Ok(output)
 }
 
 /// Lets the operation judge the answer.

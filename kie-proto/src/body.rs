@@ -13,6 +13,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 /// The body of a request built by an [`Operation`](crate::Operation).
+///
+/// Exhaustive on purpose: a transport must send every kind of body, so a new kind is a
+/// breaking change that its compiler should point out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// No body (GET).
@@ -41,6 +44,7 @@ impl Body {
 
 /// How the content of a framed body is written between its head and tail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ContentEncoding {
     /// Bytes as they are (multipart file part).
     Raw,
@@ -172,6 +176,7 @@ impl FramedBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("upload content is {actual}{more} bytes but {declared} were declared; the file changed or the length is wrong",
     more = if *.at_least { " or more" } else { "" })]
+#[non_exhaustive]
 pub struct ContentLengthMismatch {
     /// Declared content length.
     pub declared: u64,
@@ -190,10 +195,8 @@ impl ContentLengthMismatch {
     /// use kie_proto::ContentLengthMismatch;
     /// assert_eq!(ContentLengthMismatch::check_prefix(5, 5), Ok(()));
     /// assert_eq!(ContentLengthMismatch::check_prefix(8192, 1 << 30), Ok(()));
-    /// assert_eq!(
-    ///     ContentLengthMismatch::check_prefix(2, 5),
-    ///     Err(ContentLengthMismatch { declared: 5, actual: 2, at_least: false })
-    /// );
+    /// let short = ContentLengthMismatch::check_prefix(2, 5).unwrap_err();
+    /// assert_eq!((short.declared, short.actual, short.at_least), (5, 2, false));
     /// ```
     pub fn check_prefix(prefix_len: usize, declared: u64) -> Result<(), ContentLengthMismatch> {
         if prefix_len < crate::sniff_len(declared) {

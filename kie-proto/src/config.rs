@@ -28,6 +28,7 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The three timeouts of a client; `None` is "no limit" (or, over a caller-supplied
 /// transport, "the transport's own").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Establishing the connection: DNS, TCP and TLS.
     pub connect: Option<Duration>,
@@ -48,6 +49,32 @@ impl Timeouts {
         idle: Some(DEFAULT_READ_TIMEOUT),
     };
 
+    /// These timeouts with the connect timeout set to `connect` (`None`: no limit).
+    pub const fn with_connect(mut self, connect: Option<Duration>) -> Timeouts {
+        self.connect = connect;
+        self
+    }
+
+    /// These timeouts with the overall (whole attempt) timeout set to `overall`.
+    pub const fn with_overall(mut self, overall: Option<Duration>) -> Timeouts {
+        self.overall = overall;
+        self
+    }
+
+    /// These timeouts with the idle timeout set to `idle`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kie_proto::Timeouts;
+    /// let timeouts = Timeouts::NONE.with_idle(Some(Duration::from_secs(5)));
+    /// assert_eq!(timeouts.idle, Some(Duration::from_secs(5)));
+    /// assert_eq!(timeouts.connect, None);
+    /// ```
+    pub const fn with_idle(mut self, idle: Option<Duration>) -> Timeouts {
+        self.idle = idle;
+        self
+    }
+
     /// No limits: what a client over a caller-supplied transport adds to the transport's own
     /// timeouts unless told otherwise.
     pub const NONE: Timeouts = Timeouts {
@@ -61,7 +88,7 @@ impl Timeouts {
     /// ```
     /// use std::time::Duration;
     /// use kie_proto::Timeouts;
-    /// let set = Timeouts { idle: Some(Duration::from_secs(5)), ..Timeouts::NONE };
+    /// let set = Timeouts::NONE.with_idle(Some(Duration::from_secs(5)));
     /// assert_eq!(set.or(Timeouts::DEFAULT).idle, Some(Duration::from_secs(5)));
     /// assert_eq!(set.or(Timeouts::DEFAULT).connect, Timeouts::DEFAULT.connect);
     /// assert_eq!(set.or(Timeouts::NONE), set);
@@ -90,7 +117,7 @@ impl Timeouts {
 ///     .upload_base_url("http://127.0.0.1:8080")
 ///     .read_timeout(Duration::from_secs(5));
 /// assert_eq!(config.api()?.upload_base_url(), "http://127.0.0.1:8080");
-/// assert_eq!(config.timeouts(), Timeouts { idle: Some(Duration::from_secs(5)), ..Timeouts::NONE });
+/// assert_eq!(config.timeouts(), Timeouts::NONE.with_idle(Some(Duration::from_secs(5))));
 /// assert!(!format!("{config:?}").contains("sk-example"));
 /// # Ok::<(), InvalidInput>(())
 /// ```
@@ -245,7 +272,7 @@ impl ClientConfig {
     /// use std::time::Duration;
     /// use kie_proto::{ClientConfig, Timeouts};
     /// let config = ClientConfig::new("k").read_timeout(Duration::from_secs(5));
-    /// let set = Timeouts { idle: Some(Duration::from_secs(5)), ..Timeouts::NONE };
+    /// let set = Timeouts::NONE.with_idle(Some(Duration::from_secs(5)));
     /// assert_eq!(config.timeouts_for(true), set);
     /// assert_eq!(config.timeouts_for(false), set.or(Timeouts::DEFAULT));
     /// ```

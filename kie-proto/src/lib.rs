@@ -25,13 +25,16 @@
 //!   `base64Data` back ([`parse_data_url`], [`decode_base64_data`]) for emulators and tests.
 //!
 //! # Features
-//! Both are on by default; the drivers turn them off unless their user asks for them.
+//! `url` and `webhook` are on by default; the drivers turn them off unless their user asks
+//! for them.
 //! - `url`: URLs (`fileUrl`, download-url, base URLs) are parsed and serialised by the
 //!   WHATWG URL standard through the `url` crate, internationalised (IDNA) hosts included.
 //!   Without it a small strict parser takes ASCII URLs — scheme and host lowercased, a
 //!   default port dropped, an empty path made `/`, everything else sent as written — and
 //!   refuses the rest ([`InvalidInput::UrlInvalid`] says why).
 //! - `webhook`: the `webhook` module (HMAC-SHA256 through `hmac` and `sha2`).
+//! - `tracing` (off here, on in the drivers): [`CallTrace`] reports calls, attempts, retry
+//!   decisions and outcomes through `tracing`.
 //!
 //! # A complete request/response cycle
 //! ```
@@ -89,6 +92,7 @@ mod options;
 mod random;
 mod response;
 mod retry;
+mod trace;
 mod upload;
 mod url_check;
 #[cfg(feature = "webhook")]
@@ -118,6 +122,7 @@ pub use options::{Progress, ProgressCallback, ProgressReporter, UploadOptions, U
 pub use random::{random_u64, random_unit};
 pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
 pub use retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable, TransportFailure};
+pub use trace::CallTrace;
 pub use upload::{Base64Form, Base64Upload, StreamUpload, UploadResult, UrlUpload};
 
 /// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.

@@ -12,6 +12,7 @@ use crate::upload::{Base64Form, Base64Upload, StreamUpload, UrlUpload};
 /// How far an upload has come: content bytes handed to the transport, out of the content's
 /// length (the file's size, not the larger base64 or multipart body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Content bytes sent in this attempt.
     pub sent: u64,
@@ -19,6 +20,18 @@ pub struct Progress {
     pub total: u64,
     /// The attempt these bytes belong to (1 for the first).
     pub attempt: u32,
+}
+
+impl Progress {
+    /// `sent` of `total` content bytes in attempt `attempt` (1 for the first), e.g. to test
+    /// a progress callback.
+    pub fn new(sent: u64, total: u64, attempt: u32) -> Progress {
+        Progress {
+            sent,
+            total,
+            attempt,
+        }
+    }
 }
 
 /// A progress callback. It runs on the thread (or task) that sends the body: keep it quick.
@@ -215,6 +228,7 @@ impl UploadOptions {
 
 /// The settled facts of one upload: the same on every attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadPlan {
     /// The folder.
     pub upload_path: UploadPath,

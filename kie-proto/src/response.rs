@@ -128,6 +128,7 @@ impl ErrorKind {
 
 /// A `Retry-After` header value (RFC 9110 §10.2.3): seconds to wait, or a date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetryAfter {
     /// Wait this long.
     Delay(Duration),
@@ -156,6 +157,7 @@ impl RetryAfter {
 
 /// The service, or something in front of it, refused or failed a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// HTTP status of the answer.
     pub status: StatusCode,
@@ -172,6 +174,27 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A refusal of `kind` with HTTP `status` and nothing else known (no body `code`,
+    /// message, `Retry-After` or excerpt); set those fields afterwards. For tests of code
+    /// that handles errors.
+    ///
+    /// ```
+    /// use kie_proto::{ApiError, ErrorKind, http::StatusCode};
+    /// let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::RateLimited);
+    /// error.code = Some(429);
+    /// assert!(error.is_retryable());
+    /// ```
+    pub fn new(status: StatusCode, kind: ErrorKind) -> ApiError {
+        ApiError {
+            status,
+            code: None,
+            message: None,
+            kind,
+            retry_after: None,
+            body_excerpt: None,
+        }
+    }
+
     /// Whether sending the same request again may succeed: rate limits, maintenance,
     /// timeouts, server errors and non-JSON answers with a 5xx status.
     pub fn is_retryable(&self) -> bool {

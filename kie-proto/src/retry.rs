@@ -58,6 +58,7 @@ impl Retryable for TransportFailure {
 
 /// Why one attempt failed, as a driver reports it to [`RetryPolicy::after_failure`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AttemptFailure {
     /// The service answered with a refusal (maybe retryable).
     Api(ApiError),
@@ -91,6 +92,27 @@ impl Retryable for AttemptFailure {
 }
 
 impl AttemptFailure {
+    /// What failed, in a few words for logs and traces (never the key or a body): the
+    /// refusal's [`ErrorKind`](crate::ErrorKind) and HTTP status, the [`TransportFailure`],
+    /// or `fatal`.
+    ///
+    /// ```
+    /// use kie_proto::{ApiError, AttemptFailure, ErrorKind, TransportFailure, http::StatusCode};
+    /// let refused = AttemptFailure::Api(ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::RateLimited));
+    /// assert_eq!(refused.reason(), "RateLimited (HTTP 429)");
+    /// let lost = AttemptFailure::Transport { kind: TransportFailure::Timeout, source: "idle".into() };
+    /// assert_eq!(lost.reason(), "transport: Timeout");
+    /// ```
+    pub fn reason(&self) -> String {
+        match self {
+            AttemptFailure::Api(error) => {
+                format!("{:?} (HTTP {})", error.kind, error.status.as_u16())
+            }
+            AttemptFailure::Transport { kind, .. } => format!("transport: {kind:?}"),
+            AttemptFailure::Fatal(_) => "fatal".to_owned(),
+        }
+    }
+
     /// The error reported when this failure is final after `attempts` attempts (the failed
     /// one included).
     pub fn into_error(self, attempts: u32) -> Error {
@@ -108,6 +130,7 @@ impl AttemptFailure {
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetryDecision {
     /// Sleep for this long, then send the request again.
     RetryAfter(Duration),

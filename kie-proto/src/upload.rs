@@ -127,6 +127,7 @@ fn lenient_u64<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u64>, D
 
 /// Which text the base64 endpoint receives in `base64Data` (spec §2.2: both are documented).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Base64Form {
     /// Bare standard base64 (the default: one integrator reports data URLs stored corrupt).
     #[default]

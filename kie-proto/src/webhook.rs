@@ -62,6 +62,7 @@ pub enum WebhookError {
 
 /// A callback whose signature checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VerifiedWebhook {
     /// The signed task id.
     pub task_id: String,

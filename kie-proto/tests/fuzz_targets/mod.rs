@@ -372,6 +372,7 @@ pub fn check_base64_upload(
         Base64Form::DataUrl(mime) => data
             .strip_prefix(&format!("data:{mime};base64,"))
             .expect("data URL prefix"),
+        other => panic!("no check for base64 form {other:?}"),
     };
     assert_eq!(payload, STANDARD.encode(content));
     assert_eq!(STANDARD.decode(payload).unwrap(), content);
@@ -823,28 +824,20 @@ pub fn check_retry_after(attempt: u32, random: f64, value: &[u8]) {
             let printed = httpdate::fmt_http_date(at);
             assert_eq!(httpdate::parse_http_date(&printed).ok(), Some(at));
         }
-        (parsed, None) => panic!("{value:?} is not text but read as {parsed:?}"),
+        (parsed, text) => panic!("{value:?} ({text:?}) read as {parsed:?}"),
     }
 
     let policy = RetryPolicy::default();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(RETRY_NOW);
-    let failure = ApiError {
-        status: http::StatusCode::TOO_MANY_REQUESTS,
-        code: Some(429),
-        message: None,
-        kind: ErrorKind::RateLimited,
-        retry_after: parsed,
-        body_excerpt: None,
-    };
+    let mut failure = ApiError::new(http::StatusCode::TOO_MANY_REQUESTS, ErrorKind::RateLimited);
+    failure.code = Some(429);
+    failure.retry_after = parsed;
     let decision = policy.decide(attempt, &failure, random, now);
     let ceiling = Duration::from_millis(500)
         .saturating_mul(1 << attempt.saturating_sub(1))
         .min(Duration::from_secs(30));
     let floor = ceiling / 2;
-    let server = parsed.map(|r| match r {
-        RetryAfter::Delay(delay) => delay,
-        RetryAfter::At(at) => at.duration_since(now).unwrap_or_default(),
-    });
+    let server = parsed.map(|r| r.delay_from(now));
     match decision {
         RetryDecision::GiveUp => assert!(
             attempt >= policy.max_attempts()
@@ -872,6 +865,7 @@ pub fn check_retry_after(attempt: u32, random: f64, value: &[u8]) {
                 ),
             }
         }
+        other => panic!("unexpected decision {other:?}"),
     }
 }
 

@@ -48,6 +48,9 @@
 //!   `application/octet-stream`.
 //! - Files host: no authentication; `/` answers 403, unknown or expired paths 404, and
 //!   uploads kept in [`StorageMode::Discard`] 404 (their bytes were not kept).
+//! - Every answer, canned ones included, carries `Access-Control-Allow-Origin: *` (the
+//!   real upload host allows `*` in its preflight). The files host answers a single byte
+//!   range with 206 (416 beyond the end) and ignores other range forms.
 //! - Faults run before everything else (like a proxy): a canned response consumes the
 //!   fault even for an unauthenticated request. Requests whose connection was dropped are
 //!   logged with `response_status == 0`.
@@ -88,6 +91,7 @@ pub use clock::Clock;
 pub use faults::{Fault, FaultPlan};
 pub use log::LoggedRequest;
 pub use routes::{Host, Route};
+pub use server::BOT_USER_AGENT_PREFIXES;
 pub use storage::{StorageMode, StoredFile};
 
 use log::RequestLog;
@@ -132,6 +136,7 @@ pub struct EmulatorBuilder {
     api_style: ErrorStyle,
     storage: StorageMode,
     require_user_agent: bool,
+    refuse_bot_user_agents: bool,
     quickstart_fields: bool,
     url_fetch_timeout: Duration,
     url_fetch_max_bytes: u64,
@@ -150,6 +155,7 @@ impl Default for EmulatorBuilder {
             api_style: ErrorStyle::Http200WithCode,
             storage: StorageMode::Memory,
             require_user_agent: false,
+            refuse_bot_user_agents: false,
             quickstart_fields: false,
             url_fetch_timeout: Duration::from_secs(30),
             url_fetch_max_bytes: 100 * 1024 * 1024,
@@ -196,6 +202,15 @@ impl EmulatorBuilder {
     /// `text/plain`, `error code: 1010`, on every host. Default false.
     pub fn require_user_agent(mut self, on: bool) -> Self {
         self.require_user_agent = on;
+        self
+    }
+
+    /// When true, requests without a User-Agent or with a bot-like one — the default agent
+    /// of an HTTP library or tool, see [`BOT_USER_AGENT_PREFIXES`] — get HTTP 403,
+    /// `text/plain`, `error code: 1010`, on every host, as the real CDN answers Python
+    /// urllib (spec §1.4). Default false.
+    pub fn refuse_bot_user_agents(mut self, on: bool) -> Self {
+        self.refuse_bot_user_agents = on;
         self
     }
 
@@ -259,22 +274,32 @@ impl EmulatorBuilder {
 
     /// Binds the three loopback listeners and starts serving, reporting failures.
     pub fn try_start(self) -> std::io::Result<Emulator> {
-        let bind = |offset: u16| -> std::io::Result<TcpListener> {
+        let bind = |host: Host, offset: u16| -> std::io::Result<TcpListener> {
             let port = if self.port == 0 {
                 0
             } else {
                 self.port.checked_add(offset).ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "port too large")
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "port {} leaves no room for the api and files hosts (PORT+1, PORT+2); use at most 65533",
+                            self.port
+                        ),
+                    )
                 })?
             };
-            let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
-            listener.set_nonblocking(true)?;
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let listener = TcpListener::bind(addr)
+                .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+                .map_err(|source| {
+                    std::io::Error::new(source.kind(), BindError { host, addr, source })
+                })?;
             Ok(listener)
         };
         let listeners = [
-            (Host::Upload, bind(0)?),
-            (Host::Api, bind(1)?),
-            (Host::Files, bind(2)?),
+            (Host::Upload, bind(Host::Upload, 0)?),
+            (Host::Api, bind(Host::Api, 1)?),
+            (Host::Files, bind(Host::Files, 2)?),
         ];
         let url_of = |l: &TcpListener| -> std::io::Result<String> {
             Ok(format!("http://{}", l.local_addr()?))
@@ -303,6 +328,7 @@ impl EmulatorBuilder {
                 upload_style: self.upload_style,
                 api_style: self.api_style,
                 require_user_agent: self.require_user_agent,
+                refuse_bot_user_agents: self.refuse_bot_user_agents,
                 quickstart_fields: self.quickstart_fields,
                 credits: self.credits,
             }),
@@ -350,6 +376,35 @@ impl EmulatorBuilder {
             stop: stop_tx,
             thread: Some(thread),
         })
+    }
+}
+
+/// A listener of one host could not be bound; the OS error is the [`source`](std::error::Error::source).
+/// [`EmulatorBuilder::try_start`] returns it inside a [`std::io::Error`] of the same kind.
+#[derive(Debug)]
+pub struct BindError {
+    /// The host whose listener failed.
+    pub host: Host,
+    /// The address it tried.
+    pub addr: SocketAddr,
+    /// The OS error (e.g. address in use).
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot listen on {} for the {} host; free that port or choose another --port",
+            self.addr,
+            self.host.name()
+        )
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 
@@ -466,6 +521,11 @@ impl Emulator {
     /// Switches the user-agent rule (403 `error code: 1010` without a User-Agent).
     pub fn set_require_user_agent(&self, on: bool) {
         self.shared.settings().require_user_agent = on;
+    }
+
+    /// Switches the bot-like user-agent rule ([`EmulatorBuilder::refuse_bot_user_agents`]).
+    pub fn set_refuse_bot_user_agents(&self, on: bool) {
+        self.shared.settings().refuse_bot_user_agents = on;
     }
 
     /// Switches the quickstart extras in upload responses.

@@ -11,6 +11,17 @@ pub enum Host {
     Files,
 }
 
+impl Host {
+    /// `"upload"`, `"api"` or `"files"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Host::Upload => "upload",
+            Host::Api => "api",
+            Host::Files => "files",
+        }
+    }
+}
+
 /// A route of the emulator, used to target faults ([`crate::FaultPlan`]) and to read the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {

@@ -47,6 +47,7 @@ pub(crate) struct Settings {
     pub upload_style: ErrorStyle,
     pub api_style: ErrorStyle,
     pub require_user_agent: bool,
+    pub refuse_bot_user_agents: bool,
     pub quickstart_fields: bool,
     pub credits: serde_json::Number,
 }
@@ -236,12 +237,20 @@ async fn dispatch(
     body: &mut BodyReader,
     rec: &mut Record,
 ) -> Reply {
-    let require_ua = shared.settings().require_user_agent;
-    let has_ua = parts
+    let (require_ua, refuse_bots) = {
+        let settings = shared.settings();
+        (settings.require_user_agent, settings.refuse_bot_user_agents)
+    };
+    let agent = parts
         .headers
         .get(http::header::USER_AGENT)
-        .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty());
-    if require_ua && !has_ua {
+        .map(|v| v.as_bytes().trim_ascii())
+        .filter(|v| !v.is_empty());
+    let refused = match agent {
+        None => require_ua || refuse_bots,
+        Some(agent) => refuse_bots && is_bot_like(agent),
+    };
+    if refused {
         return Reply::text(403, "error code: 1010");
     }
     match host {
@@ -249,6 +258,31 @@ async fn dispatch(
         Host::Api => api::handle(shared, route, parts, body, rec).await,
         Host::Files => files::handle(shared, parts),
     }
+}
+
+/// The default User-Agents of HTTP libraries and command-line tools (spec §1.4: Cloudflare
+/// refuses "bot-like" agents such as Python urllib's), matched case-insensitively as
+/// prefixes: see [`EmulatorBuilder::refuse_bot_user_agents`](crate::EmulatorBuilder::refuse_bot_user_agents).
+pub const BOT_USER_AGENT_PREFIXES: &[&str] = &[
+    "python-urllib/",
+    "python-requests/",
+    "python-httpx/",
+    "aiohttp/",
+    "go-http-client/",
+    "java/",
+    "okhttp/",
+    "libwww-perl/",
+    "curl/",
+    "wget/",
+];
+
+/// Whether `agent` starts like one of [`BOT_USER_AGENT_PREFIXES`].
+fn is_bot_like(agent: &[u8]) -> bool {
+    BOT_USER_AGENT_PREFIXES.iter().any(|prefix| {
+        agent
+            .get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+    })
 }
 
 /// The body `code` of a JSON response body, if it has one.
@@ -309,12 +343,29 @@ impl Reply {
         self
     }
 
+    /// Status, `Content-Type`, the reply's headers, and `Access-Control-Allow-Origin: *`
+    /// (what the real upload host allows in its preflight) unless the reply sets its own,
+    /// so browser clients can read every answer, `Retry-After` included.
     fn builder(&self) -> http::response::Builder {
         let mut builder = Response::builder()
             .status(self.status)
             .header(http::header::CONTENT_TYPE, self.content_type.as_str());
         for (name, value) in &self.headers {
             builder = builder.header(name.as_str(), value.as_str());
+        }
+        let has = |name: &http::HeaderName| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+        };
+        if !has(&http::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            builder = builder.header(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+        }
+        if !has(&http::header::ACCESS_CONTROL_EXPOSE_HEADERS) {
+            builder = builder.header(
+                http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                "Retry-After, Content-Range",
+            );
         }
         builder
     }

@@ -3,24 +3,32 @@
 //! ```text
 //! kie-emulator --port 8080 --key my-test-key --ttl-hours 24 --storage memory
 //! kie-emulator --storage discard --json-body-limit 2000000000   # 1 GiB base64 uploads
+//! kie-emulator --generated-file result.png                      # a file download-url accepts
 //! ```
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use kie_emulator::{Emulator, ErrorStyle, Host, StorageMode};
 
-/// A local emulator of the KIE.AI File Upload API and Common API.
+/// Runs a local emulator of the KIE.AI File Upload API and Common API until Ctrl-C.
+///
+/// Three loopback HTTP listeners play the service's three hosts: upload (the upload
+/// routes), api (credits, download-url) and files (serves uploads and generated files).
+/// On start it prints KIE_UPLOAD_BASE_URL=, KIE_API_BASE_URL=, KIE_FILES_BASE_URL= and
+/// KIE_API_KEY= lines (and a KIE_GENERATED_URL= line per --generated-file) for clients to
+/// read.
 #[derive(Debug, Parser)]
-#[command(name = "kie-emulator", version, about)]
+#[command(name = "kie-emulator", version)]
 struct Args {
     /// Port of the upload host; the api host uses PORT+1 and the files host PORT+2.
     /// 0 picks free ports.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// The accepted API key.
-    #[arg(long, default_value = kie_emulator::DEFAULT_API_KEY)]
+    /// The accepted API key (`Authorization: Bearer <KEY>`): visible ASCII, no spaces.
+    #[arg(long, default_value = kie_emulator::DEFAULT_API_KEY, value_parser = api_key)]
     key: String,
     /// How long uploads are served, in hours (1 to 876000, i.e. up to 100 years).
     #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=876_000))]
@@ -40,6 +48,15 @@ struct Args {
     /// Answer 403 `error code: 1010` to requests without a User-Agent.
     #[arg(long)]
     require_user_agent: bool,
+    /// Answer 403 `error code: 1010` to requests without a User-Agent or with an HTTP
+    /// library's default one (python-urllib/, curl/, Go-http-client/, ...), as the real
+    /// CDN does.
+    #[arg(long)]
+    refuse_bot_user_agents: bool,
+    /// Serve the file at PATH as a file "generated" by the service (served for 14 days;
+    /// download-url accepts its URL, printed as KIE_GENERATED_URL=...). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    generated_file: Vec<PathBuf>,
     /// Add the quickstart extras (fileId, originalName, ...) to upload responses.
     #[arg(long)]
     quickstart_fields: bool,
@@ -73,6 +90,35 @@ enum Storage {
     Discard,
 }
 
+/// Checks `--key`: it goes into an `Authorization` header, so it must be visible ASCII.
+fn api_key(key: &str) -> Result<String, String> {
+    if key.is_empty() {
+        return Err("the key is empty; clients could never authenticate".to_owned());
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the key must be visible ASCII without spaces".to_owned());
+    }
+    Ok(key.to_owned())
+}
+
+/// A file to serve as generated: its bytes and a MIME type from its extension.
+fn generated_file(path: &PathBuf) -> Result<(Vec<u8>, String), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    Ok((bytes, mime.essence_str().to_owned()))
+}
+
+/// Prints `error` and its causes on one line, `: `-separated.
+fn report(context: &str, error: &dyn std::error::Error) {
+    let mut line = format!("kie-emulator: {context}: {error}");
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        line.push_str(&format!(": {next}"));
+        cause = next.source();
+    }
+    eprintln!("{line}");
+}
+
 fn style(s: Style) -> ErrorStyle {
     match s {
         Style::Status => ErrorStyle::StatusEqualsCode,
@@ -92,6 +138,7 @@ async fn main() {
             Storage::Discard => StorageMode::Discard,
         })
         .require_user_agent(args.require_user_agent)
+        .refuse_bot_user_agents(args.refuse_bot_user_agents)
         .quickstart_fields(args.quickstart_fields)
         .credits(args.credits)
         .account_id(args.account_id)
@@ -102,10 +149,20 @@ async fn main() {
     if let Some(s) = args.api_error_style.or(args.error_style) {
         builder = builder.error_style(Host::Api, style(s));
     }
+    let mut generated = Vec::new();
+    for path in &args.generated_file {
+        match generated_file(path) {
+            Ok(file) => generated.push(file),
+            Err(message) => {
+                eprintln!("kie-emulator: --generated-file: {message}");
+                std::process::exit(2);
+            }
+        }
+    }
     let emulator = match builder.try_start() {
         Ok(emulator) => emulator,
         Err(e) => {
-            eprintln!("kie-emulator: cannot start: {e}");
+            report("cannot start", &e);
             std::process::exit(1);
         }
     };
@@ -115,6 +172,10 @@ async fn main() {
     let _ = writeln!(out, "KIE_API_BASE_URL={}", emulator.api_base_url());
     let _ = writeln!(out, "KIE_FILES_BASE_URL={}", emulator.files_base_url());
     let _ = writeln!(out, "KIE_API_KEY={}", emulator.api_key());
+    for (bytes, mime) in generated {
+        let url = emulator.issue_generated_file(bytes, &mime);
+        let _ = writeln!(out, "KIE_GENERATED_URL={url}");
+    }
     let _ = out.flush();
     drop(out);
     eprintln!("kie-emulator: running; press Ctrl-C to stop");
