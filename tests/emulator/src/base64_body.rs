@@ -17,7 +17,7 @@ use std::io::Read;
 
 use bytes::{Buf, Bytes};
 use serde_json::{Map, Value};
-use struson::reader::{JsonReader, JsonStreamReader, ValueType};
+use struson::reader::{JsonReader, JsonStreamReader, ReaderSettings, ValueType};
 use struson::writer::{JsonStreamWriter, JsonWriter};
 use tokio::sync::mpsc;
 
@@ -150,7 +150,13 @@ pub fn parse_bytes(body: &[u8]) -> Result<(Base64Member, Map<String, Value>), St
 /// Parses a whole JSON document from `input`; `Err` carries the detail of a malformed
 /// one.
 fn parse(input: impl Read, mode: StorageMode) -> Result<Body, String> {
-    let mut json = JsonStreamReader::new(input);
+    // Numbers are left to serde_json (`read_value`), as with a buffered body: struson's
+    // default refuses exponents beyond ±99 (`1e100`, `0e400`) that serde_json accepts.
+    let settings = ReaderSettings {
+        restrict_number_values: false,
+        ..ReaderSettings::default()
+    };
+    let mut json = JsonStreamReader::new_custom(input, settings);
     let e = |e: &dyn std::fmt::Display| e.to_string();
     if json.peek().map_err(|x| e(&x))? != ValueType::Object {
         // Still a syntax error if the value is malformed or followed by garbage.
