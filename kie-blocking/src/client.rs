@@ -6,13 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use kie_proto::{
-    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, RetryPolicy,
-    UploadOptions, UploadPlan, UploadResult,
+    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, ProxyUrl,
+    RetryPolicy, UploadOptions, UploadPlan, UploadResult,
 };
 use ureq::Agent;
 
 use crate::run::{self, Transport};
 use crate::source::{ReadSeek, Source};
+use crate::transport::Agents;
 
 pub use kie_proto::{ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 
@@ -462,9 +463,36 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through the proxy at `url`: `http://host:port` (or
+    /// `https://…` for a TLS connection to the proxy), credentials allowed
+    /// (`http://user:password@proxy:3128`, percent-encoded; sent as `Proxy-Authorization`,
+    /// never shown in `Debug` or errors). Requests to `https://` base URLs go through a
+    /// `CONNECT` tunnel. Without this setting the `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
+    /// and `NO_PROXY` variables apply ([`kie_proto::proxy`]). An invalid URL fails
+    /// [`build`](Self::build). Not applied to an [`agent`](Self::agent) given here.
+    ///
+    /// ```
+    /// let client = kie_blocking::Client::builder("sk-example")
+    ///     .proxy("http://user:secret@proxy.internal:3128")
+    ///     .build()?;
+    /// assert!(!format!("{client:?}").contains("secret"));
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.config = self.config.proxy(url);
+        self
+    }
+
+    /// Connects directly, ignoring the proxy environment variables.
+    pub fn no_proxy(mut self) -> Self {
+        self.config = self.config.no_proxy();
+        self
+    }
+
     /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
     /// redirects and reads every status itself; the timeouts of this builder are applied
-    /// only when set explicitly, otherwise the agent's own apply.
+    /// only when set explicitly, otherwise the agent's own apply, and so do its proxy
+    /// and TLS settings (this builder's [`proxy`](Self::proxy) is not applied).
     pub fn agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self
@@ -475,10 +503,23 @@ impl ClientBuilder {
         let api = self.config.api()?;
         // A caller's agent keeps its own timeouts, except those set here explicitly.
         let timeouts = self.config.timeouts_for(self.agent.is_some());
-        let agent = self.agent.unwrap_or_else(default_agent);
+        let agents = match self.agent {
+            Some(agent) => Agents::single(agent),
+            None => {
+                let rules = self.config.proxy_rules(|name| std::env::var(name).ok())?;
+                let proxies: Vec<&ProxyUrl> = [api.upload_base_url(), api.api_base_url()]
+                    .iter()
+                    .filter_map(|base| {
+                        let uri: kie_proto::http::Uri = base.parse().ok()?;
+                        rules.proxy_for(uri.scheme_str()?, uri.host()?)
+                    })
+                    .collect();
+                Agents::for_rules(rules.clone(), &proxies, default_agent)?
+            }
+        };
         Ok(Client {
             transport: Transport {
-                agent,
+                agents,
                 timeouts,
                 retry: *self.config.retry_policy_ref(),
             },
@@ -487,11 +528,30 @@ impl ClientBuilder {
     }
 }
 
-/// The agent of a client that was given none: ureq's defaults (rustls with the webpki
-/// roots, a proxy from the environment's `*_PROXY` variables if set). Redirects and status
-/// handling are set on every request, whatever the agent (see `transport::exchange`).
-fn default_agent() -> Agent {
-    Agent::new_with_defaults()
+/// An agent of a client that was given none: rustls with the aws-lc-rs crypto provider and
+/// the platform's certificate verifier (the system trust store, `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` honoured), through `proxy` or directly. Redirects and status handling
+/// are set on every request, whatever the agent (see `transport::exchange`).
+fn default_agent(proxy: Option<&ProxyUrl>) -> Result<Agent, Error> {
+    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::PlatformVerifier)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .build();
+    let proxy = proxy
+        .map(|proxy| ureq::Proxy::new(proxy.as_str_with_credentials()))
+        .transpose()
+        .map_err(|_| kie_proto::InvalidInput::ProxyUrl {
+            reason: "ureq cannot use it",
+        })?;
+    Ok(Agent::config_builder()
+        .tls_config(tls)
+        .proxy(proxy)
+        .build()
+        .into())
 }
 
 #[cfg(test)]
