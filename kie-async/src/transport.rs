@@ -358,15 +358,24 @@ pub(crate) fn facts(err: &reqwest::Error, via_proxy: bool) -> FailureFacts {
     facts.connecting = err.is_connect();
     facts.unsendable = err.is_builder();
     let mut next: Option<&(dyn StdError + 'static)> = err.source();
+    // Below a hyper error, invalid data is hyper's verdict on the answer's framing (a bad
+    // chunk size line, …), not the network's.
+    let mut in_hyper = false;
     while let Some(cause) = next {
         next = cause.source();
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             facts.saw_io(io.kind());
+            facts.malformed_answer |= in_hyper
+                && matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                );
             // `io::Error::source` skips the wrapped error itself; step into it.
             next = io.get_ref().map(|inner| inner as &(dyn StdError + 'static));
         } else if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             facts.saw_tls(tls_failure(tls));
         } else if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            in_hyper = true;
             facts.malformed_answer |= hyper.is_parse();
             facts.timed_out |= hyper.is_timeout();
         } else {

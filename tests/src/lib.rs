@@ -49,7 +49,22 @@
 //!   fault even for an unauthenticated request. Requests whose connection was dropped are
 //!   logged with `response_status == 0`.
 
+pub mod connect_proxy;
 pub mod emulator;
+pub mod tls_front;
+
+/// A small tokio runtime for a test server that lives as long as its owner.
+pub(crate) fn net_runtime(name: &str) -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => panic!("{name}: cannot start a runtime: {e}"),
+    }
+}
 
 pub use emulator::clock::Clock;
 pub use emulator::faults::{Fault, FaultPlan};

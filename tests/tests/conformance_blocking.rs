@@ -29,6 +29,12 @@ impl Driver for Blocking {
         if let Some(timeout) = settings.read_timeout {
             builder = builder.read_timeout(timeout);
         }
+        if let Some(proxy) = &settings.proxy {
+            builder = builder.proxy(proxy);
+        }
+        if settings.no_proxy {
+            builder = builder.no_proxy();
+        }
         builder.build().map(Blocking)
     }
 
