@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    Operation, ProxyRules, RetryPolicy, UploadOptions, UploadPlan, UploadResult, random_u64,
+    Operation, ProxyRules, RetryPolicy, TlsRoots, UploadOptions, UploadPlan, UploadResult,
+    random_u64,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -188,6 +189,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
+    /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
+    /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
+    /// Not applied to a client given with [`http_client`](Self::http_client).
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.config = self.config.tls_roots(roots);
+        self
+    }
+
     /// Speaks HTTP/1.1 only. By default HTTP/2 is offered by ALPN over TLS and used when
     /// the server accepts it (one connection then carries all of
     /// [`upload_many`](Client::upload_many)'s uploads at once); plain `http://` is always
@@ -225,7 +235,12 @@ impl ClientBuilder {
             Some(client) => (client, ProxyRules::default()),
             None => {
                 let rules = self.config.proxy_rules(|name| std::env::var(name).ok())?;
-                let client = default_http_client(timeouts.connect, &rules, self.http1_only)?;
+                let client = default_http_client(
+                    timeouts.connect,
+                    &rules,
+                    self.http1_only,
+                    self.config.tls_roots_ref(),
+                )?;
                 (client, rules)
             }
         };
@@ -250,11 +265,37 @@ fn default_http_client(
     connect_timeout: Option<Duration>,
     rules: &ProxyRules,
     http1_only: bool,
+    roots: &TlsRoots,
 ) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder()
         .tls_backend_rustls()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
+    let unsendable = |err| Error::Transport {
+        kind: kie_proto::TransportFailure::Unsendable,
+        attempts: 0,
+        source: Box::new(err),
+    };
+    let certificates = |ders: &mut dyn Iterator<Item = &[u8]>| {
+        ders.map(reqwest::Certificate::from_der)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unsendable)
+    };
+    match roots {
+        TlsRoots::Only(ders) => {
+            builder = builder.tls_certs_only(certificates(&mut ders.iter().map(Vec::as_slice))?);
+        }
+        #[cfg(feature = "webpki-roots")]
+        TlsRoots::WebPki => {
+            let mut bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|c| &c[..]);
+            builder = builder.tls_certs_only(certificates(&mut bundled)?);
+        }
+        #[cfg(not(feature = "webpki-roots"))]
+        TlsRoots::WebPki => return Err(kie_proto::InvalidInput::WebPkiRootsNotBuiltIn.into()),
+        _ => {}
+    }
     if let Some(timeout) = connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
@@ -269,11 +310,7 @@ fn default_http_client(
                 .map(|proxy| proxy.as_str_with_credentials().to_owned())
         }));
     }
-    builder.build().map_err(|err| Error::Transport {
-        kind: kie_proto::TransportFailure::Unsendable,
-        attempts: 0,
-        source: Box::new(err),
-    })
+    builder.build().map_err(unsendable)
 }
 
 impl Client {

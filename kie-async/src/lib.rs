@@ -54,6 +54,6 @@ pub use many::UploadSource;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, InvalidInput, Operation, Progress, ProgressCallback,
-    RetryPolicy, TransportFailure, UploadOptions, UploadResult,
+    RetryPolicy, TlsFailure, TlsRoots, TransportFailure, UploadOptions, UploadResult,
 };
 pub use reqwest;

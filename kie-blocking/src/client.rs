@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use kie_proto::{
-    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, ProxyUrl,
-    RetryPolicy, UploadOptions, UploadPlan, UploadResult,
+    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation,
+    ProxyUrl, RetryPolicy, TlsRoots, UploadOptions, UploadPlan, UploadResult,
 };
 use ureq::Agent;
 
@@ -489,6 +489,24 @@ impl ClientBuilder {
         self
     }
 
+    /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
+    /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
+    /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
+    /// Not applied to an [`agent`](Self::agent) given here.
+    ///
+    /// ```
+    /// use kie_blocking::{Client, TlsRoots};
+    /// # let private_ca_der: Vec<u8> = Vec::new();
+    /// let client = Client::builder("sk-example")
+    ///     .tls_roots(TlsRoots::Only(vec![private_ca_der]))
+    ///     .build()?;
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.config = self.config.tls_roots(roots);
+        self
+    }
+
     /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
     /// redirects and reads every status itself; the timeouts of this builder are applied
     /// only when set explicitly, otherwise the agent's own apply, and so do its proxy
@@ -514,7 +532,10 @@ impl ClientBuilder {
                         rules.proxy_for(uri.scheme_str()?, uri.host()?)
                     })
                     .collect();
-                Agents::for_rules(rules.clone(), &proxies, default_agent)?
+                let roots = root_certs(self.config.tls_roots_ref())?;
+                Agents::for_rules(rules.clone(), &proxies, |proxy| {
+                    default_agent(proxy, roots.clone())
+                })?
             }
         };
         Ok(Client {
@@ -528,15 +549,34 @@ impl ClientBuilder {
     }
 }
 
+/// ureq's name for the certificate authorities to trust.
+fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
+    use ureq::tls::{Certificate, RootCerts};
+    Ok(match roots {
+        TlsRoots::Only(certificates) => RootCerts::Specific(std::sync::Arc::new(
+            certificates
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect(),
+        )),
+        #[cfg(feature = "webpki-roots")]
+        TlsRoots::WebPki => RootCerts::WebPki,
+        #[cfg(not(feature = "webpki-roots"))]
+        TlsRoots::WebPki => return Err(InvalidInput::WebPkiRootsNotBuiltIn.into()),
+        _ => RootCerts::PlatformVerifier,
+    })
+}
+
 /// An agent of a client that was given none: rustls with the aws-lc-rs crypto provider and
-/// the platform's certificate verifier (the system trust store, `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR` honoured), through `proxy` or directly. Redirects and status handling
-/// are set on every request, whatever the agent (see `transport::exchange`).
-fn default_agent(proxy: Option<&ProxyUrl>) -> Result<Agent, Error> {
-    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+/// `roots` (by default the platform's certificate verifier: the system trust store,
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), through `proxy` or directly. Redirects and
+/// status handling are set on every request, whatever the agent (see
+/// `transport::exchange`).
+fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Result<Agent, Error> {
+    use ureq::tls::{TlsConfig, TlsProvider};
     let tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
-        .root_certs(RootCerts::PlatformVerifier)
+        .root_certs(roots)
         .unversioned_rustls_crypto_provider(std::sync::Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
         ))
@@ -544,7 +584,7 @@ fn default_agent(proxy: Option<&ProxyUrl>) -> Result<Agent, Error> {
     let proxy = proxy
         .map(|proxy| ureq::Proxy::new(proxy.as_str_with_credentials()))
         .transpose()
-        .map_err(|_| kie_proto::InvalidInput::ProxyUrl {
+        .map_err(|_| InvalidInput::ProxyUrl {
             reason: "ureq cannot use it",
         })?;
     Ok(Agent::config_builder()

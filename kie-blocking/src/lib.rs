@@ -68,6 +68,6 @@ pub use source::ReadSeek;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, InvalidInput, Operation, Progress, ProgressCallback,
-    RetryPolicy, TransportFailure, UploadOptions, UploadResult,
+    RetryPolicy, TlsFailure, TlsRoots, TransportFailure, UploadOptions, UploadResult,
 };
 pub use ureq;

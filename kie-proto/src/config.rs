@@ -105,6 +105,25 @@ pub struct ClientConfig {
     timeouts: Timeouts,
     retry_policy: RetryPolicy,
     proxy: Result<ProxySetting, InvalidInput>,
+    tls_roots: TlsRoots,
+}
+
+/// Which certificate authorities a client trusts for `https://`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// The platform's verifier (`rustls-platform-verifier`): the system trust store — on
+    /// Linux the system bundle, or the files named by `SSL_CERT_FILE` / `SSL_CERT_DIR`
+    /// when set; on macOS and Windows the OS verifier. A TLS-inspecting corporate proxy
+    /// whose CA is installed in the system works out of the box.
+    #[default]
+    Platform,
+    /// Mozilla's roots bundled into the binary (`webpki-roots`), ignoring the system store:
+    /// for minimal containers without a CA bundle. Needs the driver's `webpki-roots` Cargo
+    /// feature; without it the client fails to build.
+    WebPki,
+    /// Only these certificate authorities (DER-encoded certificates), e.g. a private CA.
+    Only(Vec<Vec<u8>>),
 }
 
 impl fmt::Debug for ClientConfig {
@@ -121,6 +140,7 @@ impl fmt::Debug for ClientConfig {
             .field("retry_policy", &self.retry_policy)
             // `ProxyUrl`'s `Debug` hides credentials; no `InvalidInput` quotes a proxy URL.
             .field("proxy", &self.proxy)
+            .field("tls_roots", &self.tls_roots)
             .finish()
     }
 }
@@ -138,6 +158,7 @@ impl ClientConfig {
             timeouts: Timeouts::NONE,
             retry_policy: RetryPolicy::default(),
             proxy: Ok(ProxySetting::FromEnvironment),
+            tls_roots: TlsRoots::Platform,
         }
     }
 
@@ -297,6 +318,17 @@ impl ClientConfig {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ProxyRules, InvalidInput> {
         self.proxy.clone()?.rules(env)
+    }
+
+    /// The certificate authorities to trust; default [`TlsRoots::Platform`].
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.tls_roots = roots;
+        self
+    }
+
+    /// The certificate authorities to trust (the getter of [`tls_roots`](Self::tls_roots)).
+    pub fn tls_roots_ref(&self) -> &TlsRoots {
+        &self.tls_roots
     }
 
     /// The retry policy (the getter of [`retry_policy`](Self::retry_policy)).

@@ -29,6 +29,12 @@ pub enum InvalidInput {
         /// What is wrong with its value.
         reason: &'static str,
     },
+    /// [`TlsRoots::WebPki`](crate::TlsRoots::WebPki) was chosen, but the driver was built
+    /// without its `webpki-roots` Cargo feature.
+    #[error(
+        "TlsRoots::WebPki needs the driver's `webpki-roots` Cargo feature (or use TlsRoots::Platform)"
+    )]
+    WebPkiRootsNotBuiltIn,
     /// The API key is empty.
     #[error("API key is empty: set it to the key from the KIE.AI dashboard")]
     ApiKeyEmpty,

@@ -95,7 +95,7 @@ pub use body::{
 pub use common::{GetCredits, GetDownloadUrl};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
-    ENV_UPLOAD_BASE_URL, Timeouts,
+    ENV_UPLOAD_BASE_URL, Timeouts, TlsRoots,
 };
 pub use data_url::{decode_base64_data, parse_data_url};
 pub use error::Error;

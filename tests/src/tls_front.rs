@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct TestCa {
     issuer: Issuer<'static, KeyPair>,
     pem: String,
+    der: Vec<u8>,
 }
 
 /// Which server certificate to issue. All are for `127.0.0.1` unless said otherwise.
@@ -59,6 +60,7 @@ impl TestCa {
         let certificate = params.self_signed(&key).expect("self-sign the CA");
         TestCa {
             pem: certificate.pem(),
+            der: certificate.der().to_vec(),
             issuer: Issuer::new(params, key),
         }
     }
@@ -66,6 +68,11 @@ impl TestCa {
     /// The CA certificate, PEM (what goes into `SSL_CERT_FILE`).
     pub fn pem(&self) -> &str {
         &self.pem
+    }
+
+    /// The CA certificate, DER.
+    pub fn der(&self) -> Vec<u8> {
+        self.der.clone()
     }
 
     /// A server certificate of `kind`, signed by this CA.

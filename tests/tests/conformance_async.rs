@@ -60,6 +60,9 @@ impl Driver for Async {
         if settings.no_proxy {
             builder = builder.no_proxy();
         }
+        if let Some(roots) = &settings.tls_roots {
+            builder = builder.tls_roots(roots.clone());
+        }
         if settings.http1_only {
             builder = builder.http1_only();
         }

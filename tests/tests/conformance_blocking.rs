@@ -35,6 +35,9 @@ impl Driver for Blocking {
         if settings.no_proxy {
             builder = builder.no_proxy();
         }
+        if let Some(roots) = &settings.tls_roots {
+            builder = builder.tls_roots(roots.clone());
+        }
         builder.build().map(Blocking)
     }
 

@@ -59,6 +59,8 @@ pub struct Settings {
     pub no_proxy: bool,
     /// `http1_only()` (kie-async only: kie-blocking speaks HTTP/1.1 anyway).
     pub http1_only: bool,
+    /// `tls_roots(…)`.
+    pub tls_roots: Option<kie_proto::TlsRoots>,
 }
 
 impl Default for Settings {
@@ -76,6 +78,7 @@ impl Default for Settings {
             proxy: None,
             no_proxy: false,
             http1_only: false,
+            tls_roots: None,
         }
     }
 }
@@ -191,6 +194,7 @@ macro_rules! conformance_suite {
             wire_format,
             payload_too_large_413,
             malformed_answers,
+            tls_roots_chosen_on_the_builder,
         );
         /// TLS and proxies, in a child process whose `SSL_CERT_FILE` and `HTTPS_PROXY` are
         /// set for it (environment variables are global to a process).
@@ -1966,4 +1970,50 @@ pub fn real_networks<D: Driver>() {
         error.to_string(),
         "could not connect to the proxy after 3 attempts: check the proxy URL (the client's proxy setting, or HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
     );
+}
+
+/// `tls_roots`: only the given CA (a private CA, no environment needed); Mozilla's bundle
+/// (refuses the test CA, or the client says the `webpki-roots` feature is off).
+pub fn tls_roots_chosen_on_the_builder<D: Driver>() {
+    use kie_proto::{TlsFailure, TlsRoots};
+    use kie_tests::tls_front::{CertKind, TestCa, TlsFront};
+
+    let ca = TestCa::generate("kie-rs private CA");
+    let emulator = Emulator::start();
+    let upstream = emulator
+        .api_base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let front = TlsFront::start(ca.issue(CertKind::Valid), upstream);
+    let settings = |roots: TlsRoots| Settings {
+        api_base_url: Some(front.base_url()),
+        tls_roots: Some(roots),
+        no_proxy: true,
+        ..Settings::default()
+    };
+    client::<D>(&emulator, &settings(TlsRoots::Only(vec![ca.der()])))
+        .credits()
+        .unwrap();
+    let other = TestCa::generate("another CA");
+    let error = client::<D>(&emulator, &settings(TlsRoots::Only(vec![other.der()])))
+        .credits()
+        .unwrap_err();
+    assert_eq!(
+        transport_kind(&error),
+        Some((TransportFailure::Tls(TlsFailure::UnknownIssuer), 1)),
+        "{error:?}"
+    );
+    match D::connect(&emulator, &settings(TlsRoots::WebPki)) {
+        Err(Error::InvalidInput(InvalidInput::WebPkiRootsNotBuiltIn)) => {}
+        Err(error) => panic!("{error:?}"),
+        Ok(driver) => {
+            let error = driver.credits().unwrap_err();
+            assert_eq!(
+                transport_kind(&error),
+                Some((TransportFailure::Tls(TlsFailure::UnknownIssuer), 1)),
+                "{error:?}"
+            );
+        }
+    }
 }
