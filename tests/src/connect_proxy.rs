@@ -11,7 +11,7 @@
 //! ```
 #![allow(clippy::expect_used)] // test infrastructure: failing to bind is a broken machine
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
@@ -44,12 +44,12 @@ impl ConnectProxy {
         let required = credentials.map(|(user, password)| format!("{user}:{password}"));
         let log = Arc::new(Mutex::new(Vec::new()));
         let runtime = crate::net_runtime("kie-connect-proxy");
-        let listener = runtime
-            .block_on(TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
-            .expect("bind the proxy");
-        let addr = listener.local_addr().expect("local address");
+        let (listener, addr) = crate::loopback_listener("bind the proxy");
         let serving = Arc::clone(&log);
         runtime.spawn(async move {
+            let Ok(listener) = TcpListener::from_std(listener) else {
+                return;
+            };
             while let Ok((client, _)) = listener.accept().await {
                 let (log, required) = (Arc::clone(&serving), required.clone());
                 tokio::spawn(async move {

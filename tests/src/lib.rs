@@ -53,6 +53,20 @@ pub mod connect_proxy;
 pub mod emulator;
 pub mod tls_front;
 
+/// A listener on a free loopback port (non-blocking, for tokio), and its address.
+pub(crate) fn loopback_listener(what: &str) -> (std::net::TcpListener, std::net::SocketAddr) {
+    let bound =
+        std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).and_then(|listener| {
+            listener.set_nonblocking(true)?;
+            let addr = listener.local_addr()?;
+            Ok((listener, addr))
+        });
+    match bound {
+        Ok(bound) => bound,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
 /// A small tokio runtime for a test server that lives as long as its owner.
 pub(crate) fn net_runtime(name: &str) -> tokio::runtime::Runtime {
     match tokio::runtime::Builder::new_multi_thread()

@@ -14,7 +14,7 @@
 #![allow(clippy::expect_used)] // test infrastructure: failing to make a key is a broken machine
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -110,6 +110,7 @@ impl TestCa {
 pub struct TlsFront {
     addr: SocketAddr,
     runtime: Option<tokio::runtime::Runtime>,
+    versions: Arc<Mutex<Vec<http::Version>>>,
 }
 
 impl TlsFront {
@@ -126,11 +127,11 @@ impl TlsFront {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let runtime = crate::net_runtime("kie-tls-front");
-        let listener = runtime
-            .block_on(TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
-            .expect("bind the TLS front");
-        let addr = listener.local_addr().expect("local address");
+        let (listener, addr) = crate::loopback_listener("bind the TLS front");
         runtime.spawn(async move {
+            let Ok(listener) = TcpListener::from_std(listener) else {
+                return;
+            };
             while let Ok((client, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
@@ -148,7 +149,63 @@ impl TlsFront {
         TlsFront {
             addr,
             runtime: Some(runtime),
+            versions: Arc::default(),
         }
+    }
+
+    /// Like [`start`](Self::start), but as an HTTP server, as nginx with `http2 on` is:
+    /// ALPN offers `h2` and `http/1.1`; every request, whichever protocol it came in,
+    /// is forwarded to `upstream` over a fresh HTTP/1.1 connection. The protocol of each
+    /// request is logged ([`versions`](Self::versions)).
+    pub fn start_http2(identity: ServerIdentity, upstream: SocketAddr) -> TlsFront {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(identity.chain, PrivateKeyDer::Pkcs8(identity.key))
+            .expect("a valid certificate and key");
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = crate::net_runtime("kie-tls-front-h2");
+        let (listener, addr) = crate::loopback_listener("bind the TLS front");
+        let versions: Arc<Mutex<Vec<http::Version>>> = Arc::default();
+        let log = Arc::clone(&versions);
+        runtime.spawn(async move {
+            let Ok(listener) = TcpListener::from_std(listener) else {
+                return;
+            };
+            while let Ok((client, _)) = listener.accept().await {
+                let (acceptor, log) = (acceptor.clone(), Arc::clone(&log));
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(client).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |request| {
+                        forward(request, upstream, Arc::clone(&log))
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        TlsFront {
+            addr,
+            runtime: Some(runtime),
+            versions,
+        }
+    }
+
+    /// The protocol of every request an HTTP front ([`start_http2`](Self::start_http2))
+    /// received, in order.
+    pub fn versions(&self) -> Vec<http::Version> {
+        self.versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// `https://127.0.0.1:<port>`.
@@ -160,6 +217,34 @@ impl TlsFront {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// Sends `request` to `upstream` over a new HTTP/1.1 connection and returns its answer.
+async fn forward(
+    request: http::Request<hyper::body::Incoming>,
+    upstream: SocketAddr,
+    log: Arc<Mutex<Vec<http::Version>>>,
+) -> Result<http::Response<hyper::body::Incoming>, Box<dyn std::error::Error + Send + Sync>> {
+    log.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(request.version());
+    let stream = TcpStream::connect(upstream).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let (mut parts, body) = request.into_parts();
+    parts.version = http::Version::HTTP_11;
+    parts.uri = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()?;
+    parts
+        .headers
+        .insert(http::header::HOST, upstream.to_string().parse()?);
+    Ok(sender
+        .send_request(http::Request::from_parts(parts, body))
+        .await?)
 }
 
 impl Drop for TlsFront {
