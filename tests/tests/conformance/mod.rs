@@ -1702,17 +1702,18 @@ pub fn payload_too_large_413<D: Driver>() {
 }
 
 /// A server that answers every connection with `answer` and closes it.
-fn raw_server(answer: &'static [u8]) -> String {
+fn raw_server(answer: Vec<u8>) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
+            let answer = answer.clone();
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
                 let mut head = [0; 8192];
                 let _ = stream.read(&mut head);
-                let _ = stream.write_all(answer);
+                let _ = stream.write_all(&answer);
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             });
         }
@@ -1724,12 +1725,20 @@ fn raw_server(answer: &'static [u8]) -> String {
 /// malformation.
 pub fn malformed_answers<D: Driver>() {
     let emulator = Emulator::start();
-    let answers: [&'static [u8]; 3] = [
-        b"HELLO THERE\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-size\r\nhello\r\n0\r\n\r\n",
+    let over_long_header = [
+        &b"HTTP/1.1 200 OK\r\nX-Padding: "[..],
+        &vec![b'a'; 1 << 20],
+        b"\r\nContent-Length: 0\r\n\r\n",
+    ]
+    .concat();
+    let answers: [Vec<u8>; 4] = [
+        b"HELLO THERE\r\n\r\n".to_vec(),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n".to_vec(),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-size\r\nhello\r\n0\r\n\r\n".to_vec(),
+        over_long_header,
     ];
     for answer in answers {
+        let shown = String::from_utf8_lossy(&answer[..answer.len().min(80)]).into_owned();
         let url = raw_server(answer);
         let settings = Settings {
             api_base_url: Some(url),
@@ -1740,8 +1749,7 @@ pub fn malformed_answers<D: Driver>() {
         assert_eq!(
             transport_kind(&error),
             Some((TransportFailure::MalformedAnswer, 1)),
-            "{:?}: {error:?}",
-            String::from_utf8_lossy(answer)
+            "{shown:?}: {error:?}"
         );
         assert_eq!(
             error.to_string(),
