@@ -892,6 +892,26 @@ mod tests {
     }
 
     #[test]
+    fn proxy_credentials_are_never_shown() {
+        let builder = Client::builder("k").proxy("http://user:hunter2@proxy:3128");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let client = builder.build().map_err(|e| e.to_string());
+        assert!(client.is_ok());
+        assert!(!format!("{client:?}").contains("hunter2"));
+        let error = Client::builder("k")
+            .proxy("socks5://user:hunter2@proxy:1080")
+            .build()
+            .err();
+        assert!(matches!(
+            error,
+            Some(Error::InvalidInput(
+                kie_proto::InvalidInput::ProxyUrl { .. }
+            ))
+        ));
+        assert!(!format!("{error:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn timeouts_defaults_and_overrides() -> Result<(), Error> {
         let client = Client::new("k")?;
         assert_eq!(client.inner.timeout, None);

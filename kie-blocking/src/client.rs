@@ -614,6 +614,23 @@ mod tests {
     }
 
     #[test]
+    fn proxy_credentials_are_never_shown() {
+        let builder = Client::builder("k").proxy("http://user:hunter2@proxy:3128");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("hunter2"));
+        let error = Client::builder("k")
+            .proxy("socks5://user:hunter2@proxy:1080")
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::InvalidInput(InvalidInput::ProxyUrl { .. })
+        ));
+        assert!(!format!("{error} {error:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn bad_settings_fail_at_build() {
         assert!(matches!(
             Client::new("key\n"),

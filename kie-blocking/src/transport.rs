@@ -289,6 +289,38 @@ mod tests {
         );
     }
 
+    /// Each request goes out through the agent of its scheme's proxy, or directly for a
+    /// scheme without one or a host on the `NO_PROXY` list.
+    #[test]
+    fn agents_follow_the_proxy_rules() {
+        let env = |name: &str| match name {
+            "HTTPS_PROXY" => Some("http://secure-proxy:3128".to_owned()),
+            "NO_PROXY" => Some("internal.example".to_owned()),
+            _ => None,
+        };
+        let rules = ProxyRules::from_env_with(env).unwrap();
+        let proxy = rules.proxy_for("https", "api.kie.ai").cloned().unwrap();
+        let agents = Agents::for_rules(rules, &[&proxy], |proxy| {
+            let proxy = proxy.map(|p| ureq::Proxy::new(p.as_str_with_credentials()).unwrap());
+            Ok::<_, ureq::Error>(Agent::config_builder().proxy(proxy).build().into())
+        })
+        .unwrap();
+        let proxy_host = |uri: &str| {
+            let uri: http::Uri = uri.parse().unwrap();
+            agents
+                .for_uri(&uri)
+                .config()
+                .proxy()
+                .map(|p| p.host().to_owned())
+        };
+        assert_eq!(
+            proxy_host("https://api.kie.ai/api/v1/chat/credit").as_deref(),
+            Some("secure-proxy")
+        );
+        assert_eq!(proxy_host("http://api.kie.ai/x"), None);
+        assert_eq!(proxy_host("https://files.internal.example/x"), None);
+    }
+
     /// The certificate reason is found below the `io::Error` ureq wraps it in.
     #[test]
     fn certificate_errors_through_io() {
