@@ -11,6 +11,8 @@
 //!   `KIE_EMULATOR_STORAGE=discard` makes it keep only sizes and digests.
 //! - `--concurrency N` (or `KIE_CONCURRENCY=N`, default 8): uploads in flight at once.
 //! - `--base64` uses the base64 endpoint instead of the stream (multipart) one.
+//! - `--http1` speaks HTTP/1.1 only (by default HTTP/2 is used when an `https://` server
+//!   offers it).
 //!
 //! The table goes to stdout; the summary and errors go to stderr.
 
@@ -24,12 +26,13 @@ use kie_emulator::{Emulator, StorageMode};
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 
-const USAGE: &str = "usage: upload_many [--concurrency N] [--base64] <dir>";
+const USAGE: &str = "usage: upload_many [--concurrency N] [--base64] [--http1] <dir>";
 
 struct Args {
     dir: PathBuf,
     concurrency: usize,
     base64: bool,
+    http1: bool,
 }
 
 #[tokio::main]
@@ -59,7 +62,20 @@ async fn run() -> Result<()> {
     let (client, _emulator) = if std::env::var_os(kie_async::ENV_API_KEY)
         .is_some_and(|key| !key.is_empty())
     {
-        (Client::from_env()?, None)
+        let client = if args.http1 {
+            let env = |name: &str| std::env::var(name).ok();
+            let mut builder = Client::builder(&env(kie_async::ENV_API_KEY).unwrap_or_default());
+            if let Some(url) = env(kie_async::ENV_UPLOAD_BASE_URL) {
+                builder = builder.upload_base_url(&url);
+            }
+            if let Some(url) = env(kie_async::ENV_API_BASE_URL) {
+                builder = builder.api_base_url(&url);
+            }
+            builder.http1_only().build()?
+        } else {
+            Client::from_env()?
+        };
+        (client, None)
     } else {
         let mut builder = Emulator::builder();
         if std::env::var("KIE_EMULATOR_STORAGE").is_ok_and(|s| s == "discard") {
@@ -140,11 +156,14 @@ fn parse_args() -> Result<Args> {
         Err(_) => 8,
     };
     let mut base64 = false;
+    let mut http1 = false;
     let mut dir = None;
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--base64" {
             base64 = true;
+        } else if arg == "--http1" {
+            http1 = true;
         } else if arg == "--concurrency" {
             let value = args.next().ok_or(USAGE)?;
             concurrency = value
@@ -161,5 +180,6 @@ fn parse_args() -> Result<Args> {
         dir: dir.ok_or(USAGE)?,
         concurrency,
         base64,
+        http1,
     })
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    InvalidInput, Operation, RetryPolicy, UploadOptions, UploadPlan, UploadResult, random_u64,
+    InvalidInput, Operation, ProxyRules, RetryPolicy, TlsRoots, UploadOptions, UploadPlan,
+    UploadResult, random_u64,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -59,6 +60,16 @@ pub(crate) struct Inner {
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
+    /// The proxy rules of the client's own `reqwest::Client` (empty for a caller's).
+    pub(crate) proxy_rules: ProxyRules,
+}
+
+impl Inner {
+    /// Whether a request to `url` goes through a proxy.
+    pub(crate) fn via_proxy(&self, url: &reqwest::Url) -> bool {
+        url.host_str()
+            .is_some_and(|host| self.proxy_rules.proxy_for(url.scheme(), host).is_some())
+    }
 }
 
 impl fmt::Debug for Client {
@@ -76,6 +87,7 @@ impl fmt::Debug for Client {
 pub struct ClientBuilder {
     config: ClientConfig,
     http_client: Option<reqwest::Client>,
+    http1_only: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -86,6 +98,7 @@ impl fmt::Debug for ClientBuilder {
                 "http_client",
                 &self.http_client.as_ref().map(|_| "<custom>"),
             )
+            .field("http1_only", &self.http1_only)
             .finish()
     }
 }
@@ -95,6 +108,7 @@ impl ClientBuilder {
         Self {
             config,
             http_client: None,
+            http1_only: false,
         }
     }
 
@@ -148,6 +162,52 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through the proxy at `url`: `http://host:port` (or
+    /// `https://…` for a TLS connection to the proxy), credentials allowed
+    /// (`http://user:password@proxy:3128`, percent-encoded; sent as `Proxy-Authorization`,
+    /// never shown in `Debug` or errors). Requests to `https://` base URLs go through a
+    /// `CONNECT` tunnel; requests to a plain `http://` base URL are sent to the proxy as
+    /// they are, API key included, readable by it. Without this setting the `HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` variables apply ([`kie_proto::proxy`]). An
+    /// invalid URL fails [`build`](Self::build). Not applied to a client given with
+    /// [`http_client`](Self::http_client).
+    ///
+    /// ```
+    /// let client = kie_async::Client::builder("sk-example")
+    ///     .proxy("http://user:secret@proxy.internal:3128")
+    ///     .build()?;
+    /// assert!(!format!("{client:?}").contains("secret"));
+    /// # Ok::<(), kie_async::Error>(())
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.config = self.config.proxy(url);
+        self
+    }
+
+    /// Connects directly, ignoring the proxy environment variables.
+    pub fn no_proxy(mut self) -> Self {
+        self.config = self.config.no_proxy();
+        self
+    }
+
+    /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
+    /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
+    /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
+    /// Not applied to a client given with [`http_client`](Self::http_client).
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.config = self.config.tls_roots(roots);
+        self
+    }
+
+    /// Speaks HTTP/1.1 only. By default HTTP/2 is offered by ALPN over TLS and used when
+    /// the server accepts it (one connection then carries all of
+    /// [`upload_many`](Client::upload_many)'s uploads at once); plain `http://` is always
+    /// HTTP/1.1. Not applied to a client given with [`http_client`](Self::http_client).
+    pub fn http1_only(mut self) -> Self {
+        self.http1_only = true;
+        self
+    }
+
     /// Sends requests through this `reqwest::Client` (its proxy, TLS, pool settings).
     ///
     /// Configure it with `redirect(reqwest::redirect::Policy::none())`, as the default
@@ -172,9 +232,18 @@ impl ClientBuilder {
         // A caller's client keeps its own timeouts, except the overall and idle ones set
         // here explicitly (its connect timeout cannot be changed from outside).
         let timeouts = self.config.timeouts_for(self.http_client.is_some());
-        let http = match self.http_client {
-            Some(client) => client,
-            None => default_http_client(timeouts.connect)?,
+        let (http, proxy_rules) = match self.http_client {
+            Some(client) => (client, ProxyRules::default()),
+            None => {
+                let rules = self.config.proxy_rules(|name| std::env::var(name).ok())?;
+                let client = default_http_client(
+                    timeouts.connect,
+                    &rules,
+                    self.http1_only,
+                    self.config.tls_roots_ref(),
+                )?;
+                (client, rules)
+            }
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -183,29 +252,66 @@ impl ClientBuilder {
                 retry_policy: *self.config.retry_policy_ref(),
                 timeout: timeouts.overall,
                 read_timeout: timeouts.idle,
+                proxy_rules,
             }),
         })
     }
 }
 
 /// The reqwest client: rustls with the aws-lc-rs provider (what reqwest's `rustls` feature
-/// selects; no OpenSSL) and the platform's certificate verifier, HTTP/1.1, no redirects.
-fn default_http_client(connect_timeout: Option<Duration>) -> Result<reqwest::Client, Error> {
-    let builder = reqwest::Client::builder()
+/// selects; no OpenSSL) and the platform's certificate verifier, HTTP/2 by ALPN unless
+/// `http1_only`, no redirects, proxies by kie-proto's `rules` (never reqwest's own reading
+/// of the environment).
+fn default_http_client(
+    connect_timeout: Option<Duration>,
+    rules: &ProxyRules,
+    http1_only: bool,
+    roots: &TlsRoots,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
         .tls_backend_rustls()
-        .redirect(reqwest::redirect::Policy::none());
-    let builder = match connect_timeout {
-        Some(timeout) => builder.connect_timeout(timeout),
-        None => builder,
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    let unsendable = |err| Error::Transport {
+        kind: kie_proto::TransportFailure::Unsendable,
+        attempts: 0,
+        source: Box::new(err),
     };
-    builder
-        .http1_only()
-        .build()
-        .map_err(|err| Error::Transport {
-            kind: kie_proto::TransportFailure::Tls,
-            attempts: 0,
-            source: Box::new(err),
-        })
+    let certificates = |ders: &mut dyn Iterator<Item = &[u8]>| {
+        ders.map(reqwest::Certificate::from_der)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unsendable)
+    };
+    match roots {
+        TlsRoots::Only(ders) => {
+            builder = builder.tls_certs_only(certificates(&mut ders.iter().map(Vec::as_slice))?);
+        }
+        #[cfg(feature = "webpki-roots")]
+        TlsRoots::WebPki => {
+            let mut bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|c| &c[..]);
+            builder = builder.tls_certs_only(certificates(&mut bundled)?);
+        }
+        #[cfg(not(feature = "webpki-roots"))]
+        TlsRoots::WebPki => return Err(kie_proto::InvalidInput::WebPkiRootsNotBuiltIn.into()),
+        _ => {}
+    }
+    if let Some(timeout) = connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    if http1_only {
+        builder = builder.http1_only();
+    }
+    if !rules.is_empty() {
+        let rules = rules.clone();
+        builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+            rules
+                .proxy_for(url.scheme(), url.host_str()?)
+                .map(|proxy| proxy.as_str_with_credentials().to_owned())
+        }));
+    }
+    builder.build().map_err(unsendable)
 }
 
 impl Client {
@@ -798,6 +904,26 @@ mod tests {
         assert!(!format!("{builder:?}").contains("very-secret"));
         let client = builder.build().map_err(|e| e.to_string());
         assert!(!format!("{client:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn proxy_credentials_are_never_shown() {
+        let builder = Client::builder("k").proxy("http://user:hunter2@proxy:3128");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let client = builder.build().map_err(|e| e.to_string());
+        assert!(client.is_ok());
+        assert!(!format!("{client:?}").contains("hunter2"));
+        let error = Client::builder("k")
+            .proxy("socks5://user:hunter2@proxy:1080")
+            .build()
+            .err();
+        assert!(matches!(
+            error,
+            Some(Error::InvalidInput(
+                kie_proto::InvalidInput::ProxyUrl { .. }
+            ))
+        ));
+        assert!(!format!("{error:?}").contains("hunter2"));
     }
 
     #[test]

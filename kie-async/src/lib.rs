@@ -16,8 +16,22 @@
 //!   [`ClientBuilder::http_client`] may follow them, but the key is dropped on a hop to
 //!   another origin and the redirected answer is refused ([`TransportFailure::Redirected`]).
 //! - TLS is rustls (through reqwest's `rustls` feature) with the aws-lc-rs crypto provider
-//!   and the platform's certificate verifier (`rustls-platform-verifier`); no OpenSSL.
-//!   Building aws-lc-rs needs a C compiler.
+//!   (the same as kie-blocking; building it needs a C compiler; no OpenSSL) and, by
+//!   default, the platform's certificate verifier (`rustls-platform-verifier`: the system
+//!   trust store, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
+//!   [`ClientBuilder::tls_roots`] picks Mozilla's bundled roots instead
+//!   ([`TlsRoots::WebPki`], with this crate's `webpki-roots` feature) or only given CAs.
+//! - HTTP/2 is offered by ALPN over TLS and used when the server accepts it (all of
+//!   [`Client::upload_many`]'s uploads then share one connection);
+//!   [`ClientBuilder::http1_only`] turns it off. Plain `http://` is HTTP/1.1.
+//! - Proxies: [`ClientBuilder::proxy`] / [`ClientBuilder::no_proxy`]; by default
+//!   `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` as [`kie_proto::proxy`]
+//!   describes (never reqwest's own reading of them), the same rule as kie-blocking.
+//!   `https://` goes through a `CONNECT` tunnel; a request to a plain `http://` base URL is
+//!   sent to the proxy as is, API key included.
+//! - Failures are named from the whole source chain of reqwest's error (a certificate's
+//!   reason, a proxy's 407, hyper's verdict on a malformed answer), by kie-proto's
+//!   [`FailureFacts`](kie_proto::FailureFacts); see [`TransportFailure`].
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
 //!   request; a single upload spawns no task (only the open of a file runs on tokio's
 //!   blocking pool, before the request). [`Client::upload_many`] runs each upload as a
@@ -74,7 +88,8 @@ pub use many::UploadSource;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
-    ProgressCallback, RetryPolicy, TransportFailure, UploadOptions, UploadResult,
+    ProgressCallback, RetryPolicy, TlsFailure, TlsRoots, TransportFailure, UploadOptions,
+    UploadResult,
 };
 pub use reqwest;
 

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    AttemptFailure, Body, CallTrace, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback,
-    ProgressReporter, TransportFailure,
+    AttemptFailure, Body, CallTrace, Error, FailureFacts, MAX_RESPONSE_BODY, Operation,
+    ProgressCallback, ProgressReporter, TlsFailure, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -164,14 +164,15 @@ impl Inner {
         let outgoing = builder
             .body(body)
             .map_err(|err| transport(TransportFailure::Unsendable, err))?;
-        let outgoing =
-            reqwest::Request::try_from(outgoing).map_err(|err| transport(classify(&err), err))?;
+        let outgoing = reqwest::Request::try_from(outgoing)
+            .map_err(|err| transport(classify(&err, false), err))?;
         let sent_to = outgoing.url().clone();
+        let via_proxy = self.via_proxy(&sent_to);
         let mut response = self
             .http
             .execute(outgoing)
             .await
-            .map_err(|err| transport(classify(&err), err))?;
+            .map_err(|err| transport(classify(&err, via_proxy), err))?;
         activity.touch();
         // A caller's client may follow redirects; the answer of another URL is not this
         // endpoint's answer (after a 303 it is even the answer to a GET without the content).
@@ -193,7 +194,7 @@ impl Inner {
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) => break,
-                Err(err) => return Err(transport(classify(&err), err)),
+                Err(err) => return Err(transport(classify(&err, via_proxy), err)),
             }
         }
         Ok((status, headers, body))
@@ -354,36 +355,70 @@ pub(crate) fn transport(
 }
 
 /// Maps a reqwest error to the kind of failure the retry policy judges.
-pub(crate) fn classify(err: &reqwest::Error) -> TransportFailure {
-    let mut source: Option<&(dyn StdError + 'static)> = err.source();
-    let mut tls = false;
-    let mut io_timeout = false;
-    while let Some(inner) = source {
-        if inner.is::<rustls::Error>() {
-            tls = true;
-        }
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                io_timeout = true;
+pub(crate) fn classify(err: &reqwest::Error, via_proxy: bool) -> TransportFailure {
+    facts(err, via_proxy).classify()
+}
+
+/// What a reqwest error's whole chain shows — reqwest's and hyper's own error kinds, the
+/// proxy tunnel's error, `io::Error`s and the `rustls::Error` they may wrap — for
+/// kie-proto to judge.
+pub(crate) fn facts(err: &reqwest::Error, via_proxy: bool) -> FailureFacts {
+    let mut facts = FailureFacts::new();
+    facts.via_proxy = via_proxy;
+    facts.timed_out = err.is_timeout();
+    facts.connecting = err.is_connect();
+    facts.unsendable = err.is_builder();
+    let mut next: Option<&(dyn StdError + 'static)> = err.source();
+    // Below a hyper error, invalid data is hyper's verdict on the answer's framing (a bad
+    // chunk size line, …), not the network's.
+    let mut in_hyper = false;
+    while let Some(cause) = next {
+        next = cause.source();
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            facts.saw_io(io.kind());
+            facts.malformed_answer |= in_hyper
+                && matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                );
+            // `io::Error::source` skips the wrapped error itself; step into it.
+            next = io.get_ref().map(|inner| inner as &(dyn StdError + 'static));
+        } else if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            facts.saw_tls(tls_failure(tls));
+        } else if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            in_hyper = true;
+            facts.malformed_answer |= hyper.is_parse();
+            facts.timed_out |= hyper.is_timeout();
+        } else {
+            // hyper-util's proxy tunnel error is private; its messages are all there is.
+            match cause.to_string().as_str() {
+                "tunnel error: proxy authorization required" => {
+                    facts.proxy_refused = Some(Some(407));
+                }
+                "tunnel error: unsuccessful"
+                | "tunnel error: unexpected end of file"
+                | "tunnel error: proxy response headers too long" => {
+                    facts.proxy_refused = Some(None);
+                }
+                _ => {}
             }
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-            {
-                tls = true;
-            }
         }
-        source = inner.source();
     }
-    if err.is_timeout() || io_timeout {
-        TransportFailure::Timeout
-    } else if tls {
-        TransportFailure::Tls
-    } else if err.is_connect() {
-        TransportFailure::Connect
-    } else if err.is_builder() {
-        TransportFailure::Unsendable
-    } else {
-        TransportFailure::ConnectionLost
+    facts
+}
+
+/// A rustls error in kie-proto's words.
+fn tls_failure(error: &rustls::Error) -> TlsFailure {
+    use rustls::CertificateError as C;
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            C::Expired | C::ExpiredContext { .. } => TlsFailure::Expired,
+            C::NotValidYet | C::NotValidYetContext { .. } => TlsFailure::NotYetValid,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::WrongHost,
+            C::UnknownIssuer => TlsFailure::UnknownIssuer,
+            C::Revoked => TlsFailure::Revoked,
+            _ => TlsFailure::BadCertificate,
+        },
+        _ => TlsFailure::Handshake,
     }
 }

@@ -85,10 +85,11 @@ impl Inner {
 
     async fn download(&self, result: &UploadResult, sent: Digest) -> Result<(), Error> {
         let url = &result.download_url;
-        let failed = |err: reqwest::Error| transport(classify(&err), err).into_error(1);
         let request = kie_proto::download_request(&self.api, url)?;
         let request = reqwest::Request::try_from(request.map(|()| reqwest::Body::from(Vec::new())))
-            .map_err(failed)?;
+            .map_err(|err| transport(classify(&err, false), err).into_error(1))?;
+        let via_proxy = self.via_proxy(request.url());
+        let failed = |err: reqwest::Error| transport(classify(&err, via_proxy), err).into_error(1);
         let mut response = self
             .idle(self.http.execute(request))
             .await?

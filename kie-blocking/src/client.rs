@@ -6,13 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use kie_proto::{
-    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, Operation, RetryPolicy,
-    UploadOptions, UploadPlan, UploadResult,
+    Api, ClientConfig, Error, GetCredits, GetDownloadUrl, HttpUrl, InvalidInput, Operation,
+    ProxyUrl, RetryPolicy, TlsRoots, UploadOptions, UploadPlan, UploadResult,
 };
 use ureq::Agent;
 
 use crate::run::{self, Transport};
 use crate::source::{ReadSeek, Source};
+use crate::transport::Agents;
 use crate::verify;
 
 pub use kie_proto::{ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
@@ -471,9 +472,54 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through the proxy at `url`: `http://host:port` (or
+    /// `https://…` for a TLS connection to the proxy), credentials allowed
+    /// (`http://user:password@proxy:3128`, percent-encoded; sent as `Proxy-Authorization`,
+    /// never shown in `Debug` or errors). Requests to `https://` base URLs go through a
+    /// `CONNECT` tunnel. Without this setting the `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
+    /// and `NO_PROXY` variables apply ([`kie_proto::proxy`]). An invalid URL fails
+    /// [`build`](Self::build). Not applied to an [`agent`](Self::agent) given here.
+    ///
+    /// ```
+    /// let client = kie_blocking::Client::builder("sk-example")
+    ///     .proxy("http://user:secret@proxy.internal:3128")
+    ///     .build()?;
+    /// assert!(!format!("{client:?}").contains("secret"));
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.config = self.config.proxy(url);
+        self
+    }
+
+    /// Connects directly, ignoring the proxy environment variables.
+    pub fn no_proxy(mut self) -> Self {
+        self.config = self.config.no_proxy();
+        self
+    }
+
+    /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
+    /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
+    /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
+    /// Not applied to an [`agent`](Self::agent) given here.
+    ///
+    /// ```
+    /// use kie_blocking::{Client, TlsRoots};
+    /// # let private_ca_der: Vec<u8> = Vec::new();
+    /// let client = Client::builder("sk-example")
+    ///     .tls_roots(TlsRoots::Only(vec![private_ca_der]))
+    ///     .build()?;
+    /// # Ok::<(), kie_blocking::Error>(())
+    /// ```
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.config = self.config.tls_roots(roots);
+        self
+    }
+
     /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
     /// redirects and reads every status itself; the timeouts of this builder are applied
-    /// only when set explicitly, otherwise the agent's own apply.
+    /// only when set explicitly, otherwise the agent's own apply, and so do its proxy
+    /// and TLS settings (this builder's [`proxy`](Self::proxy) is not applied).
     pub fn agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self
@@ -484,10 +530,26 @@ impl ClientBuilder {
         let api = self.config.api()?;
         // A caller's agent keeps its own timeouts, except those set here explicitly.
         let timeouts = self.config.timeouts_for(self.agent.is_some());
-        let agent = self.agent.unwrap_or_else(default_agent);
+        let agents = match self.agent {
+            Some(agent) => Agents::single(agent),
+            None => {
+                let rules = self.config.proxy_rules(|name| std::env::var(name).ok())?;
+                let proxies: Vec<&ProxyUrl> = [api.upload_base_url(), api.api_base_url()]
+                    .iter()
+                    .filter_map(|base| {
+                        let uri: kie_proto::http::Uri = base.parse().ok()?;
+                        rules.proxy_for(uri.scheme_str()?, uri.host()?)
+                    })
+                    .collect();
+                let roots = root_certs(self.config.tls_roots_ref())?;
+                Agents::for_rules(rules.clone(), &proxies, |proxy| {
+                    default_agent(proxy, roots.clone())
+                })?
+            }
+        };
         Ok(Client {
             transport: Transport {
-                agent,
+                agents,
                 timeouts,
                 retry: *self.config.retry_policy_ref(),
             },
@@ -496,11 +558,49 @@ impl ClientBuilder {
     }
 }
 
-/// The agent of a client that was given none: ureq's defaults (rustls with the webpki
-/// roots, a proxy from the environment's `*_PROXY` variables if set). Redirects and status
-/// handling are set on every request, whatever the agent (see `transport::exchange`).
-fn default_agent() -> Agent {
-    Agent::new_with_defaults()
+/// ureq's name for the certificate authorities to trust.
+fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
+    use ureq::tls::{Certificate, RootCerts};
+    Ok(match roots {
+        TlsRoots::Only(certificates) => RootCerts::Specific(std::sync::Arc::new(
+            certificates
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect(),
+        )),
+        #[cfg(feature = "webpki-roots")]
+        TlsRoots::WebPki => RootCerts::WebPki,
+        #[cfg(not(feature = "webpki-roots"))]
+        TlsRoots::WebPki => return Err(InvalidInput::WebPkiRootsNotBuiltIn.into()),
+        _ => RootCerts::PlatformVerifier,
+    })
+}
+
+/// An agent of a client that was given none: rustls with the aws-lc-rs crypto provider and
+/// `roots` (by default the platform's certificate verifier: the system trust store,
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), through `proxy` or directly. Redirects and
+/// status handling are set on every request, whatever the agent (see
+/// `transport::exchange`).
+fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Result<Agent, Error> {
+    use ureq::tls::{TlsConfig, TlsProvider};
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(roots)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .build();
+    let proxy = proxy
+        .map(|proxy| ureq::Proxy::new(proxy.as_str_with_credentials()))
+        .transpose()
+        .map_err(|_| InvalidInput::ProxyUrl {
+            reason: "ureq cannot use it",
+        })?;
+    Ok(Agent::config_builder()
+        .tls_config(tls)
+        .proxy(proxy)
+        .build()
+        .into())
 }
 
 #[cfg(test)]
@@ -520,6 +620,23 @@ mod tests {
         assert!(!format!("{builder:?}").contains("very-secret"));
         let client = builder.build().unwrap();
         assert!(!format!("{client:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn proxy_credentials_are_never_shown() {
+        let builder = Client::builder("k").proxy("http://user:hunter2@proxy:3128");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("hunter2"));
+        let error = Client::builder("k")
+            .proxy("socks5://user:hunter2@proxy:1080")
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::InvalidInput(InvalidInput::ProxyUrl { .. })
+        ));
+        assert!(!format!("{error} {error:?}").contains("hunter2"));
     }
 
     #[test]

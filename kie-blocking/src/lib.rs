@@ -15,7 +15,20 @@
 //! - Progress callbacks ([`UploadOptions::on_progress`]): at least every MiB and at the end;
 //!   a retry visibly restarts at 0.
 //! - No redirects are followed, so the API key (`Authorization`) never reaches another
-//!   host; TLS is rustls (no OpenSSL); the key never appears in `Debug` or `Display` output.
+//!   host; the key never appears in `Debug` or `Display` output.
+//! - TLS is rustls (no OpenSSL) with the aws-lc-rs crypto provider (the same as kie-async;
+//!   building it needs a C compiler) and, by default, the platform's certificate verifier
+//!   (`rustls-platform-verifier`: the system trust store, or `SSL_CERT_FILE` /
+//!   `SSL_CERT_DIR` when set). [`ClientBuilder::tls_roots`] picks Mozilla's bundled roots
+//!   instead ([`TlsRoots::WebPki`], with this crate's `webpki-roots` feature) or only given
+//!   CAs. HTTP/1.1 only.
+//! - Proxies: [`ClientBuilder::proxy`] / [`ClientBuilder::no_proxy`]; by default
+//!   `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` as [`kie_proto::proxy`]
+//!   describes, the same rule as kie-async. `https://` goes through a `CONNECT` tunnel; a
+//!   plain `http://` base URL is readable by the proxy, API key included.
+//! - Failures are named from the whole source chain of ureq's error (a certificate's
+//!   reason, a proxy's 407, a malformed answer), by kie-proto's
+//!   [`FailureFacts`](kie_proto::FailureFacts); see [`TransportFailure`].
 //!
 //! # Example
 //! ```
@@ -88,7 +101,8 @@ pub use source::ReadSeek;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
-    ProgressCallback, RetryPolicy, TransportFailure, UploadOptions, UploadResult,
+    ProgressCallback, RetryPolicy, TlsFailure, TlsRoots, TransportFailure, UploadOptions,
+    UploadResult,
 };
 pub use ureq;
 

@@ -8,15 +8,15 @@ use kie_proto::{
     Api, AttemptFailure, Body, CallTrace, Error, FramedBody, Operation, ProgressCallback,
     ProgressReporter, RetryPolicy, Timeouts,
 };
-use ureq::{Agent, SendBody};
+use ureq::SendBody;
 
 use crate::source::{FramedReader, Source};
-use crate::transport::{self, Answer, TransportError};
+use crate::transport::{self, Agents, Answer, TransportError};
 
-/// What a client sends with: the agent, its timeouts and the retry policy.
+/// What a client sends with: the agents, their timeouts and the retry policy.
 #[derive(Clone)]
 pub(crate) struct Transport {
-    pub agent: Agent,
+    pub agents: Agents,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
 }
@@ -80,7 +80,7 @@ fn send_once(
     source: &mut Source<'_>,
     reporter: &mut ProgressReporter,
 ) -> Result<Answer, AttemptFailure> {
-    let (agent, timeouts) = (&transport.agent, &transport.timeouts);
+    let (agent, timeouts) = (transport.agents.for_uri(&head.uri), &transport.timeouts);
     let answer = match body {
         Body::Empty => transport::exchange(agent, timeouts, head, SendBody::none()),
         Body::Complete(bytes) => transport::exchange(agent, timeouts, head, bytes.as_slice()),
@@ -99,7 +99,7 @@ fn send_framed(
 ) -> Result<Answer, AttemptFailure> {
     let mut reader = FramedReader::new(framed, source, reporter);
     let result = transport::exchange(
-        &transport.agent,
+        transport.agents.for_uri(&head.uri),
         &transport.timeouts,
         head,
         SendBody::from_reader(&mut reader),

@@ -3,7 +3,12 @@
 use std::io::{self, Read};
 
 use kie_proto::http::{self, request, response};
-use kie_proto::{AttemptFailure, MAX_RESPONSE_BODY, Timeouts, TransportFailure};
+use std::error::Error as StdError;
+
+use kie_proto::{
+    AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProxyRules, ProxyUrl, Timeouts, TlsFailure,
+    TransportFailure,
+};
 use ureq::{Agent, AsSendBody};
 
 /// A failed exchange: no answer arrived.
@@ -13,22 +18,73 @@ pub(crate) struct TransportError {
     pub source: ureq::Error,
 }
 
-impl From<ureq::Error> for TransportError {
-    fn from(source: ureq::Error) -> Self {
+impl TransportError {
+    /// Classifies `source`, an error of a request sent directly or (`via_proxy`) through a
+    /// proxy.
+    pub(crate) fn new(source: ureq::Error, via_proxy: bool) -> Self {
         Self {
-            kind: classify(&source),
+            kind: facts(&source, via_proxy).classify(),
             source,
         }
     }
-}
 
-impl TransportError {
     /// The failure the retry policy judges.
     pub(crate) fn into_failure(self) -> AttemptFailure {
         AttemptFailure::Transport {
             kind: self.kind,
             source: Box::new(self.source),
         }
+    }
+}
+
+/// The agents of a client, one per way out — directly, or through each proxy the rules
+/// name — picked for every request by kie-proto's [`ProxyRules`] (ureq has one proxy per
+/// agent, and no per-scheme proxies). A caller's agent is used for every request.
+#[derive(Clone)]
+pub(crate) struct Agents {
+    direct: Agent,
+    proxied: Vec<(ProxyUrl, Agent)>,
+    rules: ProxyRules,
+}
+
+impl Agents {
+    /// The caller's agent, for every request (its own proxy settings apply).
+    pub(crate) fn single(agent: Agent) -> Self {
+        Self {
+            direct: agent,
+            proxied: Vec::new(),
+            rules: ProxyRules::default(),
+        }
+    }
+
+    /// An agent made by `make` for going out directly (`None`) and one for each proxy of
+    /// `rules`.
+    pub(crate) fn for_rules<E>(
+        rules: ProxyRules,
+        proxies: &[&ProxyUrl],
+        make: impl Fn(Option<&ProxyUrl>) -> Result<Agent, E>,
+    ) -> Result<Self, E> {
+        let mut proxied: Vec<(ProxyUrl, Agent)> = Vec::new();
+        for &proxy in proxies {
+            if !proxied.iter().any(|(known, _)| known == proxy) {
+                proxied.push((proxy.clone(), make(Some(proxy))?));
+            }
+        }
+        Ok(Self {
+            direct: make(None)?,
+            proxied,
+            rules,
+        })
+    }
+
+    /// The agent for a request to `uri`.
+    pub(crate) fn for_uri(&self, uri: &http::Uri) -> &Agent {
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let host = uri.host().unwrap_or_default();
+        self.rules
+            .proxy_for(scheme, host)
+            .and_then(|proxy| self.proxied.iter().find(|(known, _)| known == proxy))
+            .map_or(&self.direct, |(_, agent)| agent)
     }
 }
 
@@ -50,11 +106,21 @@ pub(crate) fn exchange(
     *request.method_mut() = head.method.clone();
     *request.uri_mut() = head.uri.clone();
     *request.headers_mut() = head.headers.clone();
+    let via_proxy = via_proxy(agent, &head.uri);
+    let failed = |error| TransportError::new(error, via_proxy);
     let request = configure(agent, timeouts, request);
-    let response = agent.run(request)?;
+    let response = agent.run(request).map_err(failed)?;
     let (parts, body) = response.into_parts();
-    let body = read_body(body).map_err(ureq::Error::from)?;
+    let body = read_body(body).map_err(|error| failed(ureq::Error::from(error)))?;
     Ok((parts, body))
+}
+
+/// Whether `agent` reaches `uri` through a proxy (so a failure to connect is the proxy's).
+pub(crate) fn via_proxy(agent: &Agent, uri: &http::Uri) -> bool {
+    agent
+        .config()
+        .proxy()
+        .is_some_and(|proxy| !proxy.is_no_proxy(uri))
 }
 
 /// Applies the per-request settings on top of the agent's configuration.
@@ -92,28 +158,76 @@ fn read_body(body: ureq::Body) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// What a ureq error means for the caller and the retry policy.
-pub(crate) fn classify(error: &ureq::Error) -> TransportFailure {
+/// What a ureq error's whole chain shows (ureq's own variants, `io::Error`s and the
+/// `rustls::Error` they may wrap), for kie-proto to judge.
+pub(crate) fn facts(error: &ureq::Error, via_proxy: bool) -> FailureFacts {
+    let mut facts = FailureFacts::new();
+    facts.via_proxy = via_proxy;
+    let mut next: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(cause) = next {
+        next = if let Some(error) = cause.downcast_ref::<ureq::Error>() {
+            ureq_facts(error, &mut facts)
+        } else if let Some(io) = cause.downcast_ref::<io::Error>() {
+            facts.saw_io(io.kind());
+            // `io::Error::source` skips the wrapped error itself; step into it.
+            io.get_ref().map(|inner| inner as &(dyn StdError + 'static))
+        } else if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            facts.saw_tls(tls_failure(tls));
+            cause.source()
+        } else {
+            cause.source()
+        };
+    }
+    facts
+}
+
+/// Records what one ureq error says; returns the error it wraps (ureq's `source()` is
+/// always `None`).
+fn ureq_facts<'a>(
+    error: &'a ureq::Error,
+    facts: &mut FailureFacts,
+) -> Option<&'a (dyn StdError + 'static)> {
     use ureq::Error as E;
     match error {
-        E::Timeout(_) => TransportFailure::Timeout,
-        E::HostNotFound | E::ConnectionFailed | E::ConnectProxyFailed(_) => {
-            TransportFailure::Connect
+        E::Io(io) => return Some(io),
+        E::Rustls(tls) => return Some(tls),
+        E::Decompress(_, io) => {
+            facts.malformed_answer = true;
+            return Some(io);
         }
-        E::Io(io) => match io.kind() {
-            io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::AddrNotAvailable
-            | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::HostUnreachable
-            | io::ErrorKind::NetworkDown => TransportFailure::Connect,
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportFailure::Timeout,
-            _ => TransportFailure::ConnectionLost,
+        E::Other(inner) => return Some(&**inner),
+        E::Timeout(_) | E::BodyStalled => facts.timed_out = true,
+        E::HostNotFound | E::ConnectionFailed => facts.connecting = true,
+        E::ConnectProxyFailed(reason) => facts.proxy_refused = Some(proxy_status(reason)),
+        E::Tls(_) | E::Pem(_) | E::TlsRequired => facts.saw_tls(TlsFailure::Handshake),
+        E::Protocol(_) | E::LargeResponseHeader(..) | E::BodyExceedsLimit(_) => {
+            facts.malformed_answer = true;
+        }
+        _ => facts.unsendable = true,
+    }
+    None
+}
+
+/// The status in ureq's `ConnectProxyFailed` text ("proxy server responded 407/Proxy
+/// Authentication Required"), when the proxy answered one.
+fn proxy_status(reason: &str) -> Option<u16> {
+    let rest = reason.split("responded ").nth(1)?;
+    rest.get(..3)?.parse().ok()
+}
+
+/// A rustls error in kie-proto's words.
+fn tls_failure(error: &rustls::Error) -> TlsFailure {
+    use rustls::CertificateError as C;
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            C::Expired | C::ExpiredContext { .. } => TlsFailure::Expired,
+            C::NotValidYet | C::NotValidYetContext { .. } => TlsFailure::NotYetValid,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::WrongHost,
+            C::UnknownIssuer => TlsFailure::UnknownIssuer,
+            C::Revoked => TlsFailure::Revoked,
+            _ => TlsFailure::BadCertificate,
         },
-        E::Tls(_) | E::Rustls(_) | E::Pem(_) | E::TlsRequired => TransportFailure::Tls,
-        E::Protocol(_) | E::Decompress(..) | E::LargeResponseHeader(..) => {
-            TransportFailure::ConnectionLost
-        }
-        _ => TransportFailure::Unsendable,
+        _ => TlsFailure::Handshake,
     }
 }
 
@@ -121,42 +235,119 @@ pub(crate) fn classify(error: &ureq::Error) -> TransportFailure {
 mod tests {
     use super::*;
 
+    fn classify(error: ureq::Error) -> TransportFailure {
+        facts(&error, false).classify()
+    }
+
     #[test]
     fn classification() {
         let io = |kind: io::ErrorKind| ureq::Error::Io(io::Error::from(kind));
         assert_eq!(
-            classify(&io(io::ErrorKind::ConnectionRefused)),
+            classify(io(io::ErrorKind::ConnectionRefused)),
             TransportFailure::Connect
         );
         assert_eq!(
-            classify(&io(io::ErrorKind::UnexpectedEof)),
+            facts(&io(io::ErrorKind::ConnectionRefused), true).classify(),
+            TransportFailure::ProxyUnreachable
+        );
+        assert_eq!(
+            classify(io(io::ErrorKind::UnexpectedEof)),
             TransportFailure::ConnectionLost
         );
         assert_eq!(
-            classify(&io(io::ErrorKind::BrokenPipe)),
-            TransportFailure::ConnectionLost
-        );
-        assert_eq!(
-            classify(&ureq::Error::Timeout(ureq::Timeout::RecvBody)),
+            classify(ureq::Error::Timeout(ureq::Timeout::RecvBody)),
             TransportFailure::Timeout
         );
         assert_eq!(
-            classify(&ureq::Error::HostNotFound),
+            classify(ureq::Error::HostNotFound),
             TransportFailure::Connect
         );
         assert_eq!(
-            classify(&ureq::Error::Tls("bad certificate")),
-            TransportFailure::Tls
+            classify(ureq::Error::Tls("bad certificate")),
+            TransportFailure::Tls(TlsFailure::Handshake)
         );
         assert_eq!(
-            classify(&ureq::Error::BadUri("x".into())),
+            classify(ureq::Error::BadUri("x".into())),
             TransportFailure::Unsendable
+        );
+        assert_eq!(
+            classify(ureq::Error::LargeResponseHeader(65, 64)),
+            TransportFailure::MalformedAnswer
+        );
+        assert_eq!(
+            classify(ureq::Error::ConnectProxyFailed(
+                "proxy server responded 407/Proxy Authentication Required".into()
+            )),
+            TransportFailure::ProxyRefused { status: Some(407) }
+        );
+        assert_eq!(
+            classify(ureq::Error::ConnectProxyFailed(
+                "proxy server did not respond".into()
+            )),
+            TransportFailure::ProxyRefused { status: None }
         );
         // A body-read error wrapped in io::Error comes back as the ureq error.
         let wrapped = io::Error::other(ureq::Error::Timeout(ureq::Timeout::PerRead));
         assert_eq!(
-            classify(&ureq::Error::from(wrapped)),
+            classify(ureq::Error::from(wrapped)),
             TransportFailure::Timeout
+        );
+    }
+
+    /// Each request goes out through the agent of its scheme's proxy, or directly for a
+    /// scheme without one or a host on the `NO_PROXY` list.
+    #[test]
+    fn agents_follow_the_proxy_rules() {
+        let env = |name: &str| match name {
+            "HTTPS_PROXY" => Some("http://secure-proxy:3128".to_owned()),
+            "NO_PROXY" => Some("internal.example".to_owned()),
+            _ => None,
+        };
+        let rules = ProxyRules::from_env_with(env).unwrap();
+        let proxy = rules.proxy_for("https", "api.kie.ai").cloned().unwrap();
+        let agents = Agents::for_rules(rules, &[&proxy], |proxy| {
+            let proxy = proxy.map(|p| ureq::Proxy::new(p.as_str_with_credentials()).unwrap());
+            Ok::<_, ureq::Error>(Agent::config_builder().proxy(proxy).build().into())
+        })
+        .unwrap();
+        let proxy_host = |uri: &str| {
+            let uri: http::Uri = uri.parse().unwrap();
+            agents
+                .for_uri(&uri)
+                .config()
+                .proxy()
+                .map(|p| p.host().to_owned())
+        };
+        assert_eq!(
+            proxy_host("https://api.kie.ai/api/v1/chat/credit").as_deref(),
+            Some("secure-proxy")
+        );
+        assert_eq!(proxy_host("http://api.kie.ai/x"), None);
+        assert_eq!(proxy_host("https://files.internal.example/x"), None);
+    }
+
+    /// The certificate reason is found below the `io::Error` ureq wraps it in.
+    #[test]
+    fn certificate_errors_through_io() {
+        use rustls::CertificateError as C;
+        for (certificate, reason) in [
+            (C::Expired, TlsFailure::Expired),
+            (C::NotValidForName, TlsFailure::WrongHost),
+            (C::UnknownIssuer, TlsFailure::UnknownIssuer),
+            (C::NotValidYet, TlsFailure::NotYetValid),
+            (C::BadSignature, TlsFailure::BadCertificate),
+        ] {
+            let tls = rustls::Error::InvalidCertificate(certificate);
+            let error = ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, tls));
+            assert_eq!(classify(error), TransportFailure::Tls(reason));
+        }
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(
+            classify(ureq::Error::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                alert
+            ))),
+            TransportFailure::Tls(TlsFailure::Handshake)
         );
     }
 }

@@ -19,10 +19,16 @@ pub(crate) fn download(
     sent: Digest,
 ) -> Result<(), Error> {
     let url = &result.download_url;
-    let failed = |error: ureq::Error| TransportError::from(error).into_failure().into_error(1);
     let request = kie_proto::download_request(api, url)?;
-    let request = transport::configure(&transport.agent, &transport.timeouts, request);
-    let response = transport.agent.run(request).map_err(failed)?;
+    let agent = transport.agents.for_uri(request.uri());
+    let via_proxy = transport::via_proxy(agent, request.uri());
+    let failed = |error: ureq::Error| {
+        TransportError::new(error, via_proxy)
+            .into_failure()
+            .into_error(1)
+    };
+    let request = transport::configure(agent, &transport.timeouts, request);
+    let response = agent.run(request).map_err(failed)?;
     let (parts, body) = response.into_parts();
     let mut check = DownloadCheck::new(url, sent, parts.status)?;
     let mut reader = body.into_reader();

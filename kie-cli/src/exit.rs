@@ -83,18 +83,24 @@ pub fn classify(error: &Error) -> Class {
             ErrorKind::CdnRefused => class("cdn_refused", Exit::Refused),
             ErrorKind::NotJson => class("not_json", Exit::Refused),
             ErrorKind::MalformedResponse => class("malformed_response", Exit::Refused),
+            ErrorKind::PayloadTooLarge => class("payload_too_large", Exit::Refused),
+            ErrorKind::Redirect => class("redirect", Exit::Refused),
+            ErrorKind::ProxyAuthenticationRequired => class("proxy_auth", Exit::Network),
             ErrorKind::Other => class("api_error", Exit::Refused),
-            // Kinds added to the SDK later (413, 3xx, ...): refusals until named here.
+            // Kinds added to the SDK later: refusals until named here.
             _ => class("api_error", Exit::Refused),
         },
         Error::Transport { kind, .. } => match kind {
             TransportFailure::Connect => class("connect", Exit::Network),
             TransportFailure::ConnectionLost => class("connection_lost", Exit::Network),
             TransportFailure::Timeout => class("timeout", Exit::Network),
-            TransportFailure::Tls => class("tls", Exit::Network),
+            TransportFailure::Tls(_) => class("tls", Exit::Network),
+            TransportFailure::ProxyUnreachable => class("proxy_unreachable", Exit::Network),
+            TransportFailure::ProxyRefused { .. } => class("proxy_refused", Exit::Network),
+            TransportFailure::MalformedAnswer => class("malformed_answer", Exit::Network),
             TransportFailure::Unsendable => class("unsendable", Exit::Network),
             TransportFailure::Redirected => class("redirected", Exit::Network),
-            // Failures added to the SDK later (proxy, malformed answer, ...).
+            // Failures added to the SDK later.
             _ => class("network", Exit::Network),
         },
         Error::InvalidInput(

@@ -139,6 +139,8 @@ fn malformed(response: &http::Response<&[u8]>, message: &str) -> ApiError {
         kind: crate::ErrorKind::MalformedResponse,
         retry_after: crate::RetryAfter::from_headers(response.headers()),
         body_excerpt: None,
+        redirect_host: None,
+        attempts: 1,
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::api::{Api, ApiKey};
 use crate::input::InvalidInput;
+use crate::proxy::{ProxyRules, ProxySetting, ProxyUrl};
 use crate::retry::RetryPolicy;
 
 /// Environment variable holding the API key, read by the drivers' `Client::from_env` (through
@@ -130,6 +131,26 @@ pub struct ClientConfig {
     user_agent_suffix: Option<String>,
     timeouts: Timeouts,
     retry_policy: RetryPolicy,
+    proxy: Result<ProxySetting, InvalidInput>,
+    tls_roots: TlsRoots,
+}
+
+/// Which certificate authorities a client trusts for `https://`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// The platform's verifier (`rustls-platform-verifier`): the system trust store — on
+    /// Linux the system bundle, or the files named by `SSL_CERT_FILE` / `SSL_CERT_DIR`
+    /// when set; on macOS and Windows the OS verifier. A TLS-inspecting corporate proxy
+    /// whose CA is installed in the system works out of the box.
+    #[default]
+    Platform,
+    /// Mozilla's roots bundled into the binary (`webpki-roots`), ignoring the system store:
+    /// for minimal containers without a CA bundle. Needs the driver's `webpki-roots` Cargo
+    /// feature; without it the client fails to build.
+    WebPki,
+    /// Only these certificate authorities (DER-encoded certificates), e.g. a private CA.
+    Only(Vec<Vec<u8>>),
 }
 
 impl fmt::Debug for ClientConfig {
@@ -144,6 +165,9 @@ impl fmt::Debug for ClientConfig {
             .field("timeout", &self.timeouts.overall)
             .field("read_timeout", &self.timeouts.idle)
             .field("retry_policy", &self.retry_policy)
+            // `ProxyUrl`'s `Debug` hides credentials; no `InvalidInput` quotes a proxy URL.
+            .field("proxy", &self.proxy)
+            .field("tls_roots", &self.tls_roots)
             .finish()
     }
 }
@@ -160,6 +184,8 @@ impl ClientConfig {
             user_agent_suffix: None,
             timeouts: Timeouts::NONE,
             retry_policy: RetryPolicy::default(),
+            proxy: Ok(ProxySetting::FromEnvironment),
+            tls_roots: TlsRoots::Platform,
         }
     }
 
@@ -283,6 +309,53 @@ impl ClientConfig {
             Timeouts::DEFAULT
         };
         self.timeouts.or(base)
+    }
+
+    /// Sends every request through the proxy at `url` (`http://` or `https://`, credentials
+    /// allowed: `http://user:password@proxy:3128`), whatever the environment says. An
+    /// invalid URL is returned by [`proxy_rules`](Self::proxy_rules) (never quoting it).
+    /// See [`crate::proxy`] for what a proxy sees.
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = ProxyUrl::parse(url).map(ProxySetting::Url);
+        self
+    }
+
+    /// Sends every request directly, ignoring the proxy environment variables.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = Ok(ProxySetting::None);
+        self
+    }
+
+    /// The proxy rules a driver applies: the [`proxy`](Self::proxy) or
+    /// [`no_proxy`](Self::no_proxy) setting, else the environment convention of
+    /// [`crate::proxy`] read through `env` (drivers pass `|name| std::env::var(name).ok()`).
+    ///
+    /// ```
+    /// use kie_proto::ClientConfig;
+    /// let env = |name: &str| (name == "HTTPS_PROXY").then(|| "http://envproxy:3128".to_owned());
+    /// let rules = ClientConfig::new("k").proxy_rules(env)?;
+    /// assert_eq!(rules.proxy_for("https", "api.kie.ai").map(|p| p.host()), Some("envproxy"));
+    /// let rules = ClientConfig::new("k").no_proxy().proxy_rules(env)?;
+    /// assert!(rules.is_empty());
+    /// assert!(ClientConfig::new("k").proxy("ftp://x").proxy_rules(env).is_err());
+    /// # Ok::<(), kie_proto::InvalidInput>(())
+    /// ```
+    pub fn proxy_rules(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProxyRules, InvalidInput> {
+        self.proxy.clone()?.rules(env)
+    }
+
+    /// The certificate authorities to trust; default [`TlsRoots::Platform`].
+    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
+        self.tls_roots = roots;
+        self
+    }
+
+    /// The certificate authorities to trust (the getter of [`tls_roots`](Self::tls_roots)).
+    pub fn tls_roots_ref(&self) -> &TlsRoots {
+        &self.tls_roots
     }
 
     /// The retry policy (the getter of [`retry_policy`](Self::retry_policy)).

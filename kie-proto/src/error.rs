@@ -11,17 +11,39 @@ use crate::response::ApiError;
 use crate::retry::TransportFailure;
 
 /// Everything that can go wrong in a driver call.
+///
+/// `Display` says what happened and what to do, once; the underlying cause (the client's
+/// or the file system's own error) is reachable through
+/// [`source()`](std::error::Error::source) and is not repeated in the text, so chained
+/// reports (`anyhow`'s `{:#}`, `eyre`) read each cause once:
+///
+/// ```
+/// use kie_proto::{Error, TransportFailure};
+/// let error = Error::Transport {
+///     kind: TransportFailure::Connect,
+///     attempts: 4,
+///     source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+/// };
+/// assert_eq!(
+///     error.to_string(),
+///     "could not connect to KIE.AI after 4 attempts: check the network and the base URLs"
+/// );
+/// let cause = std::error::Error::source(&error).map(|e| e.to_string());
+/// assert_eq!(cause.as_deref(), Some("connection refused"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The service (or the CDN or a proxy in front of it) refused or failed the request.
+    /// The service (or the CDN or a proxy in front of it) refused or failed the request;
+    /// [`ApiError::attempts`] says after how many attempts.
     #[error(transparent)]
     Api(#[from] ApiError),
-    /// An input broke an API rule; nothing was sent.
+    /// An input broke an API rule; nothing was sent. (The rule is the message; there is no
+    /// underlying cause.)
     #[error("invalid input, nothing was sent: {0}")]
-    InvalidInput(#[from] InvalidInput),
+    InvalidInput(InvalidInput),
     /// Reading the upload's source failed.
-    #[error("cannot read {}: {source}", path.as_ref().map_or_else(|| "the upload source".to_owned(), |p| p.display().to_string()))]
+    #[error("cannot read {}", path.as_ref().map_or_else(|| "the upload source".to_owned(), |p| p.display().to_string()))]
     Io {
         /// The file, when the source is a path.
         path: Option<PathBuf>,
@@ -37,7 +59,7 @@ pub enum Error {
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
     /// No answer arrived: connecting, sending or receiving failed.
-    #[error("{kind} after {attempts} attempt{s}: {source}", s = if *.attempts == 1 { "" } else { "s" })]
+    #[error("{} after {attempts} attempt{s}: {}", kind.summary(), kind.advice(), s = if *.attempts == 1 { "" } else { "s" })]
     Transport {
         /// What failed.
         kind: TransportFailure,
@@ -47,14 +69,21 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A retryable failure of an upload from a reader that cannot be rewound: the bytes
-    /// already sent cannot be sent again, so the upload was not retried.
+    /// already sent cannot be sent again, so the upload was not retried. The failure is
+    /// the `source`.
     #[error(
-        "{source}; not retried because the reader cannot be rewound (upload a file or bytes to get retries)"
+        "the upload failed and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)"
     )]
     NotRewindable {
         /// The failure.
         source: Box<Error>,
     },
+}
+
+impl From<InvalidInput> for Error {
+    fn from(input: InvalidInput) -> Self {
+        Error::InvalidInput(input)
+    }
 }
 
 impl Error {
@@ -66,28 +95,76 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The number of attempts made, when the error ended a call that sent something
+    /// (an API refusal or a transport failure, also inside [`Error::NotRewindable`]).
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Error::Api(error) => Some(error.attempts),
+            Error::Transport { attempts, .. } => Some(*attempts),
+            Error::NotRewindable { source } => source.attempts(),
+            _ => None,
+        }
+    }
+}
+
+impl TransportFailure {
+    /// What happened, without the advice.
+    pub fn summary(&self) -> String {
+        match self {
+            TransportFailure::Connect => "could not connect to KIE.AI".to_owned(),
+            TransportFailure::ProxyUnreachable => "could not connect to the proxy".to_owned(),
+            TransportFailure::ProxyRefused {
+                status: Some(status),
+            } => {
+                format!("the proxy refused to open a tunnel to KIE.AI (HTTP {status})")
+            }
+            TransportFailure::ProxyRefused { status: None } => {
+                "the proxy did not open a tunnel to KIE.AI".to_owned()
+            }
+            TransportFailure::ConnectionLost => {
+                "the connection to KIE.AI broke before an answer arrived".to_owned()
+            }
+            TransportFailure::Timeout => "KIE.AI did not answer in time".to_owned(),
+            TransportFailure::Tls(_) => "the TLS handshake with KIE.AI failed".to_owned(),
+            TransportFailure::MalformedAnswer => {
+                "an answer arrived but it is not valid HTTP".to_owned()
+            }
+            TransportFailure::Unsendable => "the request could not be sent".to_owned(),
+            TransportFailure::Redirected => {
+                "the HTTP client followed a redirect, so the answer is not KIE.AI's".to_owned()
+            }
+        }
+    }
+
+    /// Why, and what to do about it.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            TransportFailure::Connect => "check the network and the base URLs",
+            TransportFailure::ProxyUnreachable => {
+                "check the proxy URL (the client's proxy setting, or HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
+            }
+            TransportFailure::ProxyRefused { status: Some(407) } => {
+                "the proxy wants credentials; put them in the proxy URL (http://user:password@host:port)"
+            }
+            TransportFailure::ProxyRefused { .. } => {
+                "the proxy does not allow this connection; check its rules or use another proxy"
+            }
+            TransportFailure::ConnectionLost => "retrying later may help",
+            TransportFailure::Timeout => "raise the timeouts for large files",
+            TransportFailure::Tls(reason) => reason.reason(),
+            TransportFailure::MalformedAnswer => {
+                "a server or proxy in between is broken or is not an HTTP server; not retried"
+            }
+            TransportFailure::Unsendable => "the HTTP client refused the request",
+            TransportFailure::Redirected => "configure it not to follow redirects",
+        }
+    }
 }
 
 impl fmt::Display for TransportFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TransportFailure::Connect => {
-                "could not connect to KIE.AI (check the network and the base URLs)"
-            }
-            TransportFailure::ConnectionLost => {
-                "the connection to KIE.AI broke before an answer arrived"
-            }
-            TransportFailure::Timeout => {
-                "KIE.AI did not answer in time (raise the timeouts for large files)"
-            }
-            TransportFailure::Tls => {
-                "the TLS handshake with KIE.AI failed (check the system clock and any proxy)"
-            }
-            TransportFailure::Unsendable => "the request could not be sent",
-            TransportFailure::Redirected => {
-                "the HTTP client followed a redirect, so the answer is not KIE.AI's (configure it not to follow redirects)"
-            }
-        })
+        write!(f, "{}: {}", self.summary(), self.advice())
     }
 }
 
@@ -101,9 +178,10 @@ mod tests {
             path: Some("/tmp/missing.png".into()),
             source: std::io::ErrorKind::NotFound.into(),
         };
+        assert_eq!(err.to_string(), "cannot read /tmp/missing.png");
         assert_eq!(
-            err.to_string(),
-            "cannot read /tmp/missing.png: entity not found"
+            chain(&err),
+            ["cannot read /tmp/missing.png", "entity not found"]
         );
         let err = Error::Transport {
             kind: TransportFailure::Timeout,
@@ -112,12 +190,76 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "KIE.AI did not answer in time (raise the timeouts for large files) after 3 attempts: read timed out"
+            "KIE.AI did not answer in time after 3 attempts: raise the timeouts for large files"
         );
+        assert_eq!(chain(&err)[1], "read timed out");
         let err = Error::from(InvalidInput::UploadPathEmpty);
         assert_eq!(
             err.to_string(),
             "invalid input, nothing was sent: uploadPath must not be empty"
         );
+        assert!(std::error::Error::source(&err).is_none());
+        let err = Error::NotRewindable {
+            source: Box::new(Error::Transport {
+                kind: TransportFailure::ConnectionLost,
+                attempts: 1,
+                source: "connection reset".into(),
+            }),
+        };
+        assert_eq!(
+            chain(&err),
+            [
+                "the upload failed and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)",
+                "the connection to KIE.AI broke before an answer arrived after 1 attempt: retrying later may help",
+                "connection reset",
+            ]
+        );
+        assert_eq!(err.attempts(), Some(1));
+    }
+
+    /// Every message of a chain, outermost first.
+    fn chain(error: &dyn std::error::Error) -> Vec<String> {
+        let mut messages = vec![error.to_string()];
+        let mut next = error.source();
+        while let Some(cause) = next {
+            messages.push(cause.to_string());
+            next = cause.source();
+        }
+        messages
+    }
+
+    /// The convention: no error's `Display` repeats what its `source()` says.
+    #[test]
+    fn no_display_repeats_its_source() {
+        let cause = "the distinctive cause 1234";
+        let errors = [
+            Error::Io {
+                path: None,
+                source: std::io::Error::other(cause),
+            },
+            Error::Transport {
+                kind: TransportFailure::Tls(crate::TlsFailure::Expired),
+                attempts: 1,
+                source: cause.into(),
+            },
+            Error::NotRewindable {
+                source: Box::new(Error::Io {
+                    path: None,
+                    source: std::io::Error::other(cause),
+                }),
+            },
+        ];
+        for error in errors {
+            let messages = chain(&error);
+            for (i, message) in messages.iter().enumerate() {
+                for later in &messages[i + 1..] {
+                    assert!(
+                        !message.contains(later.as_str()),
+                        "{message:?} repeats {later:?}"
+                    );
+                }
+            }
+            assert_eq!(messages.last().map(String::as_str), Some(cause));
+        }
     }
 }

@@ -14,6 +14,29 @@ use crate::url_check::{self, CheckedUrl, UrlRefusal};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidInput {
+    /// A proxy URL given to the client is not an `http://` or `https://` URL with a host.
+    /// The URL is not quoted: it may hold a password.
+    #[error("the proxy URL is invalid: {reason} (value not shown: it may hold a password)")]
+    ProxyUrl {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A proxy environment variable is set but is not a valid proxy URL.
+    #[error(
+        "{variable} is not a valid proxy URL: {reason} (value not shown: it may hold a password); fix or unset it, or configure the proxy on the client"
+    )]
+    ProxyVariable {
+        /// The variable, e.g. `HTTPS_PROXY`.
+        variable: &'static str,
+        /// What is wrong with its value.
+        reason: &'static str,
+    },
+    /// [`TlsRoots::WebPki`](crate::TlsRoots::WebPki) was chosen, but the driver was built
+    /// without its `webpki-roots` Cargo feature.
+    #[error(
+        "TlsRoots::WebPki needs the driver's `webpki-roots` Cargo feature (or use TlsRoots::Platform)"
+    )]
+    WebPkiRootsNotBuiltIn,
     /// The API key is empty.
     #[error("API key is empty: set it to the key from the KIE.AI dashboard")]
     ApiKeyEmpty,

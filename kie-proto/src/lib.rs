@@ -83,12 +83,14 @@ mod common;
 mod config;
 mod data_url;
 mod error;
+mod failure;
 mod input;
 mod integrity;
 mod mime;
 mod multipart;
 mod operation;
 mod options;
+pub mod proxy;
 mod random;
 mod response;
 mod retry;
@@ -109,16 +111,18 @@ pub use body::{
 pub use common::{GetCredits, GetDownloadUrl};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
-    ENV_UPLOAD_BASE_URL, Timeouts,
+    ENV_UPLOAD_BASE_URL, Timeouts, TlsRoots,
 };
 pub use data_url::{decode_base64_data, parse_data_url};
 pub use error::Error;
+pub use failure::{FailureFacts, TlsFailure};
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
 pub use integrity::{ContentDigest, Digest, DownloadCheck, IntegrityError, download_request};
 pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime, sniff_len};
 pub use multipart::Boundary;
 pub use operation::Operation;
 pub use options::{Progress, ProgressCallback, ProgressReporter, UploadOptions, UploadPlan};
+pub use proxy::{ProxyRules, ProxySetting, ProxyUrl};
 pub use random::{random_u64, random_unit};
 pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
 pub use retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable, TransportFailure};

@@ -65,6 +65,15 @@ pub enum ErrorKind {
     NotJson,
     /// A success envelope whose `data` is not what the endpoint documents.
     MalformedResponse,
+    /// HTTP 413, whatever the body: the request is over a size limit of the service or of
+    /// a proxy or CDN in front of it (nginx's `client_max_body_size`, a CDN's body limit).
+    /// Never retried.
+    PayloadTooLarge,
+    /// HTTP 3xx: the answer points elsewhere ([`ApiError::redirect_host`]). Redirects are
+    /// never followed (the API key would go along); never retried.
+    Redirect,
+    /// HTTP 407: a proxy between this client and the service wants credentials.
+    ProxyAuthenticationRequired,
     /// Any other failure (an undocumented code, `success:false` without a code).
     Other,
 }
@@ -121,6 +130,13 @@ impl ErrorKind {
                 "the answer was not KIE.AI's JSON; a proxy or CDN may have answered"
             }
             ErrorKind::MalformedResponse => "the answer did not have the documented shape",
+            ErrorKind::PayloadTooLarge => {
+                "the upload is over a size limit of KIE.AI or of a proxy or CDN in front of it; a base64 upload sends a third more bytes than the file, so the stream upload sends 25 % fewer"
+            }
+            ErrorKind::Redirect => "redirects are not followed; check the base URLs",
+            ErrorKind::ProxyAuthenticationRequired => {
+                "a proxy wants credentials; put them in the proxy URL (http://user:password@host:port)"
+            }
             ErrorKind::Other => "unexpected answer",
         }
     }
@@ -171,6 +187,12 @@ pub struct ApiError {
     pub retry_after: Option<RetryAfter>,
     /// The start of a body that is not the JSON envelope (at most 200 characters, lossy UTF-8).
     pub body_excerpt: Option<String>,
+    /// For a [redirect](ErrorKind::Redirect): the host its `Location` points to (the
+    /// endpoint's own host for a relative `Location`), when it has one.
+    pub redirect_host: Option<Box<str>>,
+    /// Attempts made, the one answered with this error included (1 until a driver's retry
+    /// loop reports the final count).
+    pub attempts: u32,
 }
 
 impl ApiError {
@@ -192,6 +214,8 @@ impl ApiError {
             kind,
             retry_after: None,
             body_excerpt: None,
+            redirect_host: None,
+            attempts: 1,
         }
     }
 
@@ -211,7 +235,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KIE.AI answered HTTP {}", self.status.as_u16())?;
+        let s = if self.attempts == 1 { "" } else { "s" };
+        write!(
+            f,
+            "KIE.AI answered HTTP {} after {} attempt{s}",
+            self.status.as_u16(),
+            self.attempts
+        )?;
         if let Some(code) = self.code {
             write!(f, ", code {code}")?;
         }
@@ -221,7 +251,11 @@ impl fmt::Display for ApiError {
         if let Some(excerpt) = &self.body_excerpt {
             write!(f, ": {excerpt:?}")?;
         }
-        write!(f, " ({})", self.kind.hint())
+        if let Some(host) = &self.redirect_host {
+            write!(f, " (it points to {host}; {})", self.kind.hint())
+        } else {
+            write!(f, " ({})", self.kind.hint())
+        }
     }
 }
 
@@ -352,6 +386,9 @@ fn read_msg(raw: Option<&RawValue>) -> Option<String> {
 pub fn parse_envelope<T: DeserializeOwned>(
     response: &http::Response<&[u8]>,
 ) -> Result<T, ApiError> {
+    if let Some(error) = refused_on_purpose(response) {
+        return Err(error);
+    }
     let status = response.status();
     let body = *response.body();
     let retry_after = RetryAfter::from_headers(response.headers());
@@ -362,6 +399,8 @@ pub fn parse_envelope<T: DeserializeOwned>(
         kind,
         retry_after,
         body_excerpt,
+        redirect_host: None,
+        attempts: 1,
     };
 
     let text = body_text(body);
@@ -395,6 +434,48 @@ pub fn parse_envelope<T: DeserializeOwned>(
     })
 }
 
+/// Answers judged by their status alone, whatever the body says: 413 (a size limit, often
+/// of a proxy's HTML page), 3xx (never followed) and 407 (a proxy's login). The body's
+/// `code` and `msg` are kept when it is the JSON envelope, else its start.
+fn refused_on_purpose(response: &http::Response<&[u8]>) -> Option<ApiError> {
+    let status = response.status();
+    let kind = match status.as_u16() {
+        413 => ErrorKind::PayloadTooLarge,
+        407 => ErrorKind::ProxyAuthenticationRequired,
+        300..=399 => ErrorKind::Redirect,
+        _ => return None,
+    };
+    let text = body_text(response.body());
+    let retry_after = RetryAfter::from_headers(response.headers());
+    let mut error = match serde_json::from_str::<ObjectOnly<Envelope<'_>>>(&text) {
+        Ok(ObjectOnly(envelope)) => ApiError {
+            code: Member::from_raw(envelope.code, read_code).value(),
+            message: read_msg(envelope.msg),
+            retry_after,
+            ..ApiError::new(status, kind)
+        },
+        Err(_) => ApiError {
+            kind,
+            ..not_json(status, &text, retry_after)
+        },
+    };
+    if kind == ErrorKind::Redirect {
+        error.redirect_host = redirect_host(response);
+    }
+    Some(error)
+}
+
+/// The host a redirect's `Location` points to: its own for an absolute URL, the request's
+/// (as far as the answer knows it) for a relative one.
+fn redirect_host(response: &http::Response<&[u8]>) -> Option<Box<str>> {
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    match url::Url::parse(location) {
+        Ok(url) => url.host_str().map(Box::from),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Some(Box::from("the same host")),
+        Err(_) => None,
+    }
+}
+
 /// The error for a body that is not a JSON object envelope.
 fn not_json(status: StatusCode, text: &str, retry_after: Option<RetryAfter>) -> ApiError {
     let text = text.trim();
@@ -411,6 +492,8 @@ fn not_json(status: StatusCode, text: &str, retry_after: Option<RetryAfter>) -> 
         kind,
         retry_after,
         body_excerpt: Some(excerpt),
+        redirect_host: None,
+        attempts: 1,
     }
 }
 
@@ -500,7 +583,62 @@ mod tests {
         assert_eq!(err.as_ref().map(ApiError::is_retryable), Some(true));
         assert_eq!(
             err.map(|e| e.to_string()).unwrap_or_default(),
-            "KIE.AI answered HTTP 502: \"<h1>502</h1>\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)"
+            "KIE.AI answered HTTP 502 after 1 attempt: \"<h1>502</h1>\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)"
+        );
+    }
+
+    #[test]
+    fn payload_too_large_whatever_the_body() {
+        let html = "<html><head><title>413 Request Entity Too Large</title></head></html>";
+        let err = parse_envelope::<i64>(&response(413, html)).err();
+        assert_eq!(
+            err.as_ref().map(|e| e.kind),
+            Some(ErrorKind::PayloadTooLarge)
+        );
+        assert_eq!(err.as_ref().map(ApiError::is_retryable), Some(false));
+        assert_eq!(
+            err.map(|e| e.to_string()).unwrap_or_default(),
+            format!(
+                "KIE.AI answered HTTP 413 after 1 attempt: {html:?} (the upload is over a size limit of KIE.AI or of a proxy or CDN in front of it; a base64 upload sends a third more bytes than the file, so the stream upload sends 25 % fewer)"
+            )
+        );
+        let err =
+            parse_envelope::<i64>(&response(413, r#"{"code":413,"msg":"File too large"}"#)).err();
+        assert_eq!(
+            err.as_ref().map(|e| (e.kind, e.code, e.message.as_deref())),
+            Some((
+                ErrorKind::PayloadTooLarge,
+                Some(413),
+                Some("File too large")
+            ))
+        );
+        assert_eq!(err.as_ref().map(ApiError::is_retryable), Some(false));
+    }
+
+    #[test]
+    fn redirects_name_their_target() {
+        let mut answer = response(307, "");
+        answer.headers_mut().insert(
+            header::LOCATION,
+            http::HeaderValue::from_static("https://elsewhere.example/api/file-stream-upload"),
+        );
+        let err = parse_envelope::<i64>(&answer).err();
+        assert_eq!(
+            err.as_ref().map(|e| (e.kind, e.redirect_host.as_deref())),
+            Some((ErrorKind::Redirect, Some("elsewhere.example")))
+        );
+        assert_eq!(err.as_ref().map(ApiError::is_retryable), Some(false));
+        assert_eq!(
+            err.map(|e| e.to_string()).unwrap_or_default(),
+            "KIE.AI answered HTTP 307 after 1 attempt: \"\" (it points to elsewhere.example; redirects are not followed; check the base URLs)"
+        );
+        assert_eq!(
+            kind_of(301, "<html>moved</html>"),
+            Some(ErrorKind::Redirect)
+        );
+        assert_eq!(
+            kind_of(407, "<html>login</html>"),
+            Some(ErrorKind::ProxyAuthenticationRequired)
         );
     }
 
@@ -549,6 +687,8 @@ mod tests {
                 kind: ErrorKind::BadRequest,
                 retry_after: None,
                 body_excerpt: None,
+                redirect_host: None,
+                attempts: 1,
             })
         );
         // `"false"` alone (HTTP 200, code 200) is a refusal, like `false`.
@@ -610,6 +750,8 @@ mod tests {
                 kind: ErrorKind::Other,
                 retry_after: None,
                 body_excerpt: None,
+                redirect_host: None,
+                attempts: 1,
             })
         );
     }
@@ -623,6 +765,8 @@ mod tests {
             kind: ErrorKind::NotJson,
             retry_after: None,
             body_excerpt: Some(body.to_owned()),
+            redirect_host: None,
+            attempts: 1,
         };
         let upload = r#"[true,200,"ok",{"downloadUrl":"https://a.example/x.png"}]"#;
         assert_eq!(

@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
+use crate::failure::TlsFailure;
 use crate::response::{ApiError, RetryAfter};
 
 /// A failure the retry policy can judge.
@@ -26,18 +27,34 @@ impl Retryable for ApiError {
     }
 }
 
-/// How a request failed to get an answer. Drivers map their transport errors to these.
+/// How a request failed to get an answer. Drivers find out with
+/// [`FailureFacts::classify`](crate::FailureFacts::classify); `Display` says what happened
+/// and what to do (the client's own error stays reachable through `source()`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportFailure {
     /// No connection could be made (refused, DNS, unreachable).
     Connect,
+    /// No connection could be made to the proxy the request was to go through.
+    ProxyUnreachable,
+    /// The proxy refused to open a tunnel to the service (`CONNECT` answered with `status`,
+    /// e.g. 407 when it wants credentials). Never retried: the same proxy refuses again.
+    ProxyRefused {
+        /// The proxy's status code, when it answered one.
+        status: Option<u16>,
+    },
     /// The connection broke before a complete answer arrived.
     ConnectionLost,
     /// A timeout fired (connect, idle read or overall).
     Timeout,
-    /// The TLS handshake failed: retrying does not help.
-    Tls,
+    /// The TLS handshake failed, for this reason. Never retried: the same certificate comes
+    /// back.
+    Tls(TlsFailure),
+    /// An answer arrived but was not valid HTTP (a garbage status line, invalid chunked
+    /// framing, over-long headers, conflicting `Content-Length` and `Transfer-Encoding`).
+    /// Never retried: such answers come from a broken server or middlebox, which answers
+    /// the same way again, and a retry would send the whole upload again for nothing.
+    MalformedAnswer,
     /// The request could not be sent at all (bad URL, unsupported by the transport).
     Unsendable,
     /// The transport followed a redirect, so the answer is not the endpoint's own: a
@@ -50,6 +67,7 @@ impl Retryable for TransportFailure {
         matches!(
             self,
             TransportFailure::Connect
+                | TransportFailure::ProxyUnreachable
                 | TransportFailure::ConnectionLost
                 | TransportFailure::Timeout
         )
@@ -117,7 +135,10 @@ impl AttemptFailure {
     /// one included).
     pub fn into_error(self, attempts: u32) -> Error {
         match self {
-            AttemptFailure::Api(error) => Error::Api(error),
+            AttemptFailure::Api(mut error) => {
+                error.attempts = attempts;
+                Error::Api(error)
+            }
             AttemptFailure::Transport { kind, source } => Error::Transport {
                 kind,
                 attempts,
@@ -160,7 +181,8 @@ pub enum RetryDecision {
 /// assert_eq!(policy.decide(1, &TransportFailure::Timeout, 0.5, now), RetryDecision::RetryAfter(Duration::from_millis(250)));
 /// assert_eq!(policy.decide(2, &TransportFailure::Timeout, 0.5, now), RetryDecision::RetryAfter(Duration::from_millis(500)));
 /// assert_eq!(policy.decide(4, &TransportFailure::Timeout, 0.5, now), RetryDecision::GiveUp);
-/// assert_eq!(policy.decide(1, &TransportFailure::Tls, 0.5, now), RetryDecision::GiveUp);
+/// let expired = TransportFailure::Tls(kie_proto::TlsFailure::Expired);
+/// assert_eq!(policy.decide(1, &expired, 0.5, now), RetryDecision::GiveUp);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -329,6 +351,8 @@ mod tests {
             kind,
             retry_after,
             body_excerpt: None,
+            redirect_host: None,
+            attempts: 1,
         }
     }
 
@@ -394,13 +418,13 @@ mod tests {
         let policy = RetryPolicy::default();
         for can_resend in [true, false] {
             let tls = AttemptFailure::Transport {
-                kind: TransportFailure::Tls,
+                kind: TransportFailure::Tls(TlsFailure::UnknownIssuer),
                 source: "bad certificate".into(),
             };
             assert!(matches!(
                 policy.after_failure(1, tls, can_resend, 0.5, now),
                 Err(Error::Transport {
-                    kind: TransportFailure::Tls,
+                    kind: TransportFailure::Tls(TlsFailure::UnknownIssuer),
                     attempts: 1,
                     ..
                 })

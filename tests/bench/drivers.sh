@@ -11,6 +11,10 @@
 #   1 GiB base64  kie-blocking `upload --base64 <file>`   vs  base64 -w0 <file> in a pipe | curl -T - (streamed, chunked)
 #   2000 x 4 KiB  kie-async `upload_many --concurrency 32` vs  one curl process, --parallel --parallel-max 32
 #                 (reference row: xargs -P 32 curl, one process and connection per file)
+#   2000 x 4 KiB over TLS  kie-async `upload_many` over HTTP/2  vs  the same with --http1
+#                 (through `kie-tls-front`, a TLS front offering h2 and http/1.1 by ALPN whose
+#                 test CA the client trusts through SSL_CERT_FILE; it forwards each request
+#                 to the emulator over a new HTTP/1.1 connection, the same cost in both rows)
 #
 # Needs: cargo, curl (>= 7.66 for --parallel), GNU time at /usr/bin/time
 # (`apt-get install -y time`), base64, ~3.5 GB free in TMPDIR. Builds into CARGO_TARGET_DIR
@@ -47,20 +51,26 @@ unset KIE_API_KEY KIE_UPLOAD_BASE_URL KIE_API_BASE_URL KIE_UPLOAD_BASE64 KIE_CON
 # --- 1. Build the release examples and the emulator ---------------------------------------
 echo "== building (release)" >&2
 cargo build --release --manifest-path "$ROOT/Cargo.toml" \
-    -p kie-emulator --bin kie-emulator \
+    -p kie-emulator --bin kie-emulator -p kie-tests --bin kie-tls-front \
     -p kie-blocking --example upload \
     -p kie-async --example upload_many
 EMULATOR=$TARGET/release/kie-emulator
+TLS_FRONT=$TARGET/release/kie-tls-front
 UPLOAD=$TARGET/release/examples/upload
 UPLOAD_MANY=$TARGET/release/examples/upload_many
-for bin in "$EMULATOR" "$UPLOAD" "$UPLOAD_MANY"; do
+for bin in "$EMULATOR" "$TLS_FRONT" "$UPLOAD" "$UPLOAD_MANY"; do
     [ -x "$bin" ] || fail "not built: $bin (is CARGO_TARGET_DIR right?)"
 done
 
 # --- 2. Scratch directory and the emulator (both cleaned up at exit) ----------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kie-bench.XXXXXX")
 EMULATOR_PID=
+FRONT_PID=
 cleanup() {
+    if [ -n "$FRONT_PID" ]; then
+        kill "$FRONT_PID" 2>/dev/null || true
+        wait "$FRONT_PID" 2>/dev/null || true
+    fi
     if [ -n "$EMULATOR_PID" ]; then
         kill "$EMULATOR_PID" 2>/dev/null || true
         wait "$EMULATOR_PID" 2>/dev/null || true
@@ -86,6 +96,16 @@ while IFS='=' read -r name value; do
 done <"$WORK/emulator.out"
 [ -n "${KIE_API_KEY:-}" ] || fail "the emulator printed no KIE_API_KEY line"
 echo "== emulator pid $EMULATOR_PID at $KIE_UPLOAD_BASE_URL" >&2
+"$TLS_FRONT" --upstream "${KIE_UPLOAD_BASE_URL#http://}" --ca-out "$WORK/front-ca.pem" \
+    >"$WORK/front.out" 2>"$WORK/front.err" &
+FRONT_PID=$!
+for _ in $(seq 100); do
+    grep -q '^KIE_TLS_FRONT_URL=' "$WORK/front.out" && break
+    kill -0 "$FRONT_PID" 2>/dev/null || { cat "$WORK/front.err" >&2; fail "TLS front exited"; }
+    sleep 0.1
+done
+FRONT_URL=$(sed -n 's/^KIE_TLS_FRONT_URL=//p' "$WORK/front.out")
+[ -n "$FRONT_URL" ] || fail "the TLS front printed no URL"
 
 # --- 3. Inputs ------------------------------------------------------------------------------
 echo "== creating inputs in $WORK" >&2
@@ -189,6 +209,17 @@ for round in $(seq "$RUNS"); do
             -F "uploadPath=kie-rs/examples/many" -F "fileName={}" "$4"' \
         _ "$WORK" "$CONCURRENCY" "$KIE_API_KEY" "$KIE_UPLOAD_BASE_URL/api/file-stream-upload"
     expect 7 '"success":true' "$MANY" out
+
+    measure 8 "$MANY x $MANY_SIZE B TLS" 0 "$MANY_BYTES" "$MANY" \
+        "kie-async upload_many -c $CONCURRENCY, h2" -- \
+        env SSL_CERT_FILE="$WORK/front-ca.pem" KIE_UPLOAD_BASE_URL="$FRONT_URL" \
+        "$UPLOAD_MANY" --concurrency "$CONCURRENCY" "$WORK/many"
+    expect 8 "^$MANY uploaded" 1 err
+    measure 9 "$MANY x $MANY_SIZE B TLS" 1 "$MANY_BYTES" "$MANY" \
+        "baseline: the same, --http1" -- \
+        env SSL_CERT_FILE="$WORK/front-ca.pem" KIE_UPLOAD_BASE_URL="$FRONT_URL" \
+        "$UPLOAD_MANY" --http1 --concurrency "$CONCURRENCY" "$WORK/many"
+    expect 9 "^$MANY uploaded" 1 err
 done
 
 # --- 5. Report --------------------------------------------------------------------------------
@@ -213,14 +244,14 @@ sort -t $'\t' -k1,1n -k5,5g "$WORK/results" | awk -F '\t' -v runs="$RUNS" -v rat
     { n[$1]++; if (n[$1] == mid) row[$1] = $0
       walls[$1] = walls[$1] (walls[$1] == "" ? "" : " ") sprintf("%.2f", $5) }
     END {
-        for (o = 1; o <= 7; o++) {
+        for (o = 1; o <= 9; o++) {
             if (!(o in row)) continue
             split(row[o], f, "\t")
             if (f[3] == 1) base_rss[f[2]] = f[6]
         }
         printf "%-16s %-36s %8s %10s %7s %16s %7s %6s %11s  %s\n", "group", "case", "wall",
             "peak RSS", "CPU", "throughput", "time x", "RSS x", "emulator", "walls of all rounds (s)"
-        for (o = 1; o <= 7; o++) {
+        for (o = 1; o <= 9; o++) {
             if (!(o in row)) continue
             split(row[o], f, "\t")
             mib = f[9] / 1048576 / f[5]

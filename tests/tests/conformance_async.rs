@@ -54,6 +54,18 @@ impl Driver for Async {
         if let Some(timeout) = settings.read_timeout {
             builder = builder.read_timeout(timeout);
         }
+        if let Some(proxy) = &settings.proxy {
+            builder = builder.proxy(proxy);
+        }
+        if settings.no_proxy {
+            builder = builder.no_proxy();
+        }
+        if let Some(roots) = &settings.tls_roots {
+            builder = builder.tls_roots(roots.clone());
+        }
+        if settings.http1_only {
+            builder = builder.http1_only();
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -29,6 +29,15 @@ impl Driver for Blocking {
         if let Some(timeout) = settings.read_timeout {
             builder = builder.read_timeout(timeout);
         }
+        if let Some(proxy) = &settings.proxy {
+            builder = builder.proxy(proxy);
+        }
+        if settings.no_proxy {
+            builder = builder.no_proxy();
+        }
+        if let Some(roots) = &settings.tls_roots {
+            builder = builder.tls_roots(roots.clone());
+        }
         builder.build().map(Blocking)
     }
 

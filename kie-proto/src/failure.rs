@@ -1,0 +1,300 @@
+//! What a failed exchange means, decided once for both drivers.
+//!
+//! A driver's HTTP client reports a failure as an error with a chain of causes (ureq's
+//! `ureq::Error`, reqwest's `reqwest::Error` over hyper's over an `io::Error` over a
+//! `rustls::Error` …). The driver walks that chain **once** and writes down what it found
+//! as [`FailureFacts`], in words that depend on no HTTP or TLS library; [`FailureFacts::classify`]
+//! turns the facts into the one [`TransportFailure`] both drivers report, which says whether
+//! a retry may help ([`Retryable`](crate::Retryable)) and what the user should do (its
+//! `Display`).
+
+use std::io;
+
+use crate::retry::TransportFailure;
+
+/// Why a TLS handshake failed, independent of the TLS library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate has expired (or the local clock is ahead).
+    Expired,
+    /// The server's certificate is not valid yet (or the local clock is behind).
+    NotYetValid,
+    /// The server's certificate is for another host name.
+    WrongHost,
+    /// The server's certificate chains to no trusted root (a self-signed certificate, a
+    /// private CA, a TLS-inspecting proxy whose CA is not trusted).
+    UnknownIssuer,
+    /// The server's certificate was revoked.
+    Revoked,
+    /// The certificate was rejected for another reason (bad signature, wrong usage, …).
+    BadCertificate,
+    /// The handshake failed before or apart from the certificate check (the peer does not
+    /// speak TLS, no common protocol version or cipher, an alert from the server).
+    Handshake,
+}
+
+impl TlsFailure {
+    /// What went wrong and what to do, in a user's words.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            TlsFailure::Expired => {
+                "the server's certificate has expired (or this machine's clock is wrong)"
+            }
+            TlsFailure::NotYetValid => {
+                "the server's certificate is not valid yet (check this machine's clock)"
+            }
+            TlsFailure::WrongHost => {
+                "the server's certificate is for another host name (check the base URL; a proxy may be intercepting TLS)"
+            }
+            TlsFailure::UnknownIssuer => {
+                "the server's certificate is not signed by a trusted authority (a TLS-inspecting proxy's CA must be in the system trust store or in SSL_CERT_FILE)"
+            }
+            TlsFailure::Revoked => "the server's certificate has been revoked",
+            TlsFailure::BadCertificate => "the server's certificate was rejected",
+            TlsFailure::Handshake => {
+                "the server did not complete a TLS handshake (check that the base URL is an https:// server, and any proxy)"
+            }
+        }
+    }
+}
+
+/// What a driver found in the source chain of one failed exchange. Every field defaults to
+/// "not seen"; a driver sets what its client's error chain shows (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailureFacts {
+    /// The kind of the innermost `io::Error` in the chain.
+    pub io: Option<io::ErrorKind>,
+    /// A timeout of the client fired (connect, read, write or overall).
+    pub timed_out: bool,
+    /// The failure happened while connecting (TCP, proxy, TLS), before the request was sent.
+    pub connecting: bool,
+    /// A TLS error was in the chain, and what it said.
+    pub tls: Option<TlsFailure>,
+    /// The request was sent through a proxy (it was the proxy that was connected to).
+    pub via_proxy: bool,
+    /// A proxy refused to open a tunnel (`CONNECT`); its answer's status, when known.
+    pub proxy_refused: Option<Option<u16>>,
+    /// Bytes came back, but they are not valid HTTP (bad status line, invalid chunked
+    /// framing, over-long or invalid headers, conflicting `Content-Length` and
+    /// `Transfer-Encoding`).
+    pub malformed_answer: bool,
+    /// The request could not be sent at all (the client rejected it before connecting).
+    pub unsendable: bool,
+}
+
+impl FailureFacts {
+    /// No facts yet.
+    pub fn new() -> FailureFacts {
+        FailureFacts::default()
+    }
+
+    /// Records an `io::Error` met in the chain: its kind (the innermost wins, so call it in
+    /// chain order), and whether it is a timeout.
+    pub fn saw_io(&mut self, kind: io::ErrorKind) {
+        self.io = Some(kind);
+        if matches!(kind, io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+            self.timed_out = true;
+        }
+    }
+
+    /// Records a TLS error met in the chain; a certificate reason is kept over a later,
+    /// vaguer one.
+    pub fn saw_tls(&mut self, failure: TlsFailure) {
+        if matches!(self.tls, None | Some(TlsFailure::Handshake)) {
+            self.tls = Some(failure);
+        }
+    }
+
+    /// The one judgement of these facts. In order: a request that could not be sent; a
+    /// TLS failure (final: the same certificate comes back); a proxy's refusal (final); a
+    /// timeout; a malformed answer (final: see [`TransportFailure::MalformedAnswer`]); a
+    /// failure to connect (to the proxy, when one is used); else a connection lost.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use kie_proto::{FailureFacts, TlsFailure, TransportFailure};
+    /// let mut facts = FailureFacts::new();
+    /// facts.saw_io(ErrorKind::InvalidData);
+    /// facts.saw_tls(TlsFailure::Expired);
+    /// assert_eq!(facts.classify(), TransportFailure::Tls(TlsFailure::Expired));
+    /// ```
+    pub fn classify(&self) -> TransportFailure {
+        if self.unsendable {
+            return TransportFailure::Unsendable;
+        }
+        if let Some(tls) = self.tls {
+            return TransportFailure::Tls(tls);
+        }
+        if let Some(status) = self.proxy_refused {
+            return TransportFailure::ProxyRefused { status };
+        }
+        if self.timed_out {
+            return TransportFailure::Timeout;
+        }
+        if self.malformed_answer {
+            return TransportFailure::MalformedAnswer;
+        }
+        let connect_error = matches!(
+            self.io,
+            Some(
+                io::ErrorKind::ConnectionRefused
+                    | io::ErrorKind::AddrNotAvailable
+                    | io::ErrorKind::NetworkUnreachable
+                    | io::ErrorKind::HostUnreachable
+                    | io::ErrorKind::NetworkDown
+            )
+        );
+        if self.connecting || connect_error {
+            return if self.via_proxy {
+                TransportFailure::ProxyUnreachable
+            } else {
+                TransportFailure::Connect
+            };
+        }
+        TransportFailure::ConnectionLost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::Retryable;
+
+    fn facts(edit: impl FnOnce(&mut FailureFacts)) -> FailureFacts {
+        let mut facts = FailureFacts::new();
+        edit(&mut facts);
+        facts
+    }
+
+    /// The whole mapping table: facts → failure → retried or final.
+    #[test]
+    fn mapping_table() {
+        use TransportFailure as T;
+        let table: Vec<(FailureFacts, TransportFailure, bool)> = vec![
+            (facts(|_| {}), T::ConnectionLost, true),
+            (
+                facts(|f| f.saw_io(io::ErrorKind::ConnectionReset)),
+                T::ConnectionLost,
+                true,
+            ),
+            (
+                facts(|f| f.saw_io(io::ErrorKind::UnexpectedEof)),
+                T::ConnectionLost,
+                true,
+            ),
+            (
+                facts(|f| f.saw_io(io::ErrorKind::ConnectionRefused)),
+                T::Connect,
+                true,
+            ),
+            (
+                facts(|f| f.saw_io(io::ErrorKind::HostUnreachable)),
+                T::Connect,
+                true,
+            ),
+            (facts(|f| f.connecting = true), T::Connect, true),
+            (
+                facts(|f| {
+                    f.saw_io(io::ErrorKind::ConnectionRefused);
+                    f.via_proxy = true;
+                }),
+                T::ProxyUnreachable,
+                true,
+            ),
+            (
+                facts(|f| {
+                    f.connecting = true;
+                    f.via_proxy = true;
+                }),
+                T::ProxyUnreachable,
+                true,
+            ),
+            (
+                facts(|f| f.saw_io(io::ErrorKind::TimedOut)),
+                T::Timeout,
+                true,
+            ),
+            (
+                facts(|f| f.saw_io(io::ErrorKind::WouldBlock)),
+                T::Timeout,
+                true,
+            ),
+            (
+                facts(|f| {
+                    f.connecting = true;
+                    f.timed_out = true;
+                }),
+                T::Timeout,
+                true,
+            ),
+            (
+                facts(|f| f.proxy_refused = Some(Some(407))),
+                T::ProxyRefused { status: Some(407) },
+                false,
+            ),
+            (
+                facts(|f| {
+                    f.proxy_refused = Some(None);
+                    f.via_proxy = true;
+                    f.connecting = true;
+                }),
+                T::ProxyRefused { status: None },
+                false,
+            ),
+            (
+                facts(|f| {
+                    f.saw_io(io::ErrorKind::InvalidData);
+                    f.saw_tls(TlsFailure::UnknownIssuer);
+                    f.connecting = true;
+                }),
+                T::Tls(TlsFailure::UnknownIssuer),
+                false,
+            ),
+            (
+                facts(|f| f.saw_tls(TlsFailure::Handshake)),
+                T::Tls(TlsFailure::Handshake),
+                false,
+            ),
+            (
+                facts(|f| f.malformed_answer = true),
+                T::MalformedAnswer,
+                false,
+            ),
+            (
+                facts(|f| {
+                    f.malformed_answer = true;
+                    f.saw_io(io::ErrorKind::InvalidData);
+                }),
+                T::MalformedAnswer,
+                false,
+            ),
+            (facts(|f| f.unsendable = true), T::Unsendable, false),
+        ];
+        for (facts, failure, retried) in table {
+            assert_eq!(facts.classify(), failure, "{facts:?}");
+            assert_eq!(failure.is_retryable(), retried, "{failure:?}");
+        }
+        assert!(!TransportFailure::Redirected.is_retryable());
+    }
+
+    #[test]
+    fn certificate_reason_wins_over_a_vaguer_one() {
+        let both = facts(|f| {
+            f.saw_tls(TlsFailure::Handshake);
+            f.saw_tls(TlsFailure::Expired);
+            f.saw_tls(TlsFailure::Handshake);
+        });
+        assert_eq!(both.tls, Some(TlsFailure::Expired));
+    }
+
+    #[test]
+    fn innermost_io_kind_wins() {
+        let chain = facts(|f| {
+            f.saw_io(io::ErrorKind::Other);
+            f.saw_io(io::ErrorKind::ConnectionRefused);
+        });
+        assert_eq!(chain.classify(), TransportFailure::Connect);
+    }
+}
