@@ -716,7 +716,7 @@ mod tests {
         );
         assert_eq!(
             err.map(|e| e.to_string()),
-            Some("KIE.AI answered HTTP 400, code 400: bad \u{fffd}\u{fffd} name (the request was rejected; check uploadPath, fileName and the content)".to_owned())
+            Some("KIE.AI answered HTTP 400 after 1 attempt, code 400: bad \u{fffd}\u{fffd} name (the request was rejected; check uploadPath, fileName and the content)".to_owned())
         );
         let body =
             b"{\"code\":200,\"msg\":\"\xe6\x96\x87\xe4\xbb\",\"data\":5,\"note\":\"\xc3\x28\"}";
@@ -782,7 +782,7 @@ mod tests {
         assert_eq!(empty.as_ref().map_err(ApiError::is_retryable), Err(true));
         assert_eq!(
             empty.map_err(|e| e.to_string()),
-            Err("KIE.AI answered HTTP 502: \"[]\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)".to_owned())
+            Err("KIE.AI answered HTTP 502 after 1 attempt: \"[]\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)".to_owned())
         );
         for scalar in ["5", "\"ok\"", "null", "true", "[{\"code\":200,\"data\":5}]"] {
             assert_eq!(
