@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kie_tests::{Emulator, Fault, Route};
+use kie_emulator::{Emulator, Fault, Route};
 use serde_json::Value;
 
 const SECRET_KEY: &str = "sk-cli-test-4f1c9a7e2b";
