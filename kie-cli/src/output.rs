@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use indicatif::HumanBytes;
-use kie_async::{Error, UploadResult};
+use kie_async::{Error, IntegrityError, UploadResult};
 use serde::Serialize;
 
 use crate::exit::classify;
@@ -69,7 +69,7 @@ pub struct ErrorObject {
     pub kind: &'static str,
     /// The error and its causes, one line.
     pub message: String,
-    /// The HTTP status, when the service answered.
+    /// The HTTP status, when the service answered (or refused the download of `--verify`).
     pub http_status: Option<u16>,
     /// The body's `code`, when the service sent one.
     pub code: Option<i64>,
@@ -79,10 +79,14 @@ impl ErrorObject {
     /// The object for `error`.
     pub fn new(error: &Error) -> Self {
         let api = error.api_error();
+        let download_status = match error {
+            Error::Integrity(IntegrityError::DownloadRefused { status, .. }) => Some(*status),
+            _ => None,
+        };
         Self {
             kind: classify(error).kind,
             message: message(error),
-            http_status: api.map(|api| api.status.as_u16()),
+            http_status: api.map(|api| api.status.as_u16()).or(download_status),
             code: api.and_then(|api| api.code),
         }
     }
