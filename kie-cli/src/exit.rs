@@ -124,6 +124,15 @@ pub fn classify(error: &Error) -> Class {
     }
 }
 
+/// The HTTP status behind an error, for `--json`: the service's answer to a refused
+/// request, or the storage host's to the download of `--verify`.
+pub fn http_status(error: &Error) -> Option<u16> {
+    match error {
+        Error::Integrity(IntegrityError::DownloadRefused { status, .. }) => Some(*status),
+        _ => error.api_error().map(|api| api.status.as_u16()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

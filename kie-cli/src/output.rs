@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use indicatif::HumanBytes;
-use kie_async::{Error, IntegrityError, UploadResult};
+use kie_async::{Error, UploadResult};
 use serde::Serialize;
 
-use crate::exit::classify;
+use crate::exit::{classify, http_status};
 
 /// One upload's result as an NDJSON line.
 #[derive(Serialize)]
@@ -78,16 +78,11 @@ pub struct ErrorObject {
 impl ErrorObject {
     /// The object for `error`.
     pub fn new(error: &Error) -> Self {
-        let api = error.api_error();
-        let download_status = match error {
-            Error::Integrity(IntegrityError::DownloadRefused { status, .. }) => Some(*status),
-            _ => None,
-        };
         Self {
             kind: classify(error).kind,
             message: message(error),
-            http_status: api.map(|api| api.status.as_u16()).or(download_status),
-            code: api.and_then(|api| api.code),
+            http_status: http_status(error),
+            code: error.api_error().and_then(|api| api.code),
         }
     }
 }
