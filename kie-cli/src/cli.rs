@@ -27,6 +27,8 @@ macro_rules! key_and_exit_codes_help {
          4    network: no answer from KIE.AI (connect, TLS, timeout, connection lost)\n  \
          5    KIE.AI (or the CDN in front of it) refused or failed the request\n  \
          6    a local file could not be read, or changed size while it was uploaded\n  \
+         7    integrity: the stored file is not what was sent (KIE.AI reports another size;\n       \
+              with --verify, the file downloaded back differs or could not be downloaded)\n  \
          130  interrupted (Ctrl-C): uploads in flight were aborted"
     };
 }
@@ -181,8 +183,8 @@ pub struct UploadArgs {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
-    /// Download each file back and compare it with what was sent (refused by this build: its
-    /// SDK cannot verify yet)
+    /// After each upload, download the stored file back (without the API key) and compare its
+    /// length and SHA-256 with the local file; a difference fails that upload (exit code 7)
     #[arg(long)]
     pub verify: bool,
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use kie_async::{Error, ErrorKind, InvalidInput, TransportFailure};
+use kie_async::{Error, ErrorKind, IntegrityError, InvalidInput, TransportFailure};
 
 /// The process's exit status; the numbers are documented in `kie --help` and the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub enum Exit {
     Refused = 5,
     /// A local file could not be read, or changed size during the upload.
     LocalFile = 6,
+    /// The upload was answered but the stored file is not what was sent (its reported size
+    /// differs; with `--verify`, the download differs or could not be fetched).
+    Integrity = 7,
     /// Ctrl-C.
     Interrupted = 130,
 }
@@ -111,9 +114,28 @@ pub fn classify(error: &Error) -> Class {
         Error::InvalidInput(_) => class("invalid_input", Exit::Usage),
         Error::Io { .. } => class("io", Exit::LocalFile),
         Error::ContentLength(_) => class("content_length", Exit::LocalFile),
+        Error::Integrity(integrity) => match integrity {
+            IntegrityError::SizeMismatch { .. } => class("size_mismatch", Exit::Integrity),
+            IntegrityError::DownloadMismatch { .. } => class("download_mismatch", Exit::Integrity),
+            IntegrityError::DownloadRefused { .. } => class("download_refused", Exit::Integrity),
+            IntegrityError::DownloadUrlInvalid { .. } => {
+                class("download_url_invalid", Exit::Integrity)
+            }
+            // Checks added to the SDK later.
+            _ => class("integrity", Exit::Integrity),
+        },
         Error::NotRewindable { source } => classify(source),
-        // Errors added to the SDK later (a fileSize mismatch, ...).
+        // Errors added to the SDK later.
         _ => class("error", Exit::Failed),
+    }
+}
+
+/// The HTTP status behind an error, for `--json`: the service's answer to a refused
+/// request, or the storage host's to the download of `--verify`.
+pub fn http_status(error: &Error) -> Option<u16> {
+    match error {
+        Error::Integrity(IntegrityError::DownloadRefused { status, .. }) => Some(*status),
+        _ => error.api_error().map(|api| api.status.as_u16()),
     }
 }
 
@@ -141,6 +163,41 @@ mod tests {
             }),
         };
         assert_eq!(classify(&error), class("connection_lost", Exit::Network));
+    }
+
+    #[test]
+    fn every_integrity_failure_exits_7_with_its_own_kind() {
+        let digest = |len| kie_async::kie_proto::Digest {
+            len,
+            sha256: [0; 32],
+        };
+        let url = "http://files.example/a.bin".to_owned();
+        for (error, kind) in [
+            (
+                IntegrityError::DownloadMismatch {
+                    url: url.clone(),
+                    sent: digest(1),
+                    received: digest(2),
+                },
+                "download_mismatch",
+            ),
+            (
+                IntegrityError::DownloadRefused {
+                    url: url.clone(),
+                    status: 404,
+                },
+                "download_refused",
+            ),
+            (
+                IntegrityError::DownloadUrlInvalid { url },
+                "download_url_invalid",
+            ),
+        ] {
+            assert_eq!(
+                classify(&Error::Integrity(error)),
+                class(kind, Exit::Integrity)
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use indicatif::HumanBytes;
 use kie_async::{Error, UploadResult};
 use serde::Serialize;
 
-use crate::exit::classify;
+use crate::exit::{classify, http_status};
 
 /// One upload's result as an NDJSON line.
 #[derive(Serialize)]
@@ -69,7 +69,7 @@ pub struct ErrorObject {
     pub kind: &'static str,
     /// The error and its causes, one line.
     pub message: String,
-    /// The HTTP status, when the service answered.
+    /// The HTTP status, when the service answered (or refused the download of `--verify`).
     pub http_status: Option<u16>,
     /// The body's `code`, when the service sent one.
     pub code: Option<i64>,
@@ -78,12 +78,11 @@ pub struct ErrorObject {
 impl ErrorObject {
     /// The object for `error`.
     pub fn new(error: &Error) -> Self {
-        let api = error.api_error();
         Self {
             kind: classify(error).kind,
             message: message(error),
-            http_status: api.map(|api| api.status.as_u16()),
-            code: api.and_then(|api| api.code),
+            http_status: http_status(error),
+            code: error.api_error().and_then(|api| api.code),
         }
     }
 }

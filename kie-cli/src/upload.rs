@@ -95,12 +95,6 @@ fn job(path: PathBuf, size: u64, upload_path: &str) -> Job {
     }
 }
 
-/// Why `--verify` is refused: download-and-compare is the SDK's job
-/// (`UploadOptions::verify_download`), which this build's SDK does not have yet; the CLI
-/// does not pretend to verify.
-const VERIFY_UNAVAILABLE: &str =
-    "--verify needs UploadOptions::verify_download, which this build's SDK does not have yet";
-
 /// `kie upload`: every file through [`Client::upload_many`]; results printed as they
 /// complete (`--json`) or as a table at the end; failures listed on stderr at the end.
 pub async fn upload(
@@ -122,9 +116,6 @@ pub async fn upload(
         }
     }
 
-    if args.verify {
-        return usage(VERIFY_UNAVAILABLE);
-    }
     if jobs.is_empty() && unreadable.is_empty() {
         let hint = if args.recursive {
             ""
@@ -233,16 +224,16 @@ pub async fn upload(
     )
 }
 
-/// The options of one job: its folder and name, and the flags' settings.
+/// The options of one job: its folder and name, and the flags' settings (`--verify` is
+/// the SDK's download-and-compare, so a difference is its `Error::Integrity`).
 fn options_for(args: &UploadArgs, job: &Job) -> UploadOptions {
     let mut options = UploadOptions::new(job.upload_path.as_str())
         .file_name(job.file_name.as_str())
-        .data_url(args.data_url);
+        .data_url(args.data_url)
+        .verify_download(args.verify);
     if let Some(mime) = &args.mime {
         options = options.mime_type(mime.as_str());
     }
-    // `--verify`, once the SDK has it (and the refusal in `upload` is gone):
-    // options = options.verify_download(args.verify);
     options
 }
 

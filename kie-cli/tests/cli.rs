@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kie_tests::{Emulator, Fault, Route};
+use kie_emulator::{Emulator, Fault, Route};
 use serde_json::Value;
 
 const SECRET_KEY: &str = "sk-cli-test-4f1c9a7e2b";
@@ -256,6 +256,153 @@ fn an_unreadable_file_alone_exits_6_and_a_refused_upload_5() {
             .unwrap()
             .contains("injected refusal")
     );
+}
+
+#[test]
+fn verified_uploads_download_each_file_back_without_the_key() {
+    let emu = emulator();
+    let dir = scratch("verify");
+    let streamed = content(11, 300_000);
+    let encoded = content(12, 4097);
+    write(&dir.join("streamed.bin"), &streamed);
+    write(&dir.join("encoded.bin"), &encoded);
+    let output = run(kie(&emu)
+        .args(["upload", "--verify", "--json", "--path", "checked"])
+        .arg(dir.join("streamed.bin")));
+    assert_exit(&output, 0);
+    let output = run(kie(&emu)
+        .args(["upload", "--verify", "--base64", "--path", "checked"])
+        .arg(dir.join("encoded.bin")));
+    assert_exit(&output, 0);
+    assert_eq!(text(&output.stderr), "");
+
+    let stored = emu.stored_files();
+    assert_eq!(stored.len(), 2);
+    for (name, bytes) in [("streamed.bin", &streamed), ("encoded.bin", &encoded)] {
+        let file = stored.iter().find(|f| f.file_name == name).unwrap();
+        assert_eq!(file.content.as_deref(), Some(&bytes[..]), "{name}");
+    }
+    // Each upload was followed by one download of its downloadUrl, which never carries
+    // the key (the storage host is not KIE.AI's API).
+    let requests = emu.requests();
+    let routes: Vec<_> = requests.iter().map(|r| r.route).collect();
+    assert_eq!(
+        routes,
+        [
+            Some(Route::StreamUpload),
+            Some(Route::Files),
+            Some(Route::Base64Upload),
+            Some(Route::Files)
+        ]
+    );
+    for (download, file) in requests
+        .iter()
+        .filter(|r| r.route == Some(Route::Files))
+        .zip(["streamed.bin", "encoded.bin"])
+    {
+        assert_eq!(download.method, "GET");
+        assert_eq!(download.path, format!("/kieai/10001/checked/{file}"));
+        assert_eq!(download.response_status, 200);
+        assert!(!download.has_authorization());
+    }
+    // Without --verify, nothing is downloaded.
+    emu.clear_log();
+    let output = run(kie(&emu).arg("upload").arg(dir.join("streamed.bin")));
+    assert_exit(&output, 0);
+    assert_eq!(emu.requests().len(), 1);
+}
+
+#[test]
+fn a_stored_file_that_differs_exits_7_with_its_kind_in_text_and_json() {
+    let emu = emulator();
+    let dir = scratch("mismatch");
+    let bytes = content(13, 10_000);
+    write(&dir.join("a.bin"), &bytes);
+    // The storage host serves other bytes than were uploaded (one byte flipped).
+    let mut corrupted = bytes.clone();
+    corrupted[5_000] ^= 0x01;
+    let corrupt = || Fault::Respond {
+        status: 200,
+        content_type: "application/octet-stream".to_owned(),
+        body: corrupted.clone(),
+        headers: Vec::new(),
+    };
+    let download_url = format!("{}/kieai/10001/kie-cli/a.bin", emu.files_base_url());
+
+    emu.faults().push(Route::Files, corrupt());
+    let output = run(kie(&emu)
+        .args(["upload", "--verify", "--json"])
+        .arg(dir.join("a.bin")));
+    assert_exit(&output, 7);
+    assert_no_key(&output, SECRET_KEY);
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["path"], dir.join("a.bin").display().to_string());
+    let error = &lines[0]["error"];
+    assert_eq!(error["kind"], "download_mismatch");
+    assert_eq!(error["httpStatus"], Value::Null);
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "the file downloaded back from {download_url} is not what was sent (10000 bytes with SHA-256 "
+        )),
+        "{message}"
+    );
+    assert!(message.ends_with("; upload it again"), "{message}");
+
+    // The same failure for a person: nothing on stdout, the SDK's line on stderr.
+    emu.faults().push(Route::Files, corrupt());
+    let output = run(kie(&emu)
+        .args(["upload", "--verify"])
+        .arg(dir.join("a.bin")));
+    assert_exit(&output, 7);
+    assert_eq!(text(&output.stdout), "");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&dir.join("a.bin").display().to_string()),
+        "{stderr}"
+    );
+    assert!(stderr.contains(message), "{stderr}");
+
+    // A download that is refused cannot confirm the upload either: its own kind, with the
+    // storage host's status.
+    emu.faults().push(Route::Files, Fault::html(403));
+    let output = run(kie(&emu)
+        .args(["upload", "--verify", "--json"])
+        .arg(dir.join("a.bin")));
+    assert_exit(&output, 7);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "download_refused");
+    assert_eq!(error["httpStatus"], 403);
+
+    // KIE.AI reporting another size than was sent is caught even without --verify.
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::json(
+            200,
+            serde_json::json!({"success": true, "code": 200, "msg": "File uploaded successfully",
+                "data": {"fileName": "a.bin", "downloadUrl": download_url, "fileSize": 9_999}}),
+        ),
+    );
+    let output = run(kie(&emu).args(["upload", "--json"]).arg(dir.join("a.bin")));
+    assert_exit(&output, 7);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "size_mismatch");
+    assert_eq!(
+        error["message"],
+        "KIE.AI reports 9999 bytes stored for an upload of 10000 bytes, so the stored file is not what was sent; upload it again"
+    );
+
+    // One good and one corrupted file: a partial failure, exit 1.
+    write(&dir.join("b.bin"), b"fine");
+    emu.faults().push(Route::Files, corrupt());
+    let output = run(kie(&emu)
+        .args(["upload", "--verify", "-j", "1"])
+        .arg(dir.join("a.bin"))
+        .arg(dir.join("b.bin")));
+    assert_exit(&output, 1);
+    assert!(text(&output.stdout).contains("b.bin"));
+    assert!(text(&output.stderr).contains("1 of 2 uploads failed"));
 }
 
 #[test]
@@ -596,7 +743,7 @@ fn help_documents_exit_codes_and_completions_are_generated() {
     let help = run(kie(&emu).arg("--help"));
     assert_exit(&help, 0);
     let help = text(&help.stdout);
-    for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "130 "] {
+    for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "130 "] {
         assert!(
             help.contains(&format!("\n  {code}")),
             "exit code {code}in --help"
@@ -628,6 +775,6 @@ fn the_readme_documents_the_same_exit_codes_as_help() {
         .filter_map(|line| line.strip_prefix("| ")?.split(' ').next())
         .filter(|word| word.parse::<u8>().is_ok())
         .collect();
-    assert_eq!(help_codes, ["0", "1", "2", "3", "4", "5", "6", "130"]);
+    assert_eq!(help_codes, ["0", "1", "2", "3", "4", "5", "6", "7", "130"]);
     assert_eq!(readme_codes, help_codes);
 }

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kie_tests::{Emulator, Fault, Route};
+use kie_emulator::{Emulator, Fault, Route};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 /// `kie upload --path pty <args>` running on a pseudo-terminal (stdout and stderr both on

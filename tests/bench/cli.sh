@@ -32,7 +32,7 @@ unset KIE_API_KEY KIE_UPLOAD_BASE_URL KIE_API_BASE_URL
 
 echo "== building (release)" >&2
 cargo build --release --manifest-path "$ROOT/Cargo.toml" -p kie-cli --bin kie \
-    -p kie-tests --bin kie-emulator
+    -p kie-emulator --bin kie-emulator
 KIE=$TARGET/release/kie
 EMULATOR=$TARGET/release/kie-emulator
 

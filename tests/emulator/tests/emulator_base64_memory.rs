@@ -6,7 +6,7 @@
 //! tests take turns. The 64 MiB one runs by default (a few seconds in a debug build;
 //! buffering the body would cost it over 200 MiB); the 256 MiB one takes about 25 s in
 //! a debug build on 2 cores, so it is `#[ignore]`d: run it with
-//! `cargo test -p kie-tests --test emulator_base64_memory -- --ignored --nocapture`
+//! `cargo test -p kie-emulator --test emulator_base64_memory -- --ignored --nocapture`
 //! (a few seconds with `--release`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
