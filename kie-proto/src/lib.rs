@@ -19,6 +19,8 @@
 //! - What both drivers share, so they cannot drift apart: [`UploadOptions`] and the
 //!   [`UploadPlan`] settled from it before the first attempt, [`ProgressReporter`],
 //!   [`ClientConfig`] (key, base URLs, [`Timeouts`], retry policy, environment variables),
+//!   the time budget of a call ([`CallBudget`]: idle, answer, low-speed and small-call
+//!   limits, fed the time by the driver),
 //!   the one driver [`Error`] type, and the OS random numbers they feed in
 //!   ([`random_u64`], [`random_unit`]).
 //! - MIME detection ([`detect_mime`]), [`webhook`] signature verification, and reading
@@ -70,6 +72,7 @@ mod body;
 mod common;
 mod config;
 mod data_url;
+mod deadline;
 mod error;
 mod input;
 mod mime;
@@ -96,6 +99,10 @@ pub use config::{
     ENV_UPLOAD_BASE_URL, Timeouts,
 };
 pub use data_url::{decode_base64_data, parse_data_url};
+pub use deadline::{
+    CallBudget, CallKind, DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_SMALL_CALL_TIMEOUT,
+    LowSpeed, TimeoutReason,
+};
 pub use error::Error;
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
 pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime, sniff_len};

@@ -50,6 +50,7 @@
 //!   logged with `response_status == 0`.
 
 pub mod emulator;
+pub mod hostile;
 
 pub use emulator::clock::Clock;
 pub use emulator::faults::{Fault, FaultPlan};
