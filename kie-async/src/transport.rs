@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    AttemptFailure, Body, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback, ProgressReporter,
-    TransportFailure,
+    AttemptFailure, Body, CallKind, Error, MAX_RESPONSE_BODY, Operation, ProgressCallback,
+    ProgressReporter, RetryDecision, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -55,10 +55,12 @@ impl Inner {
         progress: Option<ProgressCallback>,
     ) -> Result<O::Output, Error> {
         let request = op.to_request(&self.api)?;
+        let activity = Activity::new(&self.timeouts, CallKind::of(request.body()));
         let mut attempt = 1;
         loop {
+            activity.start_attempt();
             let failure = match self
-                .attempt(&request, &mut content, progress.clone(), attempt)
+                .attempt(&request, &mut content, progress.clone(), attempt, &activity)
                 .await
             {
                 Ok((status, headers, body)) => {
@@ -72,11 +74,20 @@ impl Inner {
                 }
                 Err(failure) => failure,
             };
+            let random = kie_proto::random_unit();
+            // The small-call limit ends the call rather than sleep past it.
+            if let RetryDecision::RetryAfter(wait) =
+                self.retry_policy
+                    .decide(attempt, &failure, random, SystemTime::now())
+                && !activity.may_wait(wait)
+            {
+                return Err(failure.into_error(attempt));
+            }
             let delay = self.retry_policy.after_failure(
                 attempt,
                 failure,
                 content.rewindable(),
-                kie_proto::random_unit(),
+                random,
                 SystemTime::now(),
             )?;
             tokio::time::sleep(delay).await;
@@ -85,40 +96,24 @@ impl Inner {
     }
 
     /// One attempt: send, read at most [`MAX_RESPONSE_BODY`] bytes of the answer, all under
-    /// the overall and idle timeouts.
+    /// the call's time budget (the first rule to expire ends the attempt and names itself).
     async fn attempt(
         &self,
         request: &http::Request<Body>,
         content: &mut Content,
         progress: Option<ProgressCallback>,
         attempt: u32,
+        activity: &Activity,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptFailure> {
         content.rewind().await?;
-        let activity = Activity::new();
-        let (body, guard) = content.body(request.body(), progress, attempt, &activity)?;
-        let exchange = self.exchange(request, body, &activity);
-        let idle = async {
-            match self.read_timeout {
-                Some(limit) => activity.idle_for(limit).await,
-                None => std::future::pending().await,
-            }
-        };
-        let overall = async {
-            match self.timeout {
-                Some(limit) => tokio::time::sleep(limit).await,
-                None => std::future::pending().await,
-            }
-        };
+        let (body, guard) = content.body(request.body(), progress, attempt, activity)?;
+        let exchange = self.exchange(request, body, activity);
         let result = tokio::select! {
             result = exchange => result,
-            () = idle => Err(timeout(format!(
-                "nothing was sent or received for {:?} (read timeout)",
-                self.read_timeout.unwrap_or_default()
-            ))),
-            () = overall => Err(timeout(format!(
-                "the request took longer than {:?} (overall timeout)",
-                self.timeout.unwrap_or_default()
-            ))),
+            reason = activity.expired() => Err(AttemptFailure::Transport {
+                kind: TransportFailure::Timeout,
+                source: Box::new(reason),
+            }),
         };
         // The reader goes back to the content (to be sent again if it was never read), or is
         // dropped with the guard.
@@ -164,7 +159,8 @@ impl Inner {
             .execute(outgoing)
             .await
             .map_err(|err| transport(classify(&err), err))?;
-        activity.touch();
+        // The head is complete (its bytes are not visible one by one through reqwest).
+        activity.moved(1);
         // A caller's client may follow redirects; the answer of another URL is not this
         // endpoint's answer (after a 303 it is even the answer to a GET without the content).
         if response.url() != &sent_to {
@@ -180,7 +176,7 @@ impl Inner {
         while body.len() < MAX_RESPONSE_BODY {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    activity.touch();
+                    activity.moved(chunk.len() as u64);
                     let room = MAX_RESPONSE_BODY - body.len();
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
@@ -210,8 +206,11 @@ impl Content {
         activity: &Activity,
     ) -> Result<(reqwest::Body, Option<SlotGuard>), AttemptFailure> {
         let framed = match body {
-            Body::Empty => return Ok((reqwest::Body::from(Vec::new()), None)),
-            Body::Complete(bytes) => return Ok((reqwest::Body::from(bytes.clone()), None)),
+            Body::Empty => {
+                activity.request_sent();
+                return Ok((reqwest::Body::from(Vec::new()), None));
+            }
+            Body::Complete(bytes) => return Ok((complete_body(bytes.clone(), activity), None)),
             Body::Framed(framed) => framed,
         };
         let content_len = framed.content_len();
@@ -328,11 +327,15 @@ impl Content {
     }
 }
 
-fn timeout(message: String) -> AttemptFailure {
-    AttemptFailure::Transport {
-        kind: TransportFailure::Timeout,
-        source: message.into(),
-    }
+/// A complete (JSON) body as a one-piece stream, so the budget learns when it went out.
+fn complete_body(bytes: Vec<u8>, activity: &Activity) -> reqwest::Body {
+    let activity = activity.clone();
+    let piece = futures_util::stream::once(async move {
+        activity.moved(bytes.len() as u64);
+        activity.request_sent();
+        Ok::<_, std::io::Error>(Bytes::from(bytes))
+    });
+    reqwest::Body::wrap_stream(piece)
 }
 
 fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static) -> AttemptFailure {

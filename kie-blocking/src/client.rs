@@ -454,6 +454,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest the answer may take to be complete after the request's last byte,
+    /// default [`DEFAULT_ANSWER_TIMEOUT`](kie_proto::DEFAULT_ANSWER_TIMEOUT) (120 s). Bounds
+    /// a server that drips its answer.
+    pub fn answer_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.answer_timeout(timeout);
+        self
+    }
+
+    /// Gives up an upload whose body moves fewer than `bytes` in `window` (like curl's
+    /// `--speed-limit`/`--speed-time`), default
+    /// [`DEFAULT_LOW_SPEED`](kie_proto::DEFAULT_LOW_SPEED) (16 KiB per 30 s): a stalled or
+    /// dripping peer is cut, a slow but moving upload of hours is not.
+    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
+        self.config = self.config.low_speed_limit(bytes, window);
+        self
+    }
+
+    /// The longest `credits`, `download_url` and `upload_url` (any request without a
+    /// streamed body) may take, all attempts and retry waits included, default
+    /// [`DEFAULT_SMALL_CALL_TIMEOUT`](kie_proto::DEFAULT_SMALL_CALL_TIMEOUT) (90 s; the
+    /// service itself fetches a URL for up to 30 s).
+    pub fn small_call_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.small_call_timeout(timeout);
+        self
+    }
+
     /// The retry policy (default [`RetryPolicy::default`]: 4 attempts, jittered exponential
     /// backoff from 500 ms, `Retry-After` honoured up to 60 s). [`RetryPolicy::never`]
     /// turns retries off.
@@ -475,12 +501,14 @@ impl ClientBuilder {
         let api = self.config.api()?;
         // A caller's agent keeps its own timeouts, except those set here explicitly.
         let timeouts = self.config.timeouts_for(self.agent.is_some());
+        let budget_sockets = self.agent.is_none();
         let agent = self.agent.unwrap_or_else(default_agent);
         Ok(Client {
             transport: Transport {
                 agent,
                 timeouts,
                 retry: *self.config.retry_policy_ref(),
+                budget_sockets,
             },
             api,
         })
@@ -488,10 +516,22 @@ impl ClientBuilder {
 }
 
 /// The agent of a client that was given none: ureq's defaults (rustls with the webpki
-/// roots, a proxy from the environment's `*_PROXY` variables if set). Redirects and status
-/// handling are set on every request, whatever the agent (see `transport::exchange`).
+/// roots, a proxy from the environment's `*_PROXY` variables if set), with the TCP layer
+/// replaced by one whose waits obey the call's time budget and that reads an early answer
+/// (see `socket`). Redirects and status handling are set on every request, whatever the
+/// agent (see `transport::exchange`).
 fn default_agent() -> Agent {
-    Agent::new_with_defaults()
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, RustlsConnector};
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(crate::socket::BudgetTcpConnector)
+            .chain(RustlsConnector::default());
+    Agent::with_parts(
+        ureq::config::Config::default(),
+        connector,
+        DefaultResolver::default(),
+    )
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@
 
 mod client;
 mod run;
+mod socket;
 mod source;
 mod transport;
 
@@ -68,6 +69,6 @@ pub use source::ReadSeek;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, InvalidInput, Operation, Progress, ProgressCallback,
-    RetryPolicy, TransportFailure, UploadOptions, UploadResult,
+    RetryPolicy, TimeoutReason, TransportFailure, UploadOptions, UploadResult,
 };
 pub use ureq;

@@ -3,8 +3,10 @@
 use std::io::{self, Read};
 
 use kie_proto::http::{self, request, response};
-use kie_proto::{AttemptFailure, MAX_RESPONSE_BODY, Timeouts, TransportFailure};
+use kie_proto::{AttemptFailure, MAX_RESPONSE_BODY, TransportFailure};
 use ureq::{Agent, AsSendBody};
+
+use crate::run::Transport;
 
 /// A failed exchange: no answer arrived.
 #[derive(Debug)]
@@ -39,30 +41,34 @@ pub(crate) type Answer = (response::Parts, Vec<u8>);
 ///
 /// Redirects are never followed (`max_redirects(0)`, so `Authorization` cannot reach another
 /// host) and every status is returned as an answer (`http_status_as_error(false)`): kie-proto
-/// judges them. `timeouts` override the agent's own where set.
+/// judges them. The transport's timeouts override the agent's own where set.
 pub(crate) fn exchange(
-    agent: &Agent,
-    timeouts: &Timeouts,
+    transport: &Transport,
     head: &request::Parts,
     body: impl AsSendBody,
 ) -> Result<Answer, TransportError> {
+    let agent = &transport.agent;
     let mut request = http::Request::new(body);
     *request.method_mut() = head.method.clone();
     *request.uri_mut() = head.uri.clone();
     *request.headers_mut() = head.headers.clone();
-    let request = configure(agent, timeouts, request);
+    let request = configure(agent, transport, request);
     let response = agent.run(request)?;
     let (parts, body) = response.into_parts();
     let body = read_body(body).map_err(ureq::Error::from)?;
     Ok((parts, body))
 }
 
-/// Applies the per-request settings on top of the agent's configuration.
+/// Applies the per-request settings on top of the agent's configuration. The client's own
+/// agent leaves every limit but connecting to its sockets, which obey the call budget
+/// (`socket`); a caller's agent gets them as ureq's per-read, per-write and per-call
+/// timeouts.
 fn configure<S: AsSendBody>(
     agent: &Agent,
-    timeouts: &Timeouts,
+    transport: &Transport,
     request: http::Request<S>,
 ) -> http::Request<S> {
+    let timeouts = &transport.timeouts;
     let mut config = agent
         .configure_request(request)
         .http_status_as_error(false)
@@ -71,6 +77,9 @@ fn configure<S: AsSendBody>(
         config = config
             .timeout_resolve(Some(connect))
             .timeout_connect(Some(connect));
+    }
+    if transport.budget_sockets {
+        return config.build();
     }
     if let Some(overall) = timeouts.overall {
         config = config.timeout_per_call(Some(overall));
