@@ -112,52 +112,92 @@ impl Drop for SlotGuard {
 /// for the budget's deadline. Time is tokio's (so paused-clock tests work), handed to the
 /// budget as a `std::time::Instant`.
 #[derive(Clone)]
-pub(crate) struct Activity(Arc<Mutex<CallBudget>>);
+pub(crate) struct Activity(Arc<ActivityState>);
+
+struct ActivityState {
+    budget: Mutex<CallBudget>,
+    /// Wakes the watchdog when the deadline moved earlier (a low-speed window opened, the
+    /// answer limit started).
+    earlier: tokio::sync::Notify,
+}
 
 impl Activity {
     /// The budget of a call starting now.
     pub(crate) fn new(timeouts: &Timeouts, kind: CallKind) -> Self {
-        Self(Arc::new(Mutex::new(CallBudget::new(timeouts, kind, now()))))
+        Self(Arc::new(ActivityState {
+            budget: Mutex::new(CallBudget::new(timeouts, kind, now())),
+            earlier: tokio::sync::Notify::new(),
+        }))
     }
 
-    fn lock(&self) -> MutexGuard<'_, CallBudget> {
-        self.0
+    /// Updates the budget, waking the watchdog if its deadline moved earlier.
+    fn update(&self, change: impl FnOnce(&mut CallBudget)) {
+        let mut budget = self
+            .0
+            .budget
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = budget.deadline().map(|(at, _)| at);
+        change(&mut budget);
+        let after = budget.deadline().map(|(at, _)| at);
+        drop(budget);
+        if after.is_some_and(|after| before.is_none_or(|before| after < before)) {
+            self.0.earlier.notify_one();
+        }
     }
 
     /// A new attempt starts now.
     pub(crate) fn start_attempt(&self) {
-        self.lock().start_attempt(now());
+        self.update(|budget| budget.start_attempt(now()));
     }
 
     /// `bytes` moved just now.
     pub(crate) fn moved(&self, bytes: u64) {
-        self.lock().moved(now(), bytes);
+        self.update(|budget| budget.moved(now(), bytes));
     }
 
     /// The request's last byte went out just now.
     pub(crate) fn request_sent(&self) {
-        self.lock().request_sent(now());
+        self.update(|budget| budget.request_sent(now()));
+    }
+
+    fn deadline(&self) -> Option<(std::time::Instant, TimeoutReason)> {
+        self.0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .deadline()
     }
 
     /// Whether a retry may sleep `wait` from now (the small-call limit).
     pub(crate) fn may_wait(&self, wait: Duration) -> bool {
-        self.lock().may_wait(now(), wait)
+        self.0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .may_wait(now(), wait)
     }
 
     /// Completes, with the rule that fired, once the budget's deadline has passed; never
     /// when no rule applies.
     pub(crate) async fn expired(&self) -> TimeoutReason {
         loop {
-            let deadline = self.lock().deadline();
-            let Some((at, reason)) = deadline else {
-                return std::future::pending().await;
+            let deadline = self.deadline();
+            let sleep = async {
+                match deadline {
+                    Some((at, _)) => tokio::time::sleep_until(Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
             };
-            if now() >= at {
+            tokio::select! {
+                () = sleep => {}
+                () = self.0.earlier.notified() => continue,
+            }
+            if let Some((at, reason)) = self.deadline()
+                && now() >= at
+            {
                 return reason;
             }
-            tokio::time::sleep_until(Instant::from_std(at)).await;
         }
     }
 }

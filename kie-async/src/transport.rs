@@ -181,6 +181,10 @@ impl Inner {
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) => break,
+                // A refusal whose body was cut (a server that answered early and reset the
+                // connection while the request body was still arriving) is still the
+                // server's answer: its status says what happened. A cut success is not.
+                Err(_) if !status.is_success() => break,
                 Err(err) => return Err(transport(classify(&err), err)),
             }
         }

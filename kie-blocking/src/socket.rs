@@ -74,6 +74,11 @@ pub(crate) fn attempt<T>(f: impl FnOnce(&mut AttemptState) -> T) -> Option<T> {
     ATTEMPT.with(|slot| slot.borrow_mut().as_mut().map(f))
 }
 
+/// The longest one `write` system call may block: the kernel copies what fits into the
+/// socket buffer at once and then waits for room, and the bytes it copied are known only
+/// when the call returns, so a long wait would restart the idle timer late.
+const WRITE_SLICE: Duration = Duration::from_millis(200);
+
 /// Opens TCP connections whose transport obeys the call's budget; passes through a
 /// connection a connector before it made (a CONNECT proxy's tunnel).
 #[derive(Debug, Default)]
@@ -190,6 +195,24 @@ fn peer_stopped_reading(error: &io::Error) -> bool {
     )
 }
 
+impl BudgetTcpTransport {
+    /// Whether, while this attempt's body is going out, the server has already started a
+    /// plain-HTTP answer (`HTTP/` waiting in the socket): it answered before reading the
+    /// whole body (a 413 then a graceful close, as nginx does), so the rest is not sent.
+    /// Through TLS the bytes are encrypted and never match: there an early answer is found
+    /// only when a write fails.
+    fn answered_early(&self) -> bool {
+        let sending_body = attempt(|state| !state.body_complete && state.written > 0);
+        if sending_body != Some(true) || self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut head = [0u8; 5];
+        let peeked = self.stream.peek(&mut head);
+        let restored = self.stream.set_nonblocking(false);
+        matches!(peeked, Ok(5)) && head == *b"HTTP/" && restored.is_ok()
+    }
+}
+
 impl Transport for BudgetTcpTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
         &mut self.buffers
@@ -200,11 +223,18 @@ impl Transport for BudgetTcpTransport {
         if attempt(|state| state.refused) == Some(true) {
             return Ok(()); // the peer stopped reading: the rest of the body is skipped
         }
+        if self.answered_early() {
+            attempt(|state| state.refused = true);
+            return Ok(());
+        }
         let started = Instant::now();
         let mut sent = 0;
         while sent < amount {
-            let wait = next_wait(&remaining(&timeout, started))?;
-            self.stream.set_write_timeout(wait)?;
+            // A write that blocks reports the bytes it copied only when it returns: slices
+            // of at most WRITE_SLICE keep that report (and so the idle timer) on time.
+            let wait = next_wait(&remaining(&timeout, started))?
+                .map_or(WRITE_SLICE, |wait| wait.min(WRITE_SLICE));
+            self.stream.set_write_timeout(Some(wait))?;
             let output = &self.buffers.output()[sent..amount];
             match self.stream.write(output) {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
@@ -271,10 +301,7 @@ fn remaining(timeout: &NextTimeout, started: Instant) -> NextTimeout {
 fn probe(stream: &TcpStream) -> io::Result<bool> {
     stream.set_nonblocking(true)?;
     let mut buf = [0u8; 1];
-    let open = match (&*stream).read(&mut buf) {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => true,
-        _ => false,
-    };
+    let open = matches!((&*stream).read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock);
     stream.set_nonblocking(false)?;
     Ok(open)
 }
