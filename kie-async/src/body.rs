@@ -161,6 +161,11 @@ impl Activity {
         self.update(|budget| budget.request_sent(now()));
     }
 
+    /// The answer's status line and headers are complete.
+    pub(crate) fn answer_head_received(&self) {
+        self.update(|budget| budget.answer_head_received(now()));
+    }
+
     fn deadline(&self) -> Option<(std::time::Instant, TimeoutReason)> {
         self.0
             .budget

@@ -160,7 +160,7 @@ impl Inner {
             .await
             .map_err(|err| transport(classify(&err), err))?;
         // The head is complete (its bytes are not visible one by one through reqwest).
-        activity.moved(1);
+        activity.answer_head_received();
         // A caller's client may follow redirects; the answer of another URL is not this
         // endpoint's answer (after a 303 it is even the answer to a GET without the content).
         if response.url() != &sent_to {

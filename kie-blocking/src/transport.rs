@@ -54,6 +54,7 @@ pub(crate) fn exchange(
     *request.headers_mut() = head.headers.clone();
     let request = configure(agent, transport, request);
     let response = agent.run(request)?;
+    crate::socket::attempt(|state| state.budget.answer_head_received(std::time::Instant::now()));
     let (parts, body) = response.into_parts();
     let body = read_body(body).map_err(ureq::Error::from)?;
     Ok((parts, body))

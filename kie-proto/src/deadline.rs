@@ -92,6 +92,15 @@ pub enum TimeoutReason {
         /// The idle limit.
         limit: Duration,
     },
+    /// The request was sent, but the answer's status line and headers were not complete and
+    /// nothing moved for `limit` ([`Timeouts::idle`]: the idle limit, while waiting for the
+    /// answer to start). Drivers that see header bytes one by one restart the idle timer
+    /// with them; one that sees the head only once complete (kie-async) cannot, and this
+    /// text is true for both.
+    AnswerHead {
+        /// The idle limit.
+        limit: Duration,
+    },
     /// The answer was not complete `limit` after the request's last byte
     /// ([`Timeouts::answer`]).
     Answer {
@@ -124,6 +133,10 @@ impl fmt::Display for TimeoutReason {
                     "nothing was sent or received for {limit:?} (read timeout)"
                 )
             }
+            TimeoutReason::AnswerHead { limit } => write!(
+                f,
+                "the answer's status line and headers were not complete {limit:?} after the request was sent (read timeout)"
+            ),
             TimeoutReason::Answer { limit } => write!(
                 f,
                 "the answer was not complete {limit:?} after the request was sent (answer timeout)"
@@ -166,6 +179,7 @@ pub struct CallBudget {
     attempt_start: Instant,
     last_moved: Instant,
     request_sent: Option<Instant>,
+    head_received: bool,
     /// The current low-speed window: its start (set by the first byte moved) and the bytes
     /// moved in it.
     window: Option<(Instant, u64)>,
@@ -182,6 +196,7 @@ impl CallBudget {
             attempt_start: now,
             last_moved: now,
             request_sent: None,
+            head_received: false,
             window: None,
         }
     }
@@ -232,6 +247,13 @@ impl CallBudget {
         self.window = None;
     }
 
+    /// The answer's status line and headers are complete (at `now`, which counts as bytes
+    /// moved).
+    pub fn answer_head_received(&mut self, now: Instant) {
+        self.head_received = true;
+        self.last_moved = self.last_moved.max(now);
+    }
+
     /// Whether the request's last byte was sent in this attempt.
     pub fn is_request_sent(&self) -> bool {
         self.request_sent.is_some()
@@ -275,10 +297,12 @@ impl CallBudget {
                     Some((at, TimeoutReason::LowSpeed { limit }))
                 }),
             t.idle.and_then(|limit| {
-                Some((
-                    self.last_moved.checked_add(limit)?,
-                    TimeoutReason::Idle { limit },
-                ))
+                let reason = if self.request_sent.is_some() && !self.head_received {
+                    TimeoutReason::AnswerHead { limit }
+                } else {
+                    TimeoutReason::Idle { limit }
+                };
+                Some((self.last_moved.checked_add(limit)?, reason))
             }),
         ];
         candidates.into_iter().flatten().min_by_key(|(at, _)| *at)
@@ -355,10 +379,17 @@ mod tests {
             assert_eq!(budget.check(at(t0, second)), Ok(()));
         }
         budget.request_sent(at(t0, 99));
-        budget.moved(at(t0, 105), 1); // an answer byte
+        budget.moved(at(t0, 105), 1); // a byte of the answer's head
         assert_eq!(budget.check(at(t0, 114)), Ok(()));
         assert_eq!(
             budget.check(at(t0, 115)),
+            Err(TimeoutReason::AnswerHead { limit: s(10) })
+        );
+        budget.answer_head_received(at(t0, 110));
+        budget.moved(at(t0, 112), 1); // a byte of the answer's body
+        assert_eq!(budget.check(at(t0, 121)), Ok(()));
+        assert_eq!(
+            budget.check(at(t0, 122)),
             Err(TimeoutReason::Idle { limit: s(10) })
         );
     }
@@ -437,7 +468,7 @@ mod tests {
         assert_eq!(answered.check(at(t0, 59)), Ok(()));
         assert_eq!(
             answered.check(at(t0, 61)),
-            Err(TimeoutReason::Idle { limit: s(60) })
+            Err(TimeoutReason::AnswerHead { limit: s(60) })
         );
     }
 
@@ -495,6 +526,10 @@ mod tests {
 
     #[test]
     fn reasons_name_rule_and_setting() {
+        assert_eq!(
+            TimeoutReason::AnswerHead { limit: s(5) }.to_string(),
+            "the answer's status line and headers were not complete 5s after the request was sent (read timeout)"
+        );
         assert_eq!(
             TimeoutReason::Idle { limit: s(60) }.to_string(),
             "nothing was sent or received for 60s (read timeout)"

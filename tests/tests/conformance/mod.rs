@@ -1713,7 +1713,8 @@ fn tight(read_timeout: Duration) -> Settings {
 }
 
 /// The server reads the request and never answers: the idle limit ends the call (credits
-/// and an upload alike); with retries, each attempt gets the full limit.
+/// and an upload alike) as a wait for the answer's head; with retries, each attempt gets
+/// the full limit.
 pub fn hostile_stall_before_headers<D: Driver>() {
     let peer = HostilePeer::start(Behaviour::StallBeforeHeaders);
     let (driver, _emulator) = hostile_client::<D>(&peer, tight(IDLE));
@@ -1722,7 +1723,7 @@ pub fn hostile_stall_before_headers<D: Driver>() {
     assert_cut(
         &error,
         1,
-        TimeoutReason::Idle { limit: IDLE },
+        TimeoutReason::AnswerHead { limit: IDLE },
         started.elapsed(),
         IDLE,
     );
@@ -1736,7 +1737,7 @@ pub fn hostile_stall_before_headers<D: Driver>() {
     assert_cut(
         &error,
         1,
-        TimeoutReason::Idle { limit: IDLE },
+        TimeoutReason::AnswerHead { limit: IDLE },
         started.elapsed(),
         IDLE,
     );
@@ -1751,7 +1752,7 @@ pub fn hostile_stall_before_headers<D: Driver>() {
     assert_cut(
         &error,
         3,
-        TimeoutReason::Idle { limit: IDLE },
+        TimeoutReason::AnswerHead { limit: IDLE },
         started.elapsed(),
         IDLE * 3,
     );
