@@ -99,7 +99,11 @@ impl<In: Transport> Connector<In> for BudgetTcpConnector {
         let stream = connect(details.addrs.iter().copied(), details.timeout)?;
         stream.set_nodelay(config.no_delay())?;
         let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-        Ok(Some(Either::B(BudgetTcpTransport { stream, buffers })))
+        Ok(Some(Either::B(BudgetTcpTransport {
+            stream,
+            buffers,
+            reparsed: None,
+        })))
     }
 }
 
@@ -141,6 +145,9 @@ fn connect(
 pub(crate) struct BudgetTcpTransport {
     stream: TcpStream,
     buffers: LazyBuffers,
+    /// The unconsumed input length for which ureq was already let to parse again without
+    /// new bytes (see `await_input`).
+    reparsed: Option<usize>,
 }
 
 impl fmt::Debug for BudgetTcpTransport {
@@ -265,6 +272,16 @@ impl Transport for BudgetTcpTransport {
                 state.budget.request_sent(Instant::now());
             }
         });
+        // Input that ureq has but did not use may be a complete answer it has not tried to
+        // parse as one: after a refusal (a 413) in answer to `Expect: 100-continue`, ureq
+        // reads the refusal while waiting for `100 Continue`, then waits for more input
+        // before parsing it, until the server closes (nginx: 5 s later). Let it parse once
+        // more before blocking; if that makes no progress, wait for bytes as usual.
+        let unconsumed = self.buffers.input().len();
+        if unconsumed > 0 && self.reparsed != Some(unconsumed) {
+            self.reparsed = Some(unconsumed);
+            return Ok(true);
+        }
         let started = Instant::now();
         loop {
             let wait = next_wait(&remaining(&timeout, started))?;

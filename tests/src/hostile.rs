@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 /// The longest a connection is kept, whatever its behaviour: a stalled client is let go
 /// after this, so no test can hang on the peer.
-pub const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+pub const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
 
 /// How often blocked socket operations wake to check the stop flag.
 const POLL: Duration = Duration::from_millis(50);
@@ -111,8 +111,12 @@ pub enum Close {
     /// next segments with a reset (what a crashing or impatient server does).
     Reset,
     /// Half-close (FIN), then read and discard what still arrives until the client hangs up
-    /// (what nginx does after an early 413: the client can read the answer).
+    /// (the client can read the answer, and sees its end).
     Linger,
+    /// Keep the connection open, reading and discarding what arrives, until the client hangs
+    /// up (nginx's lingering close: it closes only after 5 s without data). A client that
+    /// waits for the close before reading the answer waits for nothing.
+    Open,
 }
 
 impl Behaviour {
@@ -583,6 +587,10 @@ impl Connection<'_> {
                     Close::Reset => Ok(()),
                     Close::Linger => {
                         let _ = self.socket.shutdown(Shutdown::Write);
+                        self.drain();
+                        Ok(())
+                    }
+                    Close::Open => {
                         self.drain();
                         Ok(())
                     }

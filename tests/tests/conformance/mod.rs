@@ -1958,7 +1958,7 @@ pub fn hostile_early_413_then_reset<D: Driver>() {
             // counts) what the client still sent before it noticed the answer.
             let bound = match close {
                 Close::Reset => 256 << 10,
-                Close::Linger => data.len() as u64 / 2,
+                Close::Linger | Close::Open => data.len() as u64 / 2,
             };
             assert!(
                 connection.body_received <= bound,
@@ -1995,32 +1995,35 @@ pub fn hostile_early_413_then_reset<D: Driver>() {
     }
 }
 
-/// A server that refuses on the headers (nginx's `client_max_body_size`): the 413 comes
-/// before any body byte is read; one attempt.
+/// A server that refuses on the headers (nginx's `client_max_body_size`) and keeps the
+/// connection open (nginx's lingering close): the 413 comes before any body byte is read,
+/// after one attempt, without waiting for the server to close.
 pub fn hostile_413_on_headers<D: Driver>() {
-    let peer = HostilePeer::start(Behaviour::EarlyAnswer {
-        after: 0,
-        answer: Behaviour::payload_too_large(),
-        close: Close::Linger,
-    });
-    let (driver, _emulator) = hostile_client::<D>(&peer, Settings::default());
-    let data = content(32 << 20, 7);
-    let started = Instant::now();
-    let error = driver
-        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
-        .unwrap_err();
-    let elapsed = started.elapsed();
-    assert_eq!(
-        error.api_error().map(|a| a.status.as_u16()),
-        Some(413),
-        "{error:?}"
-    );
-    assert_eq!(
-        peer.connections().len(),
-        1,
-        "the refused body was sent again"
-    );
-    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    for close in [Close::Linger, Close::Open] {
+        let peer = HostilePeer::start(Behaviour::EarlyAnswer {
+            after: 0,
+            answer: Behaviour::payload_too_large(),
+            close,
+        });
+        let (driver, _emulator) = hostile_client::<D>(&peer, Settings::default());
+        let data = content(32 << 20, 7);
+        let started = Instant::now();
+        let error = driver
+            .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(
+            error.api_error().map(|a| a.status.as_u16()),
+            Some(413),
+            "{close:?}: {error:?}"
+        );
+        assert_eq!(
+            peer.connections().len(),
+            1,
+            "the refused body was sent again"
+        );
+        assert!(elapsed < Duration::from_secs(2), "{close:?}: {elapsed:?}");
+    }
 }
 
 /// Answers that are not HTTP: a transport failure (never a success, never a panic), quickly.
