@@ -116,6 +116,9 @@ pub(crate) struct Activity(Arc<ActivityState>);
 
 struct ActivityState {
     budget: Mutex<CallBudget>,
+    /// Set when the server refused before the body was complete: the body stream ends
+    /// (with an error, which aborts the rest of the upload) instead of sending the rest.
+    refused: std::sync::atomic::AtomicBool,
     /// Wakes the watchdog when the deadline moved earlier (a low-speed window opened, the
     /// answer limit started).
     earlier: tokio::sync::Notify,
@@ -126,6 +129,7 @@ impl Activity {
     pub(crate) fn new(timeouts: &Timeouts, kind: CallKind) -> Self {
         Self(Arc::new(ActivityState {
             budget: Mutex::new(CallBudget::new(timeouts, kind, now())),
+            refused: std::sync::atomic::AtomicBool::new(false),
             earlier: tokio::sync::Notify::new(),
         }))
     }
@@ -148,6 +152,9 @@ impl Activity {
 
     /// A new attempt starts now.
     pub(crate) fn start_attempt(&self) {
+        self.0
+            .refused
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         self.update(|budget| budget.start_attempt(now()));
     }
 
@@ -159,6 +166,27 @@ impl Activity {
     /// The request's last byte went out just now.
     pub(crate) fn request_sent(&self) {
         self.update(|budget| budget.request_sent(now()));
+    }
+
+    /// The server answered with a refusal while the body was still going out: the rest of
+    /// the body is not sent.
+    pub(crate) fn refuse_body(&self) {
+        self.0
+            .refused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn body_refused(&self) -> bool {
+        self.0.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the request's last byte went out in this attempt.
+    pub(crate) fn request_complete(&self) -> bool {
+        self.0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_request_sent()
     }
 
     /// The answer's status line and headers are complete.
@@ -370,6 +398,14 @@ impl Stream for BodyStream {
         let this = self.get_mut();
         if this.done {
             return Poll::Ready(None);
+        }
+        if this.activity.body_refused() {
+            // Not the source's failure (nothing goes to the slot): the server refused, and
+            // this error stops hyper from sending the rest.
+            this.done = true;
+            return Poll::Ready(Some(Err(io::Error::other(
+                "the server refused the request before its body was complete",
+            ))));
         }
         // The stream is polled by the connection (maybe another task): a panic of the
         // caller's code here would only fail the attempt. It stops the body instead and is

@@ -171,6 +171,11 @@ impl Inner {
             });
         }
         let status = response.status();
+        // A refusal that arrives while the body is still going out (a 413): the rest of the
+        // body is not sent.
+        if !status.is_success() && !activity.request_complete() {
+            activity.refuse_body();
+        }
         let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while body.len() < MAX_RESPONSE_BODY {

@@ -383,17 +383,25 @@ enum Endpoint {
 
 /// Settings of a [`Client`]; made by [`Client::builder`].
 ///
-/// Timeouts map onto ureq 3's as follows:
+/// Every call runs under one time budget (kie-proto's
+/// [`CallBudget`](kie_proto::CallBudget)); the client's own agent enforces it on every
+/// socket wait, so each limit holds to within a second:
 ///
-/// | builder | ureq 3 | default |
+/// | builder | ends an attempt when | default |
 /// |---|---|---|
-/// | [`connect_timeout`](Self::connect_timeout) | `timeout_resolve` and `timeout_connect` (TCP + TLS) | 30 s |
-/// | [`timeout`](Self::timeout) | `timeout_per_call`: one attempt, from connecting to the last byte of the answer | none |
-/// | [`read_timeout`](Self::read_timeout) | `timeout_per_read` and `timeout_per_write`: the longest the connection may stall in either direction, including the wait for the answer | 60 s |
+/// | [`connect_timeout`](Self::connect_timeout) | resolving and connecting (TCP + TLS) take longer (ureq's `timeout_resolve` and `timeout_connect`) | 30 s |
+/// | [`read_timeout`](Self::read_timeout) | nothing moved either way for this long, including the wait for the answer's head | 60 s |
+/// | [`low_speed_limit`](Self::low_speed_limit) | the body moves fewer bytes than this per window | 16 KiB per 30 s |
+/// | [`answer_timeout`](Self::answer_timeout) | the answer is not complete this long after the request's last byte | 120 s |
+/// | [`timeout`](Self::timeout) | one attempt, from connecting to the last byte of the answer, takes longer | none |
+/// | [`small_call_timeout`](Self::small_call_timeout) | `credits`, `download_url`, `upload_url` take longer, retries included | 90 s |
 ///
 /// The overall timeout includes sending the body, so leave it unset (or generous) for large
-/// uploads and rely on the idle timeout to catch a stalled connection. Each retry gets the
-/// full timeouts again.
+/// uploads: the idle and low-speed limits catch a stalled connection. Each retry gets the
+/// full per-attempt limits again. With a caller's [`agent`](Self::agent), the connect, idle
+/// and overall limits become ureq's `timeout_connect`, `timeout_per_read`/`timeout_per_write`
+/// and `timeout_per_call`, and only the small-call limit of the others applies (between
+/// attempts).
 #[must_use]
 pub struct ClientBuilder {
     config: ClientConfig,
@@ -490,7 +498,9 @@ impl ClientBuilder {
 
     /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
     /// redirects and reads every status itself; the timeouts of this builder are applied
-    /// only when set explicitly, otherwise the agent's own apply.
+    /// only when set explicitly, otherwise the agent's own apply, and only as ureq settings
+    /// (see the table above): the low-speed and answer limits, the exact stalled-write
+    /// timing and the reading of early answers need the client's own agent.
     pub fn agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self

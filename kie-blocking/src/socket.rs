@@ -74,10 +74,12 @@ pub(crate) fn attempt<T>(f: impl FnOnce(&mut AttemptState) -> T) -> Option<T> {
     ATTEMPT.with(|slot| slot.borrow_mut().as_mut().map(f))
 }
 
-/// The longest one `write` system call may block: the kernel copies what fits into the
-/// socket buffer at once and then waits for room, and the bytes it copied are known only
-/// when the call returns, so a long wait would restart the idle timer late.
-const WRITE_SLICE: Duration = Duration::from_millis(200);
+/// The longest one `read` or `write` system call may block before the loop around it looks
+/// at the deadline again. Two reasons: a socket timeout is served by the kernel's coarse
+/// timer wheel, which fires up to 1/8 of a long timeout late (a 29.5 s wait returned 1.5 s
+/// late), and a blocked `write` reports the bytes it copied only when it returns, so a long
+/// wait would restart the idle timer late. Short slices keep both errors within a few ms.
+const WAIT_SLICE: Duration = Duration::from_millis(200);
 
 /// Opens TCP connections whose transport obeys the call's budget; passes through a
 /// connection a connector before it made (a CONNECT proxy's tunnel).
@@ -237,10 +239,8 @@ impl Transport for BudgetTcpTransport {
         let started = Instant::now();
         let mut sent = 0;
         while sent < amount {
-            // A write that blocks reports the bytes it copied only when it returns: slices
-            // of at most WRITE_SLICE keep that report (and so the idle timer) on time.
             let wait = next_wait(&remaining(&timeout, started))?
-                .map_or(WRITE_SLICE, |wait| wait.min(WRITE_SLICE));
+                .map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE));
             self.stream.set_write_timeout(Some(wait))?;
             let output = &self.buffers.output()[sent..amount];
             match self.stream.write(output) {
@@ -284,8 +284,9 @@ impl Transport for BudgetTcpTransport {
         }
         let started = Instant::now();
         loop {
-            let wait = next_wait(&remaining(&timeout, started))?;
-            self.stream.set_read_timeout(wait)?;
+            let wait = next_wait(&remaining(&timeout, started))?
+                .map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE));
+            self.stream.set_read_timeout(Some(wait))?;
             let input = self.buffers.input_append_buf();
             match self.stream.read(input) {
                 Ok(n) => {

@@ -162,8 +162,8 @@ impl fmt::Display for TimeoutReason {
 
 impl std::error::Error for TimeoutReason {}
 
-/// The time budget of one call: every rule of the [module](self), fed `now` and the bytes
-/// moved by the driver.
+/// The time budget of one call: the idle, answer, low-speed, per-attempt and small-call
+/// limits of [`Timeouts`], fed `now` and the bytes moved by the driver.
 ///
 /// A driver makes one per call, calls [`start_attempt`](Self::start_attempt) before each
 /// attempt, [`moved`](Self::moved) whenever bytes go out or come in,
