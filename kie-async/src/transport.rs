@@ -219,7 +219,14 @@ impl Content {
                 activity.request_sent();
                 return Ok((reqwest::Body::from(Vec::new()), None));
             }
-            Body::Complete(bytes) => return Ok((complete_body(bytes.clone(), activity), None)),
+            // A complete body stays a replayable bytes body (a caller's client that follows
+            // a 307 can send it again), so the budget cannot see it go out: it counts as
+            // sent when the attempt starts (a few hundred bytes; the answer limit then also
+            // covers connecting).
+            Body::Complete(bytes) => {
+                activity.request_sent();
+                return Ok((reqwest::Body::from(bytes.clone()), None));
+            }
             Body::Framed(framed) => framed,
         };
         let content_len = framed.content_len();
@@ -334,17 +341,6 @@ impl Content {
         }
         Ok(())
     }
-}
-
-/// A complete (JSON) body as a one-piece stream, so the budget learns when it went out.
-fn complete_body(bytes: Vec<u8>, activity: &Activity) -> reqwest::Body {
-    let activity = activity.clone();
-    let piece = futures_util::stream::once(async move {
-        activity.moved(bytes.len() as u64);
-        activity.request_sent();
-        Ok::<_, std::io::Error>(Bytes::from(bytes))
-    });
-    reqwest::Body::wrap_stream(piece)
 }
 
 fn transport(kind: TransportFailure, err: impl StdError + Send + Sync + 'static) -> AttemptFailure {
