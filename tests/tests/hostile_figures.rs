@@ -262,3 +262,20 @@ fn default_bounds() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// reqwest's default 30 s `TCP_USER_TIMEOUT` used to cut a stalled kie-async upload at
+/// ~31 s whatever the idle limit said; with 45 s the stall must end at 45 s.
+#[test]
+#[ignore = "a figure for BENCHMARKS.md, run by hand (45 s)"]
+fn stall_past_tcp_user_timeout() {
+    let path = big_file(8 << 20);
+    let settings = Settings {
+        idle: Some(Duration::from_secs(45)),
+        retry: RetryPolicy::never(),
+    };
+    println!(
+        "\n| driver | outcome | elapsed | attempts | bytes read by the peer | bytes read from the file |"
+    );
+    measure_upload(Driver::Async, Behaviour::Blackhole, &settings, &path);
+    let _ = std::fs::remove_file(&path);
+}
