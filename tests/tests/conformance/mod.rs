@@ -127,6 +127,10 @@ pub trait Driver: Sized {
     /// does only when it happened to read before the failed write, so there the scenario
     /// checks the weaker promise: bounded bytes per attempt, the 413 or a connection loss.
     const READS_AN_ANSWER_AFTER_A_RESET: bool;
+    /// Whether the driver sees the answer's header bytes one by one (kie-blocking: its own
+    /// TCP layer), so that they restart the idle timer; kie-async sees the head only once
+    /// complete (reqwest hides the connection).
+    const SEES_HEADER_BYTES: bool;
     /// Builds a client for `emulator` with `settings` (nothing is sent).
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error>;
     /// `upload_file`.
@@ -199,6 +203,7 @@ macro_rules! conformance_suite {
             hostile_stall_before_headers,
             hostile_stall_after_headers,
             hostile_answer_drip,
+            hostile_header_drip,
             hostile_blackhole_upload,
             hostile_stop_reading_mid_body,
             hostile_drip_read_is_low_speed,
@@ -1807,6 +1812,44 @@ pub fn hostile_answer_drip<D: Driver>() {
             .is_some_and(|s| s.contains("answer timeout")),
         "{source:?}"
     );
+}
+
+/// The answer's head drips one byte every 100 ms, with an idle limit of 500 ms and an
+/// answer limit of 2 s: a driver that sees header bytes keeps going until the answer limit;
+/// one that does not ends at the idle limit and says the head was not complete, never that
+/// nothing was received.
+pub fn hostile_header_drip<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::DripAnswer {
+        answer: credits_answer(),
+        bytes: 1,
+        every: Duration::from_millis(100),
+    });
+    let (idle, answer) = (Duration::from_millis(500), Duration::from_secs(2));
+    let settings = Settings {
+        answer_timeout: Some(answer),
+        ..tight(idle)
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, settings);
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    let elapsed = started.elapsed();
+    if D::SEES_HEADER_BYTES {
+        assert_cut(
+            &error,
+            1,
+            TimeoutReason::Answer { limit: answer },
+            elapsed,
+            answer,
+        );
+    } else {
+        assert_cut(
+            &error,
+            1,
+            TimeoutReason::AnswerHead { limit: idle },
+            elapsed,
+            idle,
+        );
+    }
 }
 
 /// The server accepts and never reads: the upload fills the socket buffers, then stalls;
