@@ -16,14 +16,15 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use kie_proto::{Error, FrameEncoder, ProgressReporter};
+use kie_proto::{
+    CallBudget, CallKind, Error, FrameEncoder, ProgressReporter, TimeoutReason, Timeouts,
+};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 use tokio::time::Instant;
 
@@ -106,46 +107,136 @@ impl Drop for SlotGuard {
     }
 }
 
-/// The last time bytes moved, shared by the body stream, the response reader and the idle
-/// watchdog.
+/// The call's time budget ([`CallBudget`]), shared by the body stream, the response reader
+/// and the watchdog of each attempt: the first two report bytes moved, the watchdog waits
+/// for the budget's deadline. Time is tokio's (so paused-clock tests work), handed to the
+/// budget as a `std::time::Instant`.
 #[derive(Clone)]
-pub(crate) struct Activity {
-    base: Instant,
-    nanos: Arc<AtomicU64>,
+pub(crate) struct Activity(Arc<ActivityState>);
+
+struct ActivityState {
+    budget: Mutex<CallBudget>,
+    /// Set when the server refused before the body was complete: the body stream ends
+    /// (with an error, which aborts the rest of the upload) instead of sending the rest.
+    refused: std::sync::atomic::AtomicBool,
+    /// Wakes the watchdog when the deadline moved earlier (a low-speed window opened, the
+    /// answer limit started).
+    earlier: tokio::sync::Notify,
 }
 
 impl Activity {
-    pub(crate) fn new() -> Self {
-        Self {
-            base: Instant::now(),
-            nanos: Arc::new(AtomicU64::new(0)),
+    /// The budget of a call starting now.
+    pub(crate) fn new(timeouts: &Timeouts, kind: CallKind) -> Self {
+        Self(Arc::new(ActivityState {
+            budget: Mutex::new(CallBudget::new(timeouts, kind, now())),
+            refused: std::sync::atomic::AtomicBool::new(false),
+            earlier: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// Updates the budget, waking the watchdog if its deadline moved earlier.
+    fn update(&self, change: impl FnOnce(&mut CallBudget)) {
+        let mut budget = self
+            .0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = budget.deadline().map(|(at, _)| at);
+        change(&mut budget);
+        let after = budget.deadline().map(|(at, _)| at);
+        drop(budget);
+        if after.is_some_and(|after| before.is_none_or(|before| after < before)) {
+            self.0.earlier.notify_one();
         }
     }
 
-    /// Bytes moved just now.
-    pub(crate) fn touch(&self) {
-        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_max(nanos, Ordering::Relaxed);
+    /// A new attempt starts now.
+    pub(crate) fn start_attempt(&self) {
+        self.0
+            .refused
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.update(|budget| budget.start_attempt(now()));
     }
 
-    fn last(&self) -> Instant {
-        self.base + Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    /// `bytes` moved just now.
+    pub(crate) fn moved(&self, bytes: u64) {
+        self.update(|budget| budget.moved(now(), bytes));
     }
 
-    /// Completes once nothing has moved for `idle`.
-    pub(crate) async fn idle_for(&self, idle: Duration) {
+    /// The request's last byte went out just now.
+    pub(crate) fn request_sent(&self) {
+        self.update(|budget| budget.request_sent(now()));
+    }
+
+    /// The server answered with a refusal while the body was still going out: the rest of
+    /// the body is not sent.
+    pub(crate) fn refuse_body(&self) {
+        self.0
+            .refused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn body_refused(&self) -> bool {
+        self.0.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the request's last byte went out in this attempt.
+    pub(crate) fn request_complete(&self) -> bool {
+        self.0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_request_sent()
+    }
+
+    /// The answer's status line and headers are complete.
+    pub(crate) fn answer_head_received(&self) {
+        self.update(|budget| budget.answer_head_received(now()));
+    }
+
+    fn deadline(&self) -> Option<(std::time::Instant, TimeoutReason)> {
+        self.0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .deadline()
+    }
+
+    /// Whether a retry may sleep `wait` from now (the small-call limit).
+    pub(crate) fn may_wait(&self, wait: Duration) -> bool {
+        self.0
+            .budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .may_wait(now(), wait)
+    }
+
+    /// Completes, with the rule that fired, once the budget's deadline has passed; never
+    /// when no rule applies.
+    pub(crate) async fn expired(&self) -> TimeoutReason {
         loop {
-            // `Instant + Duration` panics on overflow: a read timeout of `Duration::MAX`
-            // means "never".
-            let Some(deadline) = self.last().checked_add(idle) else {
-                return std::future::pending().await;
+            let deadline = self.deadline();
+            let sleep = async {
+                match deadline {
+                    Some((at, _)) => tokio::time::sleep_until(Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
             };
-            if Instant::now() >= deadline {
-                return;
+            tokio::select! {
+                () = sleep => {}
+                () = self.0.earlier.notified() => continue,
             }
-            tokio::time::sleep_until(deadline).await;
+            if let Some((at, reason)) = self.deadline()
+                && now() >= at
+            {
+                return reason;
+            }
         }
     }
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
 }
 
 /// The body of one attempt, as a stream of wire chunks.
@@ -308,6 +399,14 @@ impl Stream for BodyStream {
         if this.done {
             return Poll::Ready(None);
         }
+        if this.activity.body_refused() {
+            // Not the source's failure (nothing goes to the slot): the server refused, and
+            // this error stops hyper from sending the rest.
+            this.done = true;
+            return Poll::Ready(Some(Err(io::Error::other(
+                "the server refused the request before its body was complete",
+            ))));
+        }
         // The stream is polled by the connection (maybe another task): a panic of the
         // caller's code here would only fail the attempt. It stops the body instead and is
         // kept for the upload future to raise.
@@ -326,7 +425,10 @@ impl Stream for BodyStream {
         match piece {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(out)) => {
-                this.activity.touch();
+                this.activity.moved(out.len() as u64);
+                if this.done {
+                    this.activity.request_sent();
+                }
                 Poll::Ready(Some(Ok(Bytes::from(out))))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Some(Err(this.fail(error)))),
@@ -355,7 +457,7 @@ mod tests {
             slot: slot.clone(),
             path: None,
             progress: ProgressReporter::new(None, 0),
-            activity: Activity::new(),
+            activity: Activity::new(&Timeouts::NONE, CallKind::Upload),
         });
         let mut wire = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -376,16 +478,43 @@ mod tests {
 
     #[tokio::test]
     async fn huge_idle_timeout_never_fires_and_does_not_panic() {
-        let activity = Activity::new();
-        let waited =
-            tokio::time::timeout(Duration::from_millis(20), activity.idle_for(Duration::MAX)).await;
+        let huge = Timeouts::NONE.with_idle(Some(Duration::MAX));
+        let activity = Activity::new(&huge, CallKind::Upload);
+        let waited = tokio::time::timeout(Duration::from_millis(20), activity.expired()).await;
         assert!(waited.is_err(), "an idle limit of Duration::MAX fired");
-        let waited = tokio::time::timeout(
-            Duration::from_secs(5),
-            activity.idle_for(Duration::from_millis(1)),
-        )
-        .await;
-        assert!(waited.is_ok(), "a 1 ms idle limit did not fire");
+        let tiny = Timeouts::NONE.with_idle(Some(Duration::from_millis(1)));
+        let activity = Activity::new(&tiny, CallKind::Upload);
+        let waited = tokio::time::timeout(Duration::from_secs(5), activity.expired()).await;
+        assert_eq!(
+            waited.ok(),
+            Some(TimeoutReason::Idle {
+                limit: Duration::from_millis(1)
+            })
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_moving_restart_the_idle_timer() {
+        let limit = Duration::from_secs(10);
+        let timeouts = Timeouts::NONE.with_idle(Some(limit));
+        let activity = Activity::new(&timeouts, CallKind::Upload);
+        let started = Instant::now();
+        let feeder = {
+            let activity = activity.clone();
+            async move {
+                for _ in 0..5 {
+                    tokio::time::sleep(Duration::from_secs(8)).await;
+                    activity.moved(1);
+                }
+                std::future::pending::<()>().await;
+            }
+        };
+        let reason = tokio::select! {
+            reason = activity.expired() => reason,
+            () = feeder => unreachable!(),
+        };
+        assert_eq!(reason, TimeoutReason::Idle { limit });
+        assert_eq!(started.elapsed(), Duration::from_secs(50));
     }
 
     #[tokio::test]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    InvalidInput, Operation, ProxyRules, RetryPolicy, TlsRoots, UploadOptions, UploadPlan,
-    UploadResult, random_u64,
+    InvalidInput, Operation, ProxyRules, RetryPolicy, Timeouts, TlsRoots, UploadOptions,
+    UploadPlan, UploadResult, random_u64,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -18,8 +18,8 @@ use crate::transport::Content;
 use crate::verify::Sent;
 
 pub use kie_proto::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
-    ENV_UPLOAD_BASE_URL,
+    DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_READ_TIMEOUT,
+    DEFAULT_SMALL_CALL_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL,
 };
 
 /// An async client of the KIE.AI File Upload API and Common API.
@@ -58,8 +58,7 @@ pub(crate) struct Inner {
     pub(crate) api: Api,
     pub(crate) http: reqwest::Client,
     pub(crate) retry_policy: RetryPolicy,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) timeouts: Timeouts,
     /// The proxy rules of the client's own `reqwest::Client` (empty for a caller's).
     pub(crate) proxy_rules: ProxyRules,
 }
@@ -77,8 +76,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("api", &self.inner.api)
             .field("retry_policy", &self.inner.retry_policy)
-            .field("timeout", &self.inner.timeout)
-            .field("read_timeout", &self.inner.read_timeout)
+            .field("timeouts", &self.inner.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +150,30 @@ impl ClientBuilder {
     /// the duration of an upload.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.config = self.config.read_timeout(timeout);
+        self
+    }
+
+    /// The longest the answer may take to be complete after the request's last byte,
+    /// default [`DEFAULT_ANSWER_TIMEOUT`] (120 s). Bounds a server that drips its answer.
+    pub fn answer_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.answer_timeout(timeout);
+        self
+    }
+
+    /// Gives up an upload whose body moves fewer than `bytes` in `window` (like curl's
+    /// `--speed-limit`/`--speed-time`), default [`DEFAULT_LOW_SPEED`] (16 KiB per 30 s): a
+    /// stalled or dripping peer is cut, a slow but moving upload of hours is not.
+    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
+        self.config = self.config.low_speed_limit(bytes, window);
+        self
+    }
+
+    /// The longest `credits`, `download_url` and `upload_url` (any request without a
+    /// streamed body) may take, all attempts and retry waits included, default
+    /// [`DEFAULT_SMALL_CALL_TIMEOUT`] (90 s; the service itself fetches a URL for up to
+    /// 30 s).
+    pub fn small_call_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.small_call_timeout(timeout);
         self
     }
 
@@ -250,8 +272,7 @@ impl ClientBuilder {
                 api,
                 http,
                 retry_policy: *self.config.retry_policy_ref(),
-                timeout: timeouts.overall,
-                read_timeout: timeouts.idle,
+                timeouts,
                 proxy_rules,
             }),
         })
@@ -262,6 +283,10 @@ impl ClientBuilder {
 /// selects; no OpenSSL) and the platform's certificate verifier, HTTP/2 by ALPN unless
 /// `http1_only`, no redirects, proxies by kie-proto's `rules` (never reqwest's own reading
 /// of the environment).
+///
+/// reqwest sets `TCP_USER_TIMEOUT` to 30 s by default, which cut stalled uploads at ~31 s
+/// whatever the configured timeouts said; it is turned off, so the call's own budget
+/// (idle, low-speed, answer, small-call limits; the same as kie-blocking's) decides.
 fn default_http_client(
     connect_timeout: Option<Duration>,
     rules: &ProxyRules,
@@ -272,6 +297,10 @@ fn default_http_client(
         .tls_backend_rustls()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    {
+        builder = builder.tcp_user_timeout(None);
+    }
     let unsendable = |err| Error::Transport {
         kind: kie_proto::TransportFailure::Unsendable,
         attempts: 0,
@@ -929,14 +958,16 @@ mod tests {
     #[test]
     fn timeouts_defaults_and_overrides() -> Result<(), Error> {
         let client = Client::new("k")?;
-        assert_eq!(client.inner.timeout, None);
-        assert_eq!(client.inner.read_timeout, Some(DEFAULT_READ_TIMEOUT));
+        assert_eq!(client.inner.timeouts, Timeouts::DEFAULT);
         let client = Client::builder("k")
             .http_client(reqwest::Client::new())
             .timeout(Duration::from_millis(5))
             .build()?;
-        assert_eq!(client.inner.timeout, Some(Duration::from_millis(5)));
-        assert_eq!(client.inner.read_timeout, None);
+        assert_eq!(
+            client.inner.timeouts.overall,
+            Some(Duration::from_millis(5))
+        );
+        assert_eq!(client.inner.timeouts.idle, None);
         Ok(())
     }
 

@@ -80,16 +80,17 @@ mod verify;
 
 pub use body::AsyncReadSeek;
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL,
-    ENV_API_KEY, ENV_UPLOAD_BASE_URL, IntoBytes,
+    Client, ClientBuilder, DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOW_SPEED,
+    DEFAULT_READ_TIMEOUT, DEFAULT_SMALL_CALL_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
+    ENV_UPLOAD_BASE_URL, IntoBytes,
 };
 pub use many::UploadSource;
 
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
-    ProgressCallback, RetryPolicy, TlsFailure, TlsRoots, TransportFailure, UploadOptions,
-    UploadResult,
+    ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
+    UploadOptions, UploadResult,
 };
 pub use reqwest;
 

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    AttemptFailure, Body, CallTrace, Error, FailureFacts, MAX_RESPONSE_BODY, Operation,
-    ProgressCallback, ProgressReporter, TlsFailure, TransportFailure,
+    AttemptFailure, Body, CallKind, CallTrace, Error, FailureFacts, MAX_RESPONSE_BODY, Operation,
+    ProgressCallback, ProgressReporter, RetryDecision, TlsFailure, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -56,11 +56,13 @@ impl Inner {
     ) -> Result<O::Output, Error> {
         let request = op.to_request(&self.api)?;
         let trace = CallTrace::start(&request);
+        let activity = Activity::new(&self.timeouts, CallKind::of(request.body()));
         let mut attempt = 1;
         loop {
             trace.attempt(attempt);
+            activity.start_attempt();
             let failure = match self
-                .attempt(&request, &mut content, progress.clone(), attempt)
+                .attempt(&request, &mut content, progress.clone(), attempt, &activity)
                 .await
             {
                 Ok((status, headers, body)) => {
@@ -79,12 +81,21 @@ impl Inner {
                 }
                 Err(failure) => failure,
             };
+            let random = kie_proto::random_unit();
+            // The small-call limit ends the call rather than sleep past it.
+            if let RetryDecision::RetryAfter(wait) =
+                self.retry_policy
+                    .decide(attempt, &failure, random, SystemTime::now())
+                && !activity.may_wait(wait)
+            {
+                return Err(failure.into_error(attempt));
+            }
             let delay = trace.after_failure(
                 &self.retry_policy,
                 attempt,
                 failure,
                 content.rewindable(),
-                kie_proto::random_unit(),
+                random,
                 SystemTime::now(),
             )?;
             tokio::time::sleep(delay).await;
@@ -93,40 +104,24 @@ impl Inner {
     }
 
     /// One attempt: send, read at most [`MAX_RESPONSE_BODY`] bytes of the answer, all under
-    /// the overall and idle timeouts.
+    /// the call's time budget (the first rule to expire ends the attempt and names itself).
     async fn attempt(
         &self,
         request: &http::Request<Body>,
         content: &mut Content,
         progress: Option<ProgressCallback>,
         attempt: u32,
+        activity: &Activity,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptFailure> {
         content.rewind().await?;
-        let activity = Activity::new();
-        let (body, guard) = content.body(request.body(), progress, attempt, &activity)?;
-        let exchange = self.exchange(request, body, &activity);
-        let idle = async {
-            match self.read_timeout {
-                Some(limit) => activity.idle_for(limit).await,
-                None => std::future::pending().await,
-            }
-        };
-        let overall = async {
-            match self.timeout {
-                Some(limit) => tokio::time::sleep(limit).await,
-                None => std::future::pending().await,
-            }
-        };
+        let (body, guard) = content.body(request.body(), progress, attempt, activity)?;
+        let exchange = self.exchange(request, body, activity);
         let result = tokio::select! {
             result = exchange => result,
-            () = idle => Err(timeout(format!(
-                "nothing was sent or received for {:?} (read timeout)",
-                self.read_timeout.unwrap_or_default()
-            ))),
-            () = overall => Err(timeout(format!(
-                "the request took longer than {:?} (overall timeout)",
-                self.timeout.unwrap_or_default()
-            ))),
+            reason = activity.expired() => Err(AttemptFailure::Transport {
+                kind: TransportFailure::Timeout,
+                source: Box::new(reason),
+            }),
         };
         // The reader goes back to the content (to be sent again if it was never read), or is
         // dropped with the guard.
@@ -173,7 +168,8 @@ impl Inner {
             .execute(outgoing)
             .await
             .map_err(|err| transport(classify(&err, via_proxy), err))?;
-        activity.touch();
+        // The head is complete (its bytes are not visible one by one through reqwest).
+        activity.answer_head_received();
         // A caller's client may follow redirects; the answer of another URL is not this
         // endpoint's answer (after a 303 it is even the answer to a GET without the content).
         if response.url() != &sent_to {
@@ -184,16 +180,25 @@ impl Inner {
             });
         }
         let status = response.status();
+        // A refusal that arrives while the body is still going out (a 413): the rest of the
+        // body is not sent.
+        if !status.is_success() && !activity.request_complete() {
+            activity.refuse_body();
+        }
         let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while body.len() < MAX_RESPONSE_BODY {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    activity.touch();
+                    activity.moved(chunk.len() as u64);
                     let room = MAX_RESPONSE_BODY - body.len();
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) => break,
+                // A refusal whose body was cut (a server that answered early and reset the
+                // connection while the request body was still arriving) is still the
+                // server's answer: its status says what happened. A cut success is not.
+                Err(_) if !status.is_success() => break,
                 Err(err) => return Err(transport(classify(&err, via_proxy), err)),
             }
         }
@@ -219,8 +224,18 @@ impl Content {
         activity: &Activity,
     ) -> Result<(reqwest::Body, Option<SlotGuard>), AttemptFailure> {
         let framed = match body {
-            Body::Empty => return Ok((reqwest::Body::from(Vec::new()), None)),
-            Body::Complete(bytes) => return Ok((reqwest::Body::from(bytes.clone()), None)),
+            Body::Empty => {
+                activity.request_sent();
+                return Ok((reqwest::Body::from(Vec::new()), None));
+            }
+            // A complete body stays a replayable bytes body (a caller's client that follows
+            // a 307 can send it again), so the budget cannot see it go out: it counts as
+            // sent when the attempt starts (a few hundred bytes; the answer limit then also
+            // covers connecting).
+            Body::Complete(bytes) => {
+                activity.request_sent();
+                return Ok((reqwest::Body::from(bytes.clone()), None));
+            }
             Body::Framed(framed) => framed,
         };
         let content_len = framed.content_len();

@@ -70,7 +70,7 @@ impl Inner {
         sent: Digest,
     ) -> Result<(), Error> {
         let download = self.download(result, sent);
-        match self.timeout {
+        match self.timeouts.overall {
             Some(limit) => tokio::time::timeout(limit, download)
                 .await
                 .unwrap_or_else(|_| {
@@ -103,7 +103,7 @@ impl Inner {
 
     /// `future`, cut at the read timeout (if set).
     async fn idle<T>(&self, future: impl Future<Output = T>) -> Result<T, Error> {
-        match self.read_timeout {
+        match self.timeouts.idle {
             Some(limit) => tokio::time::timeout(limit, future).await.map_err(|_| {
                 timeout(format!("nothing was received for {limit:?} (read timeout)")).into_error(1)
             }),

@@ -393,17 +393,25 @@ enum Endpoint {
 
 /// Settings of a [`Client`]; made by [`Client::builder`].
 ///
-/// Timeouts map onto ureq 3's as follows:
+/// Every call runs under one time budget (kie-proto's
+/// [`CallBudget`](kie_proto::CallBudget)); the client's own agent enforces it on every
+/// socket wait, so each limit holds to within a second:
 ///
-/// | builder | ureq 3 | default |
+/// | builder | ends an attempt when | default |
 /// |---|---|---|
-/// | [`connect_timeout`](Self::connect_timeout) | `timeout_resolve` and `timeout_connect` (TCP + TLS) | 30 s |
-/// | [`timeout`](Self::timeout) | `timeout_per_call`: one attempt, from connecting to the last byte of the answer | none |
-/// | [`read_timeout`](Self::read_timeout) | `timeout_per_read` and `timeout_per_write`: the longest the connection may stall in either direction, including the wait for the answer | 60 s |
+/// | [`connect_timeout`](Self::connect_timeout) | resolving and connecting (TCP + TLS) take longer (ureq's `timeout_resolve` and `timeout_connect`) | 30 s |
+/// | [`read_timeout`](Self::read_timeout) | nothing moved either way for this long, including the wait for the answer's head | 60 s |
+/// | [`low_speed_limit`](Self::low_speed_limit) | the body moves fewer bytes than this per window | 16 KiB per 30 s |
+/// | [`answer_timeout`](Self::answer_timeout) | the answer is not complete this long after the request's last byte | 120 s |
+/// | [`timeout`](Self::timeout) | one attempt, from connecting to the last byte of the answer, takes longer | none |
+/// | [`small_call_timeout`](Self::small_call_timeout) | `credits`, `download_url`, `upload_url` take longer, retries included | 90 s |
 ///
 /// The overall timeout includes sending the body, so leave it unset (or generous) for large
-/// uploads and rely on the idle timeout to catch a stalled connection. Each retry gets the
-/// full timeouts again.
+/// uploads: the idle and low-speed limits catch a stalled connection. Each retry gets the
+/// full per-attempt limits again. With a caller's [`agent`](Self::agent), the connect, idle
+/// and overall limits become ureq's `timeout_connect`, `timeout_per_read`/`timeout_per_write`
+/// and `timeout_per_call`, and only the small-call limit of the others applies (between
+/// attempts).
 #[must_use]
 pub struct ClientBuilder {
     config: ClientConfig,
@@ -464,6 +472,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest the answer may take to be complete after the request's last byte,
+    /// default [`DEFAULT_ANSWER_TIMEOUT`](kie_proto::DEFAULT_ANSWER_TIMEOUT) (120 s). Bounds
+    /// a server that drips its answer.
+    pub fn answer_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.answer_timeout(timeout);
+        self
+    }
+
+    /// Gives up an upload whose body moves fewer than `bytes` in `window` (like curl's
+    /// `--speed-limit`/`--speed-time`), default
+    /// [`DEFAULT_LOW_SPEED`](kie_proto::DEFAULT_LOW_SPEED) (16 KiB per 30 s): a stalled or
+    /// dripping peer is cut, a slow but moving upload of hours is not.
+    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
+        self.config = self.config.low_speed_limit(bytes, window);
+        self
+    }
+
+    /// The longest `credits`, `download_url` and `upload_url` (any request without a
+    /// streamed body) may take, all attempts and retry waits included, default
+    /// [`DEFAULT_SMALL_CALL_TIMEOUT`](kie_proto::DEFAULT_SMALL_CALL_TIMEOUT) (90 s; the
+    /// service itself fetches a URL for up to 30 s).
+    pub fn small_call_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.small_call_timeout(timeout);
+        self
+    }
+
     /// The retry policy (default [`RetryPolicy::default`]: 4 attempts, jittered exponential
     /// backoff from 500 ms, `Retry-After` honoured up to 60 s). [`RetryPolicy::never`]
     /// turns retries off.
@@ -518,8 +552,10 @@ impl ClientBuilder {
 
     /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
     /// redirects and reads every status itself; the timeouts of this builder are applied
-    /// only when set explicitly, otherwise the agent's own apply, and so do its proxy
-    /// and TLS settings (this builder's [`proxy`](Self::proxy) is not applied).
+    /// only when set explicitly, otherwise the agent's own apply, and only as ureq settings
+    /// (see the table above): the low-speed and answer limits, the exact stalled-write
+    /// timing and the reading of early answers need the client's own agent. Its proxy and
+    /// TLS settings apply too (this builder's [`proxy`](Self::proxy) is not applied).
     pub fn agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self
@@ -530,6 +566,7 @@ impl ClientBuilder {
         let api = self.config.api()?;
         // A caller's agent keeps its own timeouts, except those set here explicitly.
         let timeouts = self.config.timeouts_for(self.agent.is_some());
+        let budget_sockets = self.agent.is_none();
         let agents = match self.agent {
             Some(agent) => Agents::single(agent),
             None => {
@@ -552,6 +589,7 @@ impl ClientBuilder {
                 agents,
                 timeouts,
                 retry: *self.config.retry_policy_ref(),
+                budget_sockets,
             },
             api,
         })
@@ -578,11 +616,15 @@ fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
 
 /// An agent of a client that was given none: rustls with the aws-lc-rs crypto provider and
 /// `roots` (by default the platform's certificate verifier: the system trust store,
-/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), through `proxy` or directly. Redirects and
-/// status handling are set on every request, whatever the agent (see
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), through `proxy` or directly, with the TCP
+/// layer replaced by one whose waits obey the call's time budget and that reads an early
+/// answer (see `socket`; a CONNECT proxy's tunnel is opened by ureq's own TCP layer).
+/// Redirects and status handling are set on every request, whatever the agent (see
 /// `transport::exchange`).
 fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Result<Agent, Error> {
     use ureq::tls::{TlsConfig, TlsProvider};
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, RustlsConnector};
     let tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .root_certs(roots)
@@ -596,11 +638,16 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
         .map_err(|_| InvalidInput::ProxyUrl {
             reason: "ureq cannot use it",
         })?;
-    Ok(Agent::config_builder()
-        .tls_config(tls)
-        .proxy(proxy)
-        .build()
-        .into())
+    let config = Agent::config_builder().tls_config(tls).proxy(proxy).build();
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(crate::socket::BudgetTcpConnector)
+            .chain(RustlsConnector::default());
+    Ok(Agent::with_parts(
+        config,
+        connector,
+        DefaultResolver::default(),
+    ))
 }
 
 #[cfg(test)]

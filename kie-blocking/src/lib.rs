@@ -91,6 +91,7 @@
 
 mod client;
 mod run;
+mod socket;
 mod source;
 mod transport;
 mod verify;
@@ -101,8 +102,8 @@ pub use source::ReadSeek;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
-    ProgressCallback, RetryPolicy, TlsFailure, TlsRoots, TransportFailure, UploadOptions,
-    UploadResult,
+    ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
+    UploadOptions, UploadResult,
 };
 pub use ureq;
 

@@ -1,17 +1,23 @@
 //! The driver loop: one attempt after another, each a small step — build, send, read,
 //! judge — until kie-proto says the answer is final or the retry policy gives up.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-use kie_proto::http::request;
+use kie_proto::http::{HeaderValue, header, request};
 use kie_proto::{
-    Api, AttemptFailure, Body, CallTrace, Error, FramedBody, Operation, ProgressCallback,
-    ProgressReporter, RetryPolicy, Timeouts,
+    Api, AttemptFailure, Body, CallBudget, CallKind, CallTrace, Error, FramedBody, Operation,
+    ProgressCallback, ProgressReporter, RetryDecision, RetryPolicy, Timeouts, TransportFailure,
 };
 use ureq::SendBody;
 
+use crate::socket::{self, AttemptState};
 use crate::source::{FramedReader, Source};
 use crate::transport::{self, Agents, Answer, TransportError};
+
+/// Bodies longer than this are sent with `Expect: 100-continue` (as curl does): a server
+/// that refuses on the headers (a 413 on `Content-Length`) answers before any body byte is
+/// sent; one that says nothing gets the body after ureq's 1 s wait.
+pub(crate) const EXPECT_CONTINUE_ABOVE: u64 = 1024 * 1024;
 
 /// What a client sends with: the agents, their timeouts and the retry policy.
 #[derive(Clone)]
@@ -19,6 +25,9 @@ pub(crate) struct Transport {
     pub agents: Agents,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
+    /// Whether the agent is the client's own, whose sockets obey the call budget
+    /// ([`socket`]); a caller's agent gets the timeouts as ureq settings instead.
+    pub budget_sockets: bool,
 }
 
 /// Sends `operation` until it succeeds, fails for good, or the policy stops retrying.
@@ -34,12 +43,25 @@ pub(crate) fn run<O: Operation>(
     let trace = CallTrace::start(&request);
     let (head, body) = request.into_parts();
     let mut reporter = ProgressReporter::new(progress, content_len(&body));
+    let mut budget = CallBudget::new(&transport.timeouts, CallKind::of(&body), Instant::now());
     let mut attempt = 1;
     loop {
         trace.attempt(attempt);
         reporter.start_attempt(attempt);
-        let failure = match send_once(transport, &head, &body, source, &mut reporter) {
-            Ok(answer) => match parse(operation, answer) {
+        budget.start_attempt(Instant::now());
+        let mut state = Some(AttemptState {
+            budget: budget.clone(),
+            expired: None,
+            body_complete: !matches!(body, Body::Framed(_)),
+            refused: false,
+            written: 0,
+        });
+        let sent = socket::with_attempt(&mut state, || {
+            send_once(transport, &head, &body, source, &mut reporter)
+        });
+        let expired = state.and_then(|state| state.expired);
+        let failure = match (sent, expired) {
+            (Ok(answer), _) => match parse(operation, answer) {
                 Ok(output) => {
                     // Checked against what was sent; a mismatch is final.
                     operation.check_output(&output)?;
@@ -48,14 +70,29 @@ pub(crate) fn run<O: Operation>(
                 }
                 Err(error) => AttemptFailure::Api(error),
             },
-            Err(failure) => failure,
+            // The budget's rule, when one ended the attempt, is the cause to report.
+            (Err(AttemptFailure::Transport { .. }), Some(reason)) => AttemptFailure::Transport {
+                kind: TransportFailure::Timeout,
+                source: Box::new(reason),
+            },
+            (Err(failure), _) => failure,
         };
+        let random = kie_proto::random_unit();
+        // The small-call limit ends the call rather than sleep past it.
+        if let RetryDecision::RetryAfter(wait) =
+            transport
+                .retry
+                .decide(attempt, &failure, random, SystemTime::now())
+            && !budget.may_wait(Instant::now(), wait)
+        {
+            return Err(failure.into_error(attempt));
+        }
         let wait = trace.after_failure(
             &transport.retry,
             attempt,
             failure,
             source.can_rewind(),
-            kie_proto::random_unit(),
+            random,
             SystemTime::now(),
         )?;
         source.rewind().map_err(|e| source.io_error(e))?;
@@ -80,10 +117,9 @@ fn send_once(
     source: &mut Source<'_>,
     reporter: &mut ProgressReporter,
 ) -> Result<Answer, AttemptFailure> {
-    let (agent, timeouts) = (transport.agents.for_uri(&head.uri), &transport.timeouts);
     let answer = match body {
-        Body::Empty => transport::exchange(agent, timeouts, head, SendBody::none()),
-        Body::Complete(bytes) => transport::exchange(agent, timeouts, head, bytes.as_slice()),
+        Body::Empty => transport::exchange(transport, head, SendBody::none()),
+        Body::Complete(bytes) => transport::exchange(transport, head, bytes.as_slice()),
         Body::Framed(framed) => return send_framed(transport, head, framed, source, reporter),
     };
     answer.map_err(TransportError::into_failure)
@@ -98,10 +134,15 @@ fn send_framed(
     reporter: &mut ProgressReporter,
 ) -> Result<Answer, AttemptFailure> {
     let mut reader = FramedReader::new(framed, source, reporter);
+    let expect = (framed.len() > EXPECT_CONTINUE_ABOVE).then(|| {
+        let mut head = head.clone();
+        head.headers
+            .insert(header::EXPECT, HeaderValue::from_static("100-continue"));
+        head
+    });
     let result = transport::exchange(
-        transport.agents.for_uri(&head.uri),
-        &transport.timeouts,
-        head,
+        transport,
+        expect.as_ref().unwrap_or(head),
         SendBody::from_reader(&mut reader),
     );
     // The source's own failure explains a transport error it caused.

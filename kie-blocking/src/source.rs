@@ -13,6 +13,8 @@ use kie_proto::{
     ContentDigest, ContentLengthMismatch, Digest, Error, FrameEncoder, FramedBody, ProgressReporter,
 };
 
+use crate::socket;
+
 /// Content bytes read from the source per step (the encoded output is at most 4/3 of it).
 pub(crate) const CHUNK: usize = 64 * 1024;
 
@@ -239,6 +241,8 @@ pub(crate) struct FramedReader<'b, 's, 'a> {
     pos: usize,
     done: bool,
     remaining: u64,
+    /// Wire bytes not yet handed to ureq.
+    wire_left: u64,
     failure: Option<Error>,
 }
 
@@ -258,6 +262,7 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
             pos: 0,
             done: false,
             remaining: body.content_len(),
+            wire_left: body.len(),
             failure: None,
         }
     }
@@ -294,6 +299,7 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
             self.encoder.finish(&mut self.out)?;
             self.reporter.complete();
             self.done = true;
+            socket::attempt(|state| state.body_complete = true);
             return Ok(());
         }
         self.encoder.encode(&self.chunk[..n], &mut self.out)?;
@@ -305,6 +311,14 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
 
 impl Read for FramedReader<'_, '_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if socket::attempt(|state| state.refused) == Some(true) {
+            // The peer stopped reading (and may have answered): the rest of the body is
+            // not read from the source. ureq still counts the declared length, so it is
+            // handed bytes the socket layer drops (their content does not matter).
+            let n = usize::try_from(self.wire_left).map_or(buf.len(), |left| left.min(buf.len()));
+            self.wire_left -= n as u64;
+            return Ok(n);
+        }
         while self.pos == self.out.len() && !self.done {
             if let Err(failure) = self.refill() {
                 let message = failure.to_string();
@@ -317,6 +331,7 @@ impl Read for FramedReader<'_, '_, '_> {
         }
         let n = (&self.out[self.pos..]).read(buf)?;
         self.pos += n;
+        self.wire_left = self.wire_left.saturating_sub(n as u64);
         Ok(n)
     }
 }

@@ -11,6 +11,8 @@ use kie_proto::{
 };
 use ureq::{Agent, AsSendBody};
 
+use crate::run::Transport;
+
 /// A failed exchange: no answer arrived.
 #[derive(Debug)]
 pub(crate) struct TransportError {
@@ -95,21 +97,27 @@ pub(crate) type Answer = (response::Parts, Vec<u8>);
 ///
 /// Redirects are never followed (`max_redirects(0)`, so `Authorization` cannot reach another
 /// host) and every status is returned as an answer (`http_status_as_error(false)`): kie-proto
-/// judges them. `timeouts` override the agent's own where set.
+/// judges them. The transport's timeouts override the agent's own where set.
 pub(crate) fn exchange(
-    agent: &Agent,
-    timeouts: &Timeouts,
+    transport: &Transport,
     head: &request::Parts,
     body: impl AsSendBody,
 ) -> Result<Answer, TransportError> {
+    let agent = transport.agents.for_uri(&head.uri);
     let mut request = http::Request::new(body);
     *request.method_mut() = head.method.clone();
     *request.uri_mut() = head.uri.clone();
     *request.headers_mut() = head.headers.clone();
     let via_proxy = via_proxy(agent, &head.uri);
     let failed = |error| TransportError::new(error, via_proxy);
-    let request = configure(agent, timeouts, request);
+    let request = configure(
+        agent,
+        &transport.timeouts,
+        transport.budget_sockets,
+        request,
+    );
     let response = agent.run(request).map_err(failed)?;
+    crate::socket::attempt(|state| state.budget.answer_head_received(std::time::Instant::now()));
     let (parts, body) = response.into_parts();
     let body = read_body(body).map_err(|error| failed(ureq::Error::from(error)))?;
     Ok((parts, body))
@@ -123,10 +131,15 @@ pub(crate) fn via_proxy(agent: &Agent, uri: &http::Uri) -> bool {
         .is_some_and(|proxy| !proxy.is_no_proxy(uri))
 }
 
-/// Applies the per-request settings on top of the agent's configuration.
+/// Applies the per-request settings on top of the agent's configuration. With
+/// `budget_sockets` (the client's own agent, inside an attempt) every limit but connecting
+/// is left to the sockets, which obey the call budget (`socket`); otherwise (a caller's
+/// agent, or a request outside an attempt) the limits are ureq's per-read, per-write and
+/// per-call timeouts.
 pub(crate) fn configure<S: AsSendBody>(
     agent: &Agent,
     timeouts: &Timeouts,
+    budget_sockets: bool,
     request: http::Request<S>,
 ) -> http::Request<S> {
     let mut config = agent
@@ -137,6 +150,9 @@ pub(crate) fn configure<S: AsSendBody>(
         config = config
             .timeout_resolve(Some(connect))
             .timeout_connect(Some(connect));
+    }
+    if budget_sockets {
+        return config.build();
     }
     if let Some(overall) = timeouts.overall {
         config = config.timeout_per_call(Some(overall));

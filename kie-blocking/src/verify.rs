@@ -27,7 +27,8 @@ pub(crate) fn download(
             .into_failure()
             .into_error(1)
     };
-    let request = transport::configure(agent, &transport.timeouts, request);
+    // Outside an attempt: the timeouts apply as ureq's own.
+    let request = transport::configure(agent, &transport.timeouts, false, request);
     let response = agent.run(request).map_err(failed)?;
     let (parts, body) = response.into_parts();
     let mut check = DownloadCheck::new(url, sent, parts.status)?;

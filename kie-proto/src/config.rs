@@ -7,6 +7,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::api::{Api, ApiKey};
+use crate::deadline::{
+    DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_SMALL_CALL_TIMEOUT, LowSpeed,
+};
 use crate::input::InvalidInput;
 use crate::proxy::{ProxyRules, ProxySetting, ProxyUrl};
 use crate::retry::RetryPolicy;
@@ -26,8 +29,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default idle timeout: the longest time nothing may be sent or received during a request.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The three timeouts of a client; `None` is "no limit" (or, over a caller-supplied
-/// transport, "the transport's own").
+/// The time limits of a client; `None` is "no limit" (or, over a caller-supplied
+/// transport, "the transport's own"). How they combine into one call's budget:
+/// [`CallBudget`](crate::CallBudget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Timeouts {
@@ -39,15 +43,27 @@ pub struct Timeouts {
     /// The longest the connection may stall, sending or receiving (also the wait for the
     /// answer to start).
     pub idle: Option<Duration>,
+    /// The longest the answer may take to be complete after the request's last byte.
+    pub answer: Option<Duration>,
+    /// The slowest a request body may move ([`LowSpeed`]).
+    pub low_speed: Option<LowSpeed>,
+    /// The longest a small call (credits, download-url, URL upload) may take, all
+    /// attempts and retry waits included.
+    pub small_call: Option<Duration>,
 }
 
 impl Timeouts {
     /// The defaults of a client that builds its own transport: [`DEFAULT_CONNECT_TIMEOUT`],
-    /// no overall limit, [`DEFAULT_READ_TIMEOUT`] idle.
+    /// no per-attempt limit, [`DEFAULT_READ_TIMEOUT`] idle, [`DEFAULT_ANSWER_TIMEOUT`],
+    /// [`DEFAULT_LOW_SPEED`] and [`DEFAULT_SMALL_CALL_TIMEOUT`]. Every call ends in bounded
+    /// time under them (the README's worst-case table).
     pub const DEFAULT: Timeouts = Timeouts {
         connect: Some(DEFAULT_CONNECT_TIMEOUT),
         overall: None,
         idle: Some(DEFAULT_READ_TIMEOUT),
+        answer: Some(DEFAULT_ANSWER_TIMEOUT),
+        low_speed: Some(DEFAULT_LOW_SPEED),
+        small_call: Some(DEFAULT_SMALL_CALL_TIMEOUT),
     };
 
     /// These timeouts with the connect timeout set to `connect` (`None`: no limit).
@@ -76,12 +92,35 @@ impl Timeouts {
         self
     }
 
+    /// These timeouts with the answer timeout (after the request's last byte) set to
+    /// `answer`.
+    pub const fn with_answer(mut self, answer: Option<Duration>) -> Timeouts {
+        self.answer = answer;
+        self
+    }
+
+    /// These timeouts with the low-speed rule for request bodies set to `low_speed`.
+    pub const fn with_low_speed(mut self, low_speed: Option<LowSpeed>) -> Timeouts {
+        self.low_speed = low_speed;
+        self
+    }
+
+    /// These timeouts with the small-call limit (all attempts of credits, download-url and
+    /// URL upload) set to `small_call`.
+    pub const fn with_small_call(mut self, small_call: Option<Duration>) -> Timeouts {
+        self.small_call = small_call;
+        self
+    }
+
     /// No limits: what a client over a caller-supplied transport adds to the transport's own
     /// timeouts unless told otherwise.
     pub const NONE: Timeouts = Timeouts {
         connect: None,
         overall: None,
         idle: None,
+        answer: None,
+        low_speed: None,
+        small_call: None,
     };
 
     /// These timeouts, each unset one taken from `base`.
@@ -100,6 +139,9 @@ impl Timeouts {
             connect: self.connect.or(base.connect),
             overall: self.overall.or(base.overall),
             idle: self.idle.or(base.idle),
+            answer: self.answer.or(base.answer),
+            low_speed: self.low_speed.or(base.low_speed),
+            small_call: self.small_call.or(base.small_call),
         }
     }
 }
@@ -164,6 +206,9 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.timeouts.connect)
             .field("timeout", &self.timeouts.overall)
             .field("read_timeout", &self.timeouts.idle)
+            .field("answer_timeout", &self.timeouts.answer)
+            .field("low_speed_limit", &self.timeouts.low_speed)
+            .field("small_call_timeout", &self.timeouts.small_call)
             .field("retry_policy", &self.retry_policy)
             // `ProxyUrl`'s `Debug` hides credentials; no `InvalidInput` quotes a proxy URL.
             .field("proxy", &self.proxy)
@@ -257,6 +302,27 @@ impl ClientConfig {
     /// The longest time the connection may stall, sending or receiving; [`Timeouts::idle`].
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.idle = Some(timeout);
+        self
+    }
+
+    /// The longest the answer may take to be complete after the request's last byte;
+    /// [`Timeouts::answer`].
+    pub fn answer_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.answer = Some(timeout);
+        self
+    }
+
+    /// Gives up a request body that moves fewer than `bytes` in `window`;
+    /// [`Timeouts::low_speed`].
+    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
+        self.timeouts.low_speed = Some(LowSpeed { bytes, window });
+        self
+    }
+
+    /// The longest a small call (credits, download-url, URL upload) may take, retries
+    /// included; [`Timeouts::small_call`].
+    pub fn small_call_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.small_call = Some(timeout);
         self
     }
 
@@ -444,11 +510,20 @@ mod tests {
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(2))
             .read_timeout(Duration::from_secs(3))
+            .answer_timeout(Duration::from_secs(4))
+            .low_speed_limit(5, Duration::from_secs(6))
+            .small_call_timeout(Duration::from_secs(7))
             .retry_policy(policy);
         let set = Timeouts {
             connect: Some(Duration::from_secs(1)),
             overall: Some(Duration::from_secs(2)),
             idle: Some(Duration::from_secs(3)),
+            answer: Some(Duration::from_secs(4)),
+            low_speed: Some(LowSpeed {
+                bytes: 5,
+                window: Duration::from_secs(6),
+            }),
+            small_call: Some(Duration::from_secs(7)),
         };
         assert_eq!(config.timeouts(), set);
         assert_eq!(config.timeouts().or(Timeouts::DEFAULT), set);

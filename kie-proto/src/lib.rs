@@ -19,6 +19,8 @@
 //! - What both drivers share, so they cannot drift apart: [`UploadOptions`] and the
 //!   [`UploadPlan`] settled from it before the first attempt, [`ProgressReporter`],
 //!   [`ClientConfig`] (key, base URLs, [`Timeouts`], retry policy, environment variables),
+//!   the time budget of a call ([`CallBudget`]: idle, answer, low-speed and small-call
+//!   limits, fed the time by the driver),
 //!   the one driver [`Error`] type, and the OS random numbers they feed in
 //!   ([`random_u64`], [`random_unit`]).
 //! - MIME detection ([`detect_mime`]), `webhook` signature verification, and reading
@@ -82,6 +84,7 @@ mod body;
 mod common;
 mod config;
 mod data_url;
+mod deadline;
 mod error;
 mod failure;
 mod input;
@@ -114,6 +117,10 @@ pub use config::{
     ENV_UPLOAD_BASE_URL, Timeouts, TlsRoots,
 };
 pub use data_url::{decode_base64_data, parse_data_url};
+pub use deadline::{
+    CallBudget, CallKind, DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_SMALL_CALL_TIMEOUT,
+    LowSpeed, TimeoutReason,
+};
 pub use error::Error;
 pub use failure::{FailureFacts, TlsFailure};
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};

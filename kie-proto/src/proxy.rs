@@ -26,11 +26,12 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::input::InvalidInput;
+use crate::url_check::{self, CheckedUrl, UrlRefusal};
 
 /// A proxy's URL: `http://` or `https://`, with a host, optionally credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyUrl {
-    url: url::Url,
+    url: CheckedUrl,
 }
 
 impl ProxyUrl {
@@ -55,29 +56,26 @@ impl ProxyUrl {
         } else {
             format!("http://{text}")
         };
-        let url = url::Url::parse(&with_scheme).map_err(|_| invalid("not a valid URL"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid("only http:// and https:// proxies are supported"));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("it has no host"));
-        }
+        let url = url_check::parse(&with_scheme).map_err(|refusal| match refusal {
+            UrlRefusal::Scheme => invalid("only http:// and https:// proxies are supported"),
+            UrlRefusal::Invalid(_) => invalid("not a valid URL"),
+        })?;
         Ok(ProxyUrl { url })
     }
 
     /// The full URL, credentials included: for handing to the HTTP client only.
     pub fn as_str_with_credentials(&self) -> &str {
-        self.url.as_str()
+        &self.url.serialized
     }
 
     /// `http` or `https`.
     pub fn scheme(&self) -> &str {
-        self.url.scheme()
+        &self.url.scheme
     }
 
     /// The proxy's host (an IPv6 address without brackets).
     pub fn host(&self) -> &str {
-        let host = self.url.host_str().unwrap_or_default();
+        let host = self.url.host.as_str();
         host.strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host)
@@ -85,29 +83,36 @@ impl ProxyUrl {
 
     /// The proxy's port (the scheme's default when the URL has none).
     pub fn port(&self) -> u16 {
-        self.url.port_or_known_default().unwrap_or(80)
+        let default = if self.url.scheme == "https" { 443 } else { 80 };
+        self.url.port.unwrap_or(default)
     }
 
     /// The user name, percent-decoded, when the URL has one.
     pub fn username(&self) -> Option<String> {
-        let name = self.url.username();
+        let userinfo = self.url.userinfo.as_deref()?;
+        let name = userinfo.split_once(':').map_or(userinfo, |(name, _)| name);
         (!name.is_empty()).then(|| percent_decode(name))
     }
 
     /// The password, percent-decoded, when the URL has one.
     pub fn password(&self) -> Option<String> {
-        self.url.password().map(percent_decode)
+        let (_, password) = self.url.userinfo.as_deref()?.split_once(':')?;
+        Some(percent_decode(password))
     }
 
     /// The URL as shown to people: credentials replaced by `***`.
     fn redacted(&self) -> String {
-        let mut shown = self.url.clone();
-        if !self.url.username().is_empty() || self.url.password().is_some() {
-            // Cannot fail on a URL with a host.
-            let _ = shown.set_password(None);
-            let _ = shown.set_username("***");
+        let url = &self.url.serialized;
+        match &self.url.userinfo {
+            // `scheme://userinfo@rest`: the credentials come right after the scheme.
+            Some(userinfo) => {
+                let rest = url
+                    .get(self.url.scheme.len() + 3 + userinfo.len() + 1..)
+                    .unwrap_or_default();
+                format!("{}://***@{rest}", self.url.scheme)
+            }
+            None => url.clone(),
         }
-        shown.to_string()
     }
 }
 

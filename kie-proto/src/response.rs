@@ -469,9 +469,9 @@ fn refused_on_purpose(response: &http::Response<&[u8]>) -> Option<ApiError> {
 /// (as far as the answer knows it) for a relative one.
 fn redirect_host(response: &http::Response<&[u8]>) -> Option<Box<str>> {
     let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
-    match url::Url::parse(location) {
-        Ok(url) => url.host_str().map(Box::from),
-        Err(url::ParseError::RelativeUrlWithoutBase) => Some(Box::from("the same host")),
+    match crate::url_check::parse(location) {
+        Ok(url) => Some(Box::from(url.host)),
+        Err(_) if !location.contains("://") => Some(Box::from("the same host")),
         Err(_) => None,
     }
 }

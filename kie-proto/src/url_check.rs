@@ -19,6 +19,14 @@ pub(crate) struct CheckedUrl {
     pub has_fragment: bool,
     /// The last segment of the path, as written (still percent-encoded).
     pub last_segment: String,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host, lower-cased; an IPv6 address in brackets.
+    pub host: String,
+    /// The port, when the URL names one other than the scheme's default.
+    pub port: Option<u16>,
+    /// `user[:password]`, as written (still percent-encoded), when the URL has credentials.
+    pub userinfo: Option<String>,
 }
 
 /// Why a URL was refused.
@@ -53,11 +61,20 @@ fn parse_whatwg(url: &str) -> Result<CheckedUrl, UrlRefusal> {
         .and_then(|mut segments| segments.next_back())
         .unwrap_or_default()
         .to_owned();
+    let userinfo = match (parsed.username(), parsed.password()) {
+        ("", None) => None,
+        (user, None) => Some(user.to_owned()),
+        (user, Some(password)) => Some(format!("{user}:{password}")),
+    };
     Ok(CheckedUrl {
         serialized: parsed.as_str().to_owned(),
         has_query: parsed.query().is_some(),
         has_fragment: parsed.fragment().is_some(),
         last_segment,
+        scheme: parsed.scheme().to_owned(),
+        host: parsed.host_str().unwrap_or_default().to_owned(),
+        port: parsed.port(),
+        userinfo,
     })
 }
 
@@ -177,7 +194,8 @@ pub(crate) fn parse_ascii(url: &str) -> Result<CheckedUrl, UrlRefusal> {
         serialized.push_str(userinfo);
         serialized.push('@');
     }
-    serialized.push_str(&host.to_ascii_lowercase());
+    let host = host.to_ascii_lowercase();
+    serialized.push_str(&host);
     if let Some(port) = port {
         serialized.push_str(&format!(":{port}"));
     }
@@ -188,6 +206,10 @@ pub(crate) fn parse_ascii(url: &str) -> Result<CheckedUrl, UrlRefusal> {
         has_query,
         has_fragment: fragment_start.is_some(),
         last_segment,
+        scheme,
+        host,
+        port,
+        userinfo: userinfo.map(str::to_owned),
     })
 }
 

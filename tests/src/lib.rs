@@ -17,6 +17,8 @@
 pub use kie_emulator as emulator;
 pub use kie_emulator::*;
 
+pub mod hostile;
+
 pub mod connect_proxy;
 pub mod tls_front;
 

@@ -40,6 +40,9 @@ impl AsyncRead for SyncReader {
 }
 
 impl Driver for Async {
+    const READS_AN_ANSWER_AFTER_A_RESET: bool = false;
+    const SEES_HEADER_BYTES: bool = false;
+
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
         let mut builder = Client::builder(settings.key_for(emulator))
             .upload_base_url(&settings.upload_base_url_for(emulator))
@@ -65,6 +68,15 @@ impl Driver for Async {
         }
         if settings.http1_only {
             builder = builder.http1_only();
+        }
+        if let Some(timeout) = settings.answer_timeout {
+            builder = builder.answer_timeout(timeout);
+        }
+        if let Some((bytes, window)) = settings.low_speed_limit {
+            builder = builder.low_speed_limit(bytes, window);
+        }
+        if let Some(timeout) = settings.small_call_timeout {
+            builder = builder.small_call_timeout(timeout);
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

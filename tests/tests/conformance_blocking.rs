@@ -15,6 +15,9 @@ use kie_tests::Emulator;
 struct Blocking(Client);
 
 impl Driver for Blocking {
+    const READS_AN_ANSWER_AFTER_A_RESET: bool = true;
+    const SEES_HEADER_BYTES: bool = true;
+
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
         let mut builder = Client::builder(settings.key_for(emulator))
             .upload_base_url(&settings.upload_base_url_for(emulator))
@@ -37,6 +40,15 @@ impl Driver for Blocking {
         }
         if let Some(roots) = &settings.tls_roots {
             builder = builder.tls_roots(roots.clone());
+        }
+        if let Some(timeout) = settings.answer_timeout {
+            builder = builder.answer_timeout(timeout);
+        }
+        if let Some((bytes, window)) = settings.low_speed_limit {
+            builder = builder.low_speed_limit(bytes, window);
+        }
+        if let Some(timeout) = settings.small_call_timeout {
+            builder = builder.small_call_timeout(timeout);
         }
         builder.build().map(Blocking)
     }

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use kie_proto::{
     Error, ErrorKind, IntegrityError, InvalidInput, Progress, RetryAfter, RetryPolicy,
-    TransportFailure, UploadOptions, UploadResult,
+    TimeoutReason, TransportFailure, UploadOptions, UploadResult,
 };
+use kie_tests::hostile::{Behaviour, Close, HostilePeer};
 use kie_tests::{Emulator, ErrorStyle, Fault, Host, LoggedRequest, Route, StoredFile};
 use serde_json::json;
 
@@ -61,6 +62,12 @@ pub struct Settings {
     pub http1_only: bool,
     /// `tls_roots(…)`.
     pub tls_roots: Option<kie_proto::TlsRoots>,
+    /// `answer_timeout`.
+    pub answer_timeout: Option<Duration>,
+    /// `low_speed_limit(bytes, window)`.
+    pub low_speed_limit: Option<(u64, Duration)>,
+    /// `small_call_timeout`.
+    pub small_call_timeout: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -79,6 +86,9 @@ impl Default for Settings {
             no_proxy: false,
             http1_only: false,
             tls_roots: None,
+            answer_timeout: None,
+            low_speed_limit: None,
+            small_call_timeout: None,
         }
     }
 }
@@ -123,6 +133,16 @@ pub fn retries_on() -> RetryPolicy {
 /// One driver, seen synchronously. Every method forwards to the client method of the same
 /// name.
 pub trait Driver: Sized {
+    /// Whether the driver reads an answer that arrived before the peer reset the
+    /// connection while the request body was still going out. kie-blocking does (its TCP
+    /// layer reads what is queued after the failed write); kie-async (hyper under reqwest)
+    /// does only when it happened to read before the failed write, so there the scenario
+    /// checks the weaker promise: bounded bytes per attempt, the 413 or a connection loss.
+    const READS_AN_ANSWER_AFTER_A_RESET: bool;
+    /// Whether the driver sees the answer's header bytes one by one (kie-blocking: its own
+    /// TCP layer), so that they restart the idle timer; kie-async sees the head only once
+    /// complete (reqwest hides the connection).
+    const SEES_HEADER_BYTES: bool;
     /// Builds a client for `emulator` with `settings` (nothing is sent).
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error>;
     /// `upload_file`.
@@ -198,6 +218,18 @@ macro_rules! conformance_suite {
             payload_too_large_413,
             malformed_answers,
             tls_roots_chosen_on_the_builder,
+            hostile_stall_before_headers,
+            hostile_stall_after_headers,
+            hostile_answer_drip,
+            hostile_header_drip,
+            hostile_blackhole_upload,
+            hostile_stop_reading_mid_body,
+            hostile_drip_read_is_low_speed,
+            hostile_slow_moving_upload_is_not_cut,
+            hostile_small_call_deadline,
+            hostile_early_413_then_reset,
+            hostile_413_on_headers,
+            hostile_malformed_answers,
         );
         /// TLS and proxies, in a child process whose `SSL_CERT_FILE` and `HTTPS_PROXY` are
         /// set for it (environment variables are global to a process).
@@ -2213,6 +2245,449 @@ pub fn tls_roots_chosen_on_the_builder<D: Driver>() {
                 Some((TransportFailure::Tls(TlsFailure::UnknownIssuer), 1)),
                 "{error:?}"
             );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios: a hostile network peer (raw sockets, kie_tests::hostile). Each one is a row of
+// the README's worst-case-time table, with sub-second to 2 s limits instead of the
+// defaults; every configured limit must hold to within `SLACK`.
+// ---------------------------------------------------------------------------------------
+
+/// A client of the hostile `peer` (both base URLs point at it).
+fn hostile_client<D: Driver>(peer: &HostilePeer, settings: Settings) -> (D, Emulator) {
+    let emulator = Emulator::start();
+    let settings = Settings {
+        upload_base_url: Some(peer.base_url()),
+        api_base_url: Some(peer.base_url()),
+        ..settings
+    };
+    (client(&emulator, &settings), emulator)
+}
+
+/// The budget rule that ended a call, from the source of its `Transport` error.
+fn timeout_reason(error: &Error) -> Option<TimeoutReason> {
+    match error {
+        Error::Transport { source, .. } => source.downcast_ref::<TimeoutReason>().copied(),
+        _ => None,
+    }
+}
+
+/// `error` is a timeout after `attempts` attempts, by `reason`, reported between `bound` and
+/// `bound + SLACK` after the call started.
+fn assert_cut(
+    error: &Error,
+    attempts: u32,
+    reason: TimeoutReason,
+    elapsed: Duration,
+    bound: Duration,
+) {
+    assert_eq!(
+        transport_kind(error),
+        Some((TransportFailure::Timeout, attempts)),
+        "{error:?}"
+    );
+    assert_eq!(timeout_reason(error), Some(reason), "{error:?}");
+    assert!(elapsed >= bound, "cut after {elapsed:?}, before {bound:?}");
+    assert!(
+        elapsed < bound + SLACK,
+        "cut after {elapsed:?}, bound {bound:?} (+{SLACK:?})"
+    );
+}
+
+fn upload_answer() -> Vec<u8> {
+    Behaviour::json(
+        200,
+        r#"{"success":true,"code":200,"msg":"ok","data":{"fileName":"h.bin","downloadUrl":"https://files.example/h.bin","fileSize":1}}"#,
+    )
+}
+
+fn credits_answer() -> Vec<u8> {
+    Behaviour::json(200, r#"{"code":200,"msg":"success","data":100}"#)
+}
+
+fn tight(read_timeout: Duration) -> Settings {
+    Settings {
+        read_timeout: Some(read_timeout),
+        ..Settings::no_retries()
+    }
+}
+
+/// The server reads the request and never answers: the idle limit ends the call (credits
+/// and an upload alike) as a wait for the answer's head; with retries, each attempt gets
+/// the full limit.
+pub fn hostile_stall_before_headers<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::StallBeforeHeaders);
+    let (driver, _emulator) = hostile_client::<D>(&peer, tight(IDLE));
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::AnswerHead { limit: IDLE },
+        started.elapsed(),
+        IDLE,
+    );
+    let started = Instant::now();
+    let error = driver
+        .upload_bytes(
+            &content(64 << 10, 1),
+            &UploadOptions::new("h").file_name("h.bin"),
+        )
+        .unwrap_err();
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::AnswerHead { limit: IDLE },
+        started.elapsed(),
+        IDLE,
+    );
+    let retrying = Settings {
+        read_timeout: Some(IDLE),
+        ..Settings::default()
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, retrying);
+    let before = peer.connections().len();
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_cut(
+        &error,
+        3,
+        TimeoutReason::AnswerHead { limit: IDLE },
+        started.elapsed(),
+        IDLE * 3,
+    );
+    assert_eq!(peer.connections().len() - before, 3);
+}
+
+/// The answer's headers arrive, then its body stalls: the idle limit.
+pub fn hostile_stall_after_headers<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::StallAfterHeaders {
+        head: Behaviour::json_head(200, 100),
+    });
+    let (driver, _emulator) = hostile_client::<D>(&peer, tight(IDLE));
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::Idle { limit: IDLE },
+        started.elapsed(),
+        IDLE,
+    );
+}
+
+/// The answer drips one byte every 100 ms (headers first): the idle limit never fires, the
+/// answer limit does, and says so.
+pub fn hostile_answer_drip<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::DripAnswer {
+        answer: credits_answer(),
+        bytes: 1,
+        every: Duration::from_millis(100),
+    });
+    let answer = Duration::from_secs(1);
+    let settings = Settings {
+        answer_timeout: Some(answer),
+        ..tight(Duration::from_secs(5))
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, settings);
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::Answer { limit: answer },
+        started.elapsed(),
+        answer,
+    );
+    // The rule names itself in the error's source (whatever the Display convention).
+    let source = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(
+        source
+            .as_deref()
+            .is_some_and(|s| s.contains("answer timeout")),
+        "{source:?}"
+    );
+}
+
+/// The answer's head drips one byte every 100 ms, with an idle limit of 500 ms and an
+/// answer limit of 2 s: a driver that sees header bytes keeps going until the answer limit;
+/// one that does not ends at the idle limit and says the head was not complete, never that
+/// nothing was received.
+pub fn hostile_header_drip<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::DripAnswer {
+        answer: credits_answer(),
+        bytes: 1,
+        every: Duration::from_millis(100),
+    });
+    let (idle, answer) = (Duration::from_millis(500), Duration::from_secs(2));
+    let settings = Settings {
+        answer_timeout: Some(answer),
+        ..tight(idle)
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, settings);
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    let elapsed = started.elapsed();
+    if D::SEES_HEADER_BYTES {
+        assert_cut(
+            &error,
+            1,
+            TimeoutReason::Answer { limit: answer },
+            elapsed,
+            answer,
+        );
+    } else {
+        assert_cut(
+            &error,
+            1,
+            TimeoutReason::AnswerHead { limit: idle },
+            elapsed,
+            idle,
+        );
+    }
+}
+
+/// The server accepts and never reads: the upload fills the socket buffers, then stalls;
+/// the idle limit ends it on time (it once took up to 3x in kie-blocking).
+pub fn hostile_blackhole_upload<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::Blackhole);
+    let idle = Duration::from_millis(700);
+    let (driver, _emulator) = hostile_client::<D>(&peer, tight(idle));
+    let data = content(48 << 20, 2);
+    let started = Instant::now();
+    let error = driver
+        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+        .unwrap_err();
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::Idle { limit: idle },
+        started.elapsed(),
+        idle,
+    );
+    assert_eq!(peer.body_bytes_received(), 0);
+}
+
+/// The server reads 1 MiB of the body, then stops reading and never answers.
+pub fn hostile_stop_reading_mid_body<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::StopReading { after: 1 << 20 });
+    let idle = Duration::from_millis(700);
+    let (driver, _emulator) = hostile_client::<D>(&peer, tight(idle));
+    let data = content(48 << 20, 3);
+    let started = Instant::now();
+    let error = driver
+        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+        .unwrap_err();
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::Idle { limit: idle },
+        started.elapsed(),
+        idle,
+    );
+    assert_eq!(peer.body_bytes_received(), 1 << 20);
+}
+
+/// The server reads the body at ~1 KB/s: never idle, but far below the low-speed limit
+/// (64 KiB per second here), which cuts it within two windows.
+pub fn hostile_drip_read_is_low_speed<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::DripRead {
+        bytes: 100,
+        every: Duration::from_millis(100),
+        answer: upload_answer(),
+    });
+    let rule = kie_proto::LowSpeed {
+        bytes: 64 << 10,
+        window: Duration::from_secs(1),
+    };
+    let settings = Settings {
+        low_speed_limit: Some((rule.bytes, rule.window)),
+        ..tight(Duration::from_secs(5))
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, settings);
+    let data = content(48 << 20, 4);
+    let started = Instant::now();
+    let error = driver
+        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        timeout_reason(&error),
+        Some(TimeoutReason::LowSpeed { limit: rule }),
+        "{error:?}"
+    );
+    assert!(elapsed >= rule.window, "{elapsed:?}");
+    assert!(elapsed < rule.window * 2 + SLACK, "{elapsed:?}");
+}
+
+/// A slowly but steadily read upload (256 KiB every 10 ms, 1.3 s in all) under a low-speed
+/// rule and a short idle limit completes: the rules cut stalls, not slowness. (The body is
+/// larger than the loopback socket buffers, which the client fills at once: their content
+/// must drain within the idle limit after the client's last write.)
+pub fn hostile_slow_moving_upload_is_not_cut<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::DripRead {
+        bytes: 256 << 10,
+        every: Duration::from_millis(10),
+        answer: upload_answer(),
+    });
+    let settings = Settings {
+        low_speed_limit: Some((64 << 10, Duration::from_millis(500))),
+        ..tight(Duration::from_millis(500))
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, settings);
+    let data = content(32 << 20, 5);
+    let uploaded = driver
+        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+        .unwrap();
+    assert_eq!(uploaded.download_url, "https://files.example/h.bin");
+    assert_eq!(
+        peer.body_bytes_received(),
+        peer.connections()[0].content_length.unwrap()
+    );
+}
+
+/// A small call against a server that never answers, with retries: the small-call limit
+/// ends the whole call (attempts and waits included) at its setting.
+pub fn hostile_small_call_deadline<D: Driver>() {
+    let peer = HostilePeer::start(Behaviour::StallBeforeHeaders);
+    let limit = Duration::from_millis(1000);
+    let settings = Settings {
+        read_timeout: Some(Duration::from_millis(400)),
+        small_call_timeout: Some(limit),
+        retry: retries_on().with_max_attempts(10),
+        ..Settings::default()
+    };
+    let (driver, _emulator) = hostile_client::<D>(&peer, settings);
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_cut(
+        &error,
+        3,
+        TimeoutReason::SmallCall { limit },
+        started.elapsed(),
+        limit,
+    );
+    assert_eq!(peer.connections().len(), 3);
+}
+
+/// The largest progress `sent` reported, i.e. content bytes read from the source.
+fn max_sent(log: &ProgressLog) -> u64 {
+    log.reports().iter().map(|p| p.sent).max().unwrap_or(0)
+}
+
+/// The server reads 256 KiB of a 32 MiB body, answers 413 and closes with the rest unread,
+/// gracefully (`linger`, as nginx does) or not (the kernel then resets the connection):
+/// the driver returns the 413 after one attempt (retries on), without sending the rest of
+/// the file. After a reset, see [`Driver::READS_AN_ANSWER_AFTER_A_RESET`].
+pub fn hostile_early_413_then_reset<D: Driver>() {
+    for close in [Close::Linger, Close::Reset] {
+        let peer = HostilePeer::start(Behaviour::EarlyAnswer {
+            after: 256 << 10,
+            answer: Behaviour::payload_too_large(),
+            close,
+        });
+        let (driver, _emulator) = hostile_client::<D>(&peer, Settings::default());
+        let data = content(32 << 20, 6);
+        let log = ProgressLog::default();
+        let started = Instant::now();
+        let error = driver
+            .upload_bytes(
+                &data,
+                &log.options(UploadOptions::new("h").file_name("h.bin")),
+            )
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        let connections = peer.connections();
+        if close == Close::Reset {
+            // The peer read 256 KiB per attempt, and the client pulled from its source only
+            // what fit in the socket buffers. (A lingering peer reads whatever the client
+            // sends until it reacts, at loopback speed: BENCHMARKS.md has those figures.)
+            for connection in &connections {
+                assert_eq!(connection.body_received, 256 << 10, "{connection:?}");
+            }
+            assert!(
+                max_sent(&log) < data.len() as u64 / 2,
+                "sent {} bytes",
+                max_sent(&log)
+            );
+        }
+        if close == Close::Reset && !D::READS_AN_ANSWER_AFTER_A_RESET {
+            // Up to three attempts, each cut after 256 KiB.
+            assert!(elapsed < Duration::from_secs(6), "{close:?}: {elapsed:?}");
+            match error.api_error() {
+                Some(api) => assert_eq!(api.status.as_u16(), 413),
+                None => assert_eq!(
+                    transport_kind(&error),
+                    Some((TransportFailure::ConnectionLost, connections.len() as u32)),
+                    "{error:?}"
+                ),
+            }
+            continue;
+        }
+        assert!(elapsed < Duration::from_secs(2), "{close:?}: {elapsed:?}");
+        let api = error
+            .api_error()
+            .unwrap_or_else(|| panic!("{close:?}: the 413 was lost: {error:?}"));
+        assert_eq!(api.status.as_u16(), 413);
+        assert!(!api.is_retryable());
+        assert_eq!(
+            connections.len(),
+            1,
+            "{close:?}: the refused body was sent again"
+        );
+    }
+}
+
+/// A server that refuses on the headers (nginx's `client_max_body_size`) and keeps the
+/// connection open (nginx's lingering close): the 413 comes before any body byte is read,
+/// after one attempt, without waiting for the server to close.
+pub fn hostile_413_on_headers<D: Driver>() {
+    for close in [Close::Linger, Close::Open] {
+        let peer = HostilePeer::start(Behaviour::EarlyAnswer {
+            after: 0,
+            answer: Behaviour::payload_too_large(),
+            close,
+        });
+        let (driver, _emulator) = hostile_client::<D>(&peer, Settings::default());
+        let data = content(32 << 20, 7);
+        let started = Instant::now();
+        let error = driver
+            .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(
+            error.api_error().map(|a| a.status.as_u16()),
+            Some(413),
+            "{close:?}: {error:?}"
+        );
+        assert_eq!(
+            peer.connections().len(),
+            1,
+            "the refused body was sent again"
+        );
+        assert!(elapsed < Duration::from_secs(2), "{close:?}: {elapsed:?}");
+    }
+}
+
+/// Answers that are not HTTP: a transport failure (never a success, never a panic), quickly.
+pub fn hostile_malformed_answers<D: Driver>() {
+    let answers: [&[u8]; 4] = [
+        b"HTTP/1.1 two hundred OK\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent Length: 2\r\nX:\x01\x02\r\n\r\n{}",
+        b"\x00\x01\x02 garbage\r\n\r\n",
+    ];
+    for answer in answers {
+        let peer = HostilePeer::start(Behaviour::Answer(answer.to_vec()));
+        let (driver, _emulator) = hostile_client::<D>(&peer, tight(IDLE));
+        let started = Instant::now();
+        let result = driver.credits();
+        assert!(started.elapsed() < IDLE + SLACK);
+        match result {
+            Err(Error::Transport { .. } | Error::Api(_)) => {}
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(answer)),
         }
     }
 }

@@ -1,0 +1,549 @@
+//! The time budget of one call, as pure state: the driver feeds it the time (`now`, an
+//! [`Instant`] it read) and the bytes it moved, and asks it when to give up and why. No clock
+//! is read here, so every rule is tested with a fake `now`.
+//!
+//! The rules (each off when its limit is `None`; defaults in [`Timeouts::DEFAULT`]):
+//!
+//! | rule | limit | gives up when |
+//! |---|---|---|
+//! | idle | [`Timeouts::idle`] | nothing moved, either way, for this long |
+//! | answer | [`Timeouts::answer`] | the answer is not complete this long after the request's last byte |
+//! | low speed | [`Timeouts::low_speed`] | fewer than `bytes` moved while sending the body, in a window of `window` (consecutive windows from the first byte moved) |
+//! | attempt | [`Timeouts::overall`] | one attempt took this long |
+//! | small call | [`Timeouts::small_call`] | a small call (no streamed body: credits, download-url, URL upload), all attempts and retry waits included, took this long |
+//!
+//! Connecting is bounded by [`Timeouts::connect`], which drivers hand to their HTTP stack;
+//! it is not tracked here.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use kie_proto::{CallBudget, CallKind, TimeoutReason, Timeouts};
+//!
+//! let start = Instant::now(); // a driver reads the clock; tests use any Instant
+//! let s = Duration::from_secs;
+//! let timeouts = Timeouts::NONE.with_idle(Some(s(60)));
+//! let mut budget = CallBudget::new(&timeouts, CallKind::Upload, start);
+//! budget.moved(start + s(50), 1024);                  // bytes restart the idle timer
+//! assert_eq!(budget.check(start + s(100)), Ok(()));
+//! assert_eq!(budget.deadline().map(|(at, _)| at), Some(start + s(110)));
+//! assert_eq!(budget.check(start + s(110)), Err(TimeoutReason::Idle { limit: s(60) }));
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::config::Timeouts;
+
+/// The low-speed rule for request bodies, like curl's `--speed-limit` / `--speed-time`: an
+/// upload is given up when fewer than `bytes` moved within `window`. A slow but moving
+/// upload (hours long) is never cut; a peer that stalls or drips is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowSpeed {
+    /// The fewest bytes that must move per window.
+    pub bytes: u64,
+    /// The window.
+    pub window: Duration,
+}
+
+/// Default low-speed rule: at least 16 KiB per 30 s (an average of 546 B/s) while sending a
+/// body.
+pub const DEFAULT_LOW_SPEED: LowSpeed = LowSpeed {
+    bytes: 16 * 1024,
+    window: Duration::from_secs(30),
+};
+
+/// Default answer timeout: the answer must be complete 120 s after the request's last byte.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Default small-call timeout: credits, download-url and URL uploads end within 90 s, all
+/// attempts and waits included (the service itself fetches a URL for up to 30 s).
+pub const DEFAULT_SMALL_CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Which rules a call is under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// A request with a complete (JSON) or empty body: credits, download-url, URL upload.
+    /// Bounded as a whole by [`Timeouts::small_call`].
+    Small,
+    /// A streamed body (a file, bytes or a reader, multipart or base64): as long as it
+    /// moves fast enough, it may take hours.
+    Upload,
+}
+
+impl CallKind {
+    /// The kind of a call sending `body`: a framed (streamed) body is an upload, anything
+    /// else a small call.
+    pub fn of(body: &crate::Body) -> CallKind {
+        match body {
+            crate::Body::Framed(_) => CallKind::Upload,
+            crate::Body::Empty | crate::Body::Complete(_) => CallKind::Small,
+        }
+    }
+}
+
+/// Why a call gave up waiting; the text names the rule and its setting. Carried as the
+/// `source` of an [`Error::Transport`](crate::Error::Transport) whose kind is
+/// [`TransportFailure::Timeout`](crate::TransportFailure::Timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutReason {
+    /// Nothing was sent or received for `limit` ([`Timeouts::idle`]).
+    Idle {
+        /// The idle limit.
+        limit: Duration,
+    },
+    /// The request was sent, but the answer's status line and headers were not complete and
+    /// nothing moved for `limit` ([`Timeouts::idle`]: the idle limit, while waiting for the
+    /// answer to start). Drivers that see header bytes one by one restart the idle timer
+    /// with them; one that sees the head only once complete (kie-async) cannot, and this
+    /// text is true for both.
+    AnswerHead {
+        /// The idle limit.
+        limit: Duration,
+    },
+    /// The answer was not complete `limit` after the request's last byte
+    /// ([`Timeouts::answer`]).
+    Answer {
+        /// The answer limit.
+        limit: Duration,
+    },
+    /// The body moved slower than the low-speed rule allows ([`Timeouts::low_speed`]).
+    LowSpeed {
+        /// The rule.
+        limit: LowSpeed,
+    },
+    /// One attempt took `limit` ([`Timeouts::overall`]).
+    Attempt {
+        /// The per-attempt limit.
+        limit: Duration,
+    },
+    /// The whole small call took `limit` ([`Timeouts::small_call`]).
+    SmallCall {
+        /// The small-call limit.
+        limit: Duration,
+    },
+}
+
+impl fmt::Display for TimeoutReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeoutReason::Idle { limit } => {
+                write!(
+                    f,
+                    "nothing was sent or received for {limit:?} (read timeout)"
+                )
+            }
+            TimeoutReason::AnswerHead { limit } => write!(
+                f,
+                "the answer's status line and headers were not complete {limit:?} after the request was sent (read timeout)"
+            ),
+            TimeoutReason::Answer { limit } => write!(
+                f,
+                "the answer was not complete {limit:?} after the request was sent (answer timeout)"
+            ),
+            TimeoutReason::LowSpeed { limit } => write!(
+                f,
+                "the upload moved fewer than {} bytes in {:?} (low-speed limit)",
+                limit.bytes, limit.window
+            ),
+            TimeoutReason::Attempt { limit } => {
+                write!(
+                    f,
+                    "the request took longer than {limit:?} (overall timeout)"
+                )
+            }
+            TimeoutReason::SmallCall { limit } => write!(
+                f,
+                "the call, retries included, took longer than {limit:?} (small-call timeout)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TimeoutReason {}
+
+/// The time budget of one call: the idle, answer, low-speed, per-attempt and small-call
+/// limits of [`Timeouts`], fed `now` and the bytes moved by the driver.
+///
+/// A driver makes one per call, calls [`start_attempt`](Self::start_attempt) before each
+/// attempt, [`moved`](Self::moved) whenever bytes go out or come in,
+/// [`request_sent`](Self::request_sent) after the request's last byte, and waits at most
+/// until [`deadline`](Self::deadline) for anything to happen; [`check`](Self::check) says
+/// whether to give up and why. Before sleeping for a retry it asks
+/// [`may_wait`](Self::may_wait).
+#[derive(Debug, Clone)]
+pub struct CallBudget {
+    timeouts: Timeouts,
+    kind: CallKind,
+    call_start: Instant,
+    attempt_start: Instant,
+    last_moved: Instant,
+    request_sent: Option<Instant>,
+    head_received: bool,
+    /// The current low-speed window: its start (set by the first byte moved) and the bytes
+    /// moved in it.
+    window: Option<(Instant, u64)>,
+}
+
+impl CallBudget {
+    /// The budget of a call of `kind` under `timeouts`, starting at `now` (the first
+    /// attempt starts then too).
+    pub fn new(timeouts: &Timeouts, kind: CallKind, now: Instant) -> Self {
+        Self {
+            timeouts: *timeouts,
+            kind,
+            call_start: now,
+            attempt_start: now,
+            last_moved: now,
+            request_sent: None,
+            head_received: false,
+            window: None,
+        }
+    }
+
+    /// A new attempt starts at `now`: the per-attempt rules start again; the small-call
+    /// limit keeps counting from the call's start.
+    pub fn start_attempt(&mut self, now: Instant) {
+        *self = Self {
+            call_start: self.call_start,
+            ..Self::new(&self.timeouts, self.kind, now)
+        };
+    }
+
+    /// `bytes` moved (sent or received) at `now`.
+    pub fn moved(&mut self, now: Instant, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.last_moved = self.last_moved.max(now);
+        if self.request_sent.is_some() {
+            return;
+        }
+        let Some(rule) = self.low_speed() else {
+            return;
+        };
+        let (start, moved) = self.window.get_or_insert((now, 0));
+        // Roll over the windows that ended with enough bytes; a window that ended short
+        // stays, so `check` reports it whatever arrives later. (A window past the end of
+        // time never ends.)
+        while let Some(end) = start.checked_add(rule.window) {
+            if now < end {
+                *moved = moved.saturating_add(bytes);
+                return;
+            }
+            if *moved < rule.bytes {
+                return;
+            }
+            *start = end;
+            *moved = 0;
+        }
+        *moved = moved.saturating_add(bytes);
+    }
+
+    /// The request's last byte was sent at `now`: the answer limit starts; the low-speed
+    /// rule (for request bodies) ends.
+    pub fn request_sent(&mut self, now: Instant) {
+        self.request_sent.get_or_insert(now);
+        self.window = None;
+    }
+
+    /// The answer's status line and headers are complete (at `now`, which counts as bytes
+    /// moved).
+    pub fn answer_head_received(&mut self, now: Instant) {
+        self.head_received = true;
+        self.last_moved = self.last_moved.max(now);
+    }
+
+    /// Whether the request's last byte was sent in this attempt.
+    pub fn is_request_sent(&self) -> bool {
+        self.request_sent.is_some()
+    }
+
+    fn low_speed(&self) -> Option<LowSpeed> {
+        self.timeouts
+            .low_speed
+            .filter(|rule| rule.bytes > 0 && !rule.window.is_zero())
+    }
+
+    /// The earliest moment at which the call gives up if nothing moves until then, and why;
+    /// `None` when no rule applies. A driver waits for I/O at most until then.
+    pub fn deadline(&self) -> Option<(Instant, TimeoutReason)> {
+        let t = &self.timeouts;
+        let small = (self.kind == CallKind::Small)
+            .then_some(t.small_call)
+            .flatten();
+        let candidates = [
+            small.and_then(|limit| {
+                Some((
+                    self.call_start.checked_add(limit)?,
+                    TimeoutReason::SmallCall { limit },
+                ))
+            }),
+            t.overall.and_then(|limit| {
+                Some((
+                    self.attempt_start.checked_add(limit)?,
+                    TimeoutReason::Attempt { limit },
+                ))
+            }),
+            self.request_sent.zip(t.answer).and_then(|(sent, limit)| {
+                Some((sent.checked_add(limit)?, TimeoutReason::Answer { limit }))
+            }),
+            self.window
+                .zip(self.low_speed())
+                .and_then(|((start, moved), limit)| {
+                    // A window with enough bytes can only fail at the end of the next one.
+                    let windows = if moved >= limit.bytes { 2 } else { 1 };
+                    let at = start.checked_add(limit.window.checked_mul(windows)?)?;
+                    Some((at, TimeoutReason::LowSpeed { limit }))
+                }),
+            t.idle.and_then(|limit| {
+                let reason = if self.request_sent.is_some() && !self.head_received {
+                    TimeoutReason::AnswerHead { limit }
+                } else {
+                    TimeoutReason::Idle { limit }
+                };
+                Some((self.last_moved.checked_add(limit)?, reason))
+            }),
+        ];
+        candidates.into_iter().flatten().min_by_key(|(at, _)| *at)
+    }
+
+    /// `Err(reason)` once `now` has reached the [`deadline`](Self::deadline).
+    pub fn check(&self, now: Instant) -> Result<(), TimeoutReason> {
+        match self.deadline() {
+            Some((at, reason)) if now >= at => Err(reason),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long a driver may block waiting for I/O from `now`: the time left until the
+    /// deadline (zero once it passed), or `None` when no rule applies.
+    pub fn remaining(&self, now: Instant) -> Option<Duration> {
+        self.deadline()
+            .map(|(at, _)| at.saturating_duration_since(now))
+    }
+
+    /// Whether a retry may sleep `wait` from `now`: false when the small-call limit would
+    /// pass first (the call then ends with the failure it has).
+    pub fn may_wait(&self, now: Instant, wait: Duration) -> bool {
+        match (self.kind, self.timeouts.small_call) {
+            (CallKind::Small, Some(limit)) => match self.call_start.checked_add(limit) {
+                Some(end) => now.checked_add(wait).is_some_and(|ready| ready < end),
+                None => true, // a limit past the end of time is no limit
+            },
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn s(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    fn at(start: Instant, secs: u64) -> Instant {
+        start + s(secs)
+    }
+
+    #[test]
+    fn no_rules_no_deadline() {
+        let now = Instant::now();
+        let budget = CallBudget::new(&Timeouts::NONE, CallKind::Small, now);
+        assert_eq!(budget.deadline(), None);
+        assert_eq!(budget.check(at(now, 1_000_000)), Ok(()));
+        assert!(budget.may_wait(now, s(1_000_000)));
+    }
+
+    #[test]
+    fn defaults_bound_every_call_kind() {
+        let now = Instant::now();
+        for kind in [CallKind::Small, CallKind::Upload] {
+            let budget = CallBudget::new(&Timeouts::DEFAULT, kind, now);
+            assert!(budget.deadline().is_some(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn idle_restarts_on_any_byte() {
+        let t0 = Instant::now();
+        let timeouts = Timeouts {
+            idle: Some(s(10)),
+            ..Timeouts::NONE
+        };
+        let mut budget = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        for second in 1..100 {
+            budget.moved(at(t0, second), 1);
+            assert_eq!(budget.check(at(t0, second)), Ok(()));
+        }
+        budget.request_sent(at(t0, 99));
+        budget.moved(at(t0, 105), 1); // a byte of the answer's head
+        assert_eq!(budget.check(at(t0, 114)), Ok(()));
+        assert_eq!(
+            budget.check(at(t0, 115)),
+            Err(TimeoutReason::AnswerHead { limit: s(10) })
+        );
+        budget.answer_head_received(at(t0, 110));
+        budget.moved(at(t0, 112), 1); // a byte of the answer's body
+        assert_eq!(budget.check(at(t0, 121)), Ok(()));
+        assert_eq!(
+            budget.check(at(t0, 122)),
+            Err(TimeoutReason::Idle { limit: s(10) })
+        );
+    }
+
+    #[test]
+    fn answer_limit_starts_with_the_last_request_byte() {
+        let t0 = Instant::now();
+        let timeouts = Timeouts {
+            idle: Some(s(10)),
+            answer: Some(s(30)),
+            ..Timeouts::NONE
+        };
+        let mut budget = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        budget.request_sent(at(t0, 5));
+        // A drip of one byte every 5 s keeps idle quiet, not the answer limit.
+        for second in (10..35).step_by(5) {
+            budget.moved(at(t0, second), 1);
+            assert_eq!(budget.check(at(t0, second)), Ok(()), "{second}");
+        }
+        assert_eq!(
+            budget.deadline(),
+            Some((at(t0, 35), TimeoutReason::Answer { limit: s(30) }))
+        );
+        assert_eq!(
+            budget.check(at(t0, 35)),
+            Err(TimeoutReason::Answer { limit: s(30) })
+        );
+    }
+
+    #[test]
+    fn low_speed_cuts_a_drip_not_a_slow_upload() {
+        let t0 = Instant::now();
+        let rule = LowSpeed {
+            bytes: 1000,
+            window: s(10),
+        };
+        let timeouts = Timeouts {
+            idle: Some(s(60)),
+            low_speed: Some(rule),
+            ..Timeouts::NONE
+        };
+        // 100 B/s, exactly the limit, for ten hours: never cut.
+        let mut slow = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        for second in 0..36_000 {
+            slow.moved(at(t0, second), 100);
+            assert_eq!(slow.check(at(t0, second)), Ok(()), "{second}");
+        }
+        // 99 B/s: cut at the end of the first window.
+        let mut drip = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        for second in 0..10 {
+            drip.moved(at(t0, second), 99);
+            assert_eq!(drip.check(at(t0, second)), Ok(()));
+        }
+        assert_eq!(
+            drip.deadline(),
+            Some((at(t0, 10), TimeoutReason::LowSpeed { limit: rule }))
+        );
+        // A burst after the window ended does not undo it.
+        drip.moved(at(t0, 11), 1_000_000);
+        assert_eq!(
+            drip.check(at(t0, 11)),
+            Err(TimeoutReason::LowSpeed { limit: rule })
+        );
+        // A fast start then a stall: cut at the end of the next window, before idle.
+        let mut stall = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        stall.moved(t0, 4 << 20);
+        assert_eq!(stall.check(at(t0, 19)), Ok(()));
+        assert_eq!(
+            stall.check(at(t0, 20)),
+            Err(TimeoutReason::LowSpeed { limit: rule })
+        );
+        // The answer phase is not under the rule.
+        let mut answered = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        answered.moved(t0, 10);
+        answered.request_sent(at(t0, 1));
+        assert_eq!(answered.check(at(t0, 59)), Ok(()));
+        assert_eq!(
+            answered.check(at(t0, 61)),
+            Err(TimeoutReason::AnswerHead { limit: s(60) })
+        );
+    }
+
+    #[test]
+    fn small_call_limit_spans_attempts_and_waits() {
+        let t0 = Instant::now();
+        let timeouts = Timeouts {
+            small_call: Some(s(90)),
+            overall: Some(s(60)),
+            ..Timeouts::NONE
+        };
+        let mut budget = CallBudget::new(&timeouts, CallKind::Small, t0);
+        assert_eq!(
+            budget.deadline(),
+            Some((at(t0, 60), TimeoutReason::Attempt { limit: s(60) }))
+        );
+        assert!(budget.may_wait(at(t0, 60), s(29)));
+        assert!(!budget.may_wait(at(t0, 60), s(30)));
+        budget.start_attempt(at(t0, 61));
+        assert_eq!(
+            budget.deadline(),
+            Some((at(t0, 90), TimeoutReason::SmallCall { limit: s(90) }))
+        );
+        // An upload is not a small call.
+        let upload = CallBudget::new(&timeouts, CallKind::Upload, t0);
+        assert!(upload.may_wait(at(t0, 1000), s(1000)));
+        assert_eq!(
+            upload.deadline(),
+            Some((at(t0, 60), TimeoutReason::Attempt { limit: s(60) }))
+        );
+    }
+
+    #[test]
+    fn huge_limits_do_not_overflow() {
+        let t0 = Instant::now();
+        let timeouts = Timeouts {
+            connect: Some(Duration::MAX),
+            overall: Some(Duration::MAX),
+            idle: Some(Duration::MAX),
+            answer: Some(Duration::MAX),
+            low_speed: Some(LowSpeed {
+                bytes: u64::MAX,
+                window: Duration::MAX,
+            }),
+            small_call: Some(Duration::MAX),
+        };
+        let mut budget = CallBudget::new(&timeouts, CallKind::Small, t0);
+        budget.moved(t0, u64::MAX);
+        budget.moved(t0, u64::MAX);
+        budget.request_sent(t0);
+        assert_eq!(budget.deadline(), None);
+        assert_eq!(budget.check(at(t0, 1 << 40)), Ok(()));
+        assert!(budget.may_wait(t0, s(1 << 40)));
+    }
+
+    #[test]
+    fn reasons_name_rule_and_setting() {
+        assert_eq!(
+            TimeoutReason::AnswerHead { limit: s(5) }.to_string(),
+            "the answer's status line and headers were not complete 5s after the request was sent (read timeout)"
+        );
+        assert_eq!(
+            TimeoutReason::Idle { limit: s(60) }.to_string(),
+            "nothing was sent or received for 60s (read timeout)"
+        );
+        assert_eq!(
+            TimeoutReason::LowSpeed {
+                limit: DEFAULT_LOW_SPEED
+            }
+            .to_string(),
+            "the upload moved fewer than 16384 bytes in 30s (low-speed limit)"
+        );
+        assert_eq!(
+            TimeoutReason::SmallCall { limit: s(90) }.to_string(),
+            "the call, retries included, took longer than 90s (small-call timeout)"
+        );
+    }
+}
