@@ -11,7 +11,7 @@ use bytes::Bytes;
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
     AttemptFailure, Body, CallKind, CallTrace, Error, FailureFacts, MAX_RESPONSE_BODY, Operation,
-    ProgressCallback, ProgressReporter, RetryDecision, TlsFailure, TransportFailure,
+    ProgressCallback, ProgressReporter, TlsFailure, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -81,22 +81,15 @@ impl Inner {
                 }
                 Err(failure) => failure,
             };
-            let random = kie_proto::random_unit();
             // The small-call limit ends the call rather than sleep past it.
-            if let RetryDecision::RetryAfter(wait) =
-                self.retry_policy
-                    .decide(attempt, &failure, random, SystemTime::now())
-                && !activity.may_wait(wait)
-            {
-                return Err(failure.into_error(attempt));
-            }
             let delay = trace.after_failure(
                 &self.retry_policy,
                 attempt,
                 failure,
                 content.rewindable(),
-                random,
+                kie_proto::random_unit(),
                 SystemTime::now(),
+                |wait| activity.may_wait(wait),
             )?;
             tokio::time::sleep(delay).await;
             attempt += 1;

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 use kie_proto::http::{HeaderValue, header, request};
 use kie_proto::{
     Api, AttemptFailure, Body, CallBudget, CallKind, CallTrace, Error, FramedBody, Operation,
-    ProgressCallback, ProgressReporter, RetryDecision, RetryPolicy, Timeouts, TransportFailure,
+    ProgressCallback, ProgressReporter, RetryPolicy, Timeouts, TransportFailure,
 };
 use ureq::SendBody;
 
@@ -77,23 +77,15 @@ pub(crate) fn run<O: Operation>(
             },
             (Err(failure), _) => failure,
         };
-        let random = kie_proto::random_unit();
         // The small-call limit ends the call rather than sleep past it.
-        if let RetryDecision::RetryAfter(wait) =
-            transport
-                .retry
-                .decide(attempt, &failure, random, SystemTime::now())
-            && !budget.may_wait(Instant::now(), wait)
-        {
-            return Err(failure.into_error(attempt));
-        }
         let wait = trace.after_failure(
             &transport.retry,
             attempt,
             failure,
             source.can_rewind(),
-            random,
+            kie_proto::random_unit(),
             SystemTime::now(),
+            |wait| budget.may_wait(Instant::now(), wait),
         )?;
         source.rewind().map_err(|e| source.io_error(e))?;
         std::thread::sleep(wait);

@@ -314,8 +314,24 @@ impl RetryPolicy {
         random: f64,
         now: SystemTime,
     ) -> Result<Duration, Error> {
+        self.after_failure_within(attempt, failure, can_resend, random, now, |_| true)
+    }
+
+    /// [`after_failure`](Self::after_failure) under a call's time budget: when `may_wait`
+    /// refuses the wait (a small call's limit would pass first, see
+    /// [`CallBudget::may_wait`](crate::CallBudget::may_wait)), the failure is final as it is.
+    pub fn after_failure_within(
+        &self,
+        attempt: u32,
+        failure: AttemptFailure,
+        can_resend: bool,
+        random: f64,
+        now: SystemTime,
+        may_wait: impl FnOnce(Duration) -> bool,
+    ) -> Result<Duration, Error> {
         match self.decide(attempt, &failure, random, now) {
             RetryDecision::GiveUp => Err(failure.into_error(attempt)),
+            RetryDecision::RetryAfter(wait) if !may_wait(wait) => Err(failure.into_error(attempt)),
             RetryDecision::RetryAfter(_) if !can_resend => Err(Error::NotRewindable {
                 source: Box::new(failure.into_error(attempt)),
             }),
@@ -361,6 +377,32 @@ mod tests {
             kind: TransportFailure::Timeout,
             source: "read timed out".into(),
         }
+    }
+
+    #[test]
+    fn a_wait_the_budget_refuses_ends_the_call_with_the_failure() {
+        let now = SystemTime::UNIX_EPOCH;
+        let policy = RetryPolicy::default();
+        let mut asked = None;
+        let error = policy
+            .after_failure_within(1, timeout(), false, 0.5, now, |wait| {
+                asked = Some(wait);
+                false
+            })
+            .unwrap_err();
+        // The budget was asked about the policy's own wait, and its "no" wins over the
+        // reader's (the failure is reported as it is, not as NotRewindable).
+        assert_eq!(asked, Some(Duration::from_millis(250)));
+        assert!(
+            matches!(error, Error::Transport { attempts: 1, .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            policy
+                .after_failure_within(1, timeout(), true, 0.5, now, |_| true)
+                .unwrap(),
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

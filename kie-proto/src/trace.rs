@@ -58,9 +58,10 @@ impl CallTrace {
         let _ = attempt;
     }
 
-    /// [`RetryPolicy::after_failure`], reporting its decision: `retry` with the reason, the
+    /// [`RetryPolicy::after_failure_within`], reporting its decision: `retry` with the reason, the
     /// wait and the server's `Retry-After` (in milliseconds), or `failed` with the reason
     /// and the final error.
+    #[allow(clippy::too_many_arguments)] // the policy's inputs, each a fact of this attempt
     pub fn after_failure(
         &self,
         policy: &RetryPolicy,
@@ -69,13 +70,15 @@ impl CallTrace {
         can_resend: bool,
         random: f64,
         now: SystemTime,
+        may_wait: impl FnOnce(Duration) -> bool,
     ) -> Result<Duration, Error> {
         #[cfg(feature = "tracing")]
         let (reason, retry_after) = (
             failure.reason(),
             failure.retry_after().map(|after| after.delay_from(now)),
         );
-        let decision = policy.after_failure(attempt, failure, can_resend, random, now);
+        let decision =
+            policy.after_failure_within(attempt, failure, can_resend, random, now, may_wait);
         #[cfg(feature = "tracing")]
         match &decision {
             Ok(wait) => tracing::info!(
