@@ -2527,17 +2527,25 @@ pub fn hostile_drip_read_is_low_speed<D: Driver>() {
 /// larger than the loopback socket buffers, which the client fills at once: their content
 /// must drain within the idle limit after the client's last write.)
 pub fn hostile_slow_moving_upload_is_not_cut<D: Driver>() {
+    let data = content(32 << 20, 5);
+    // The answer reports the size sent: the upload completes, integrity check included.
+    let answer = Behaviour::json(
+        200,
+        &format!(
+            r#"{{"success":true,"code":200,"msg":"ok","data":{{"fileName":"h.bin","downloadUrl":"https://files.example/h.bin","fileSize":{}}}}}"#,
+            data.len()
+        ),
+    );
     let peer = HostilePeer::start(Behaviour::DripRead {
         bytes: 256 << 10,
         every: Duration::from_millis(10),
-        answer: upload_answer(),
+        answer,
     });
     let settings = Settings {
         low_speed_limit: Some((64 << 10, Duration::from_millis(500))),
         ..tight(Duration::from_millis(500))
     };
     let (driver, _emulator) = hostile_client::<D>(&peer, settings);
-    let data = content(32 << 20, 5);
     let uploaded = driver
         .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
         .unwrap();
