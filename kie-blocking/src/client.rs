@@ -614,8 +614,8 @@ fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
     })
 }
 
-/// An agent of a client that was given none: rustls with the aws-lc-rs crypto provider and
-/// `roots` (by default the platform's certificate verifier: the system trust store,
+/// An agent of a client that was given none: rustls with the crate's crypto provider (see
+/// [`crypto_provider`]) and `roots` (by default the platform's certificate verifier: the system trust store,
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), through `proxy` or directly, with the TCP
 /// layer replaced by one whose waits obey the call's time budget and that reads an early
 /// answer (see `socket`; a CONNECT proxy's tunnel is opened by ureq's own TCP layer).
@@ -628,9 +628,7 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
     let tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .root_certs(roots)
-        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(crypto_provider()))
         .build();
     let proxy = proxy
         .map(|proxy| ureq::Proxy::new(proxy.as_str_with_credentials()))
@@ -650,10 +648,39 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
     ))
 }
 
+/// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-async's):
+/// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).
+#[cfg(feature = "ring")]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-async's):
+/// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!(
+    "kie-blocking needs a TLS crypto provider: turn on its `aws-lc-rs` (default) or `ring` feature"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use kie_proto::{InvalidInput, Timeouts};
+
+    #[test]
+    fn crypto_provider_follows_the_features() {
+        // Only aws-lc-rs has the post-quantum hybrid key exchange; ring wins when both are on.
+        let post_quantum = crypto_provider()
+            .kx_groups
+            .iter()
+            .any(|group| group.name() == rustls::NamedGroup::X25519MLKEM768);
+        assert_eq!(post_quantum, !cfg!(feature = "ring"));
+    }
 
     #[test]
     fn client_is_clone_send_sync() {
