@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build cost for a user of one driver (BENCHMARKS.md, "Build cost for a user of one
 # driver"): makes a throwaway crate outside the workspace for PROGRAM, then prints its
-# distinct crates and duplicate versions and, unless COUNT_ONLY=1, the CPU time (user +
-# sys) of a cold build in PROFILE and the size of the stripped binary.
+# distinct crates (without, then with build dependencies) and duplicate versions and,
+# unless COUNT_ONLY=1, the CPU time (user + sys) of a cold build in PROFILE and the size
+# of the stripped binary.
 #
 #   tests/bench/build-cost.sh kie-blocking|kie-async|bare-ureq|bare-reqwest [debug|release]
 #
@@ -45,8 +46,9 @@ echo "$main" >"$dir/src/main.rs"
 cp "$root/Cargo.lock" "$dir/" # the workspace's versions (cargo drops the rest)
 cd "$dir"
 crates=$(cargo tree -e normal --prefix none | sed 's/ (\*)//; s/ (proc-macro)//' | sort -u | wc -l)
+with_build=$(cargo tree -e normal,build --prefix none | sed 's/ (\*)//; s/ (proc-macro)//' | sort -u | wc -l)
 duplicates=$(cargo tree -d -e normal 2>/dev/null | grep -c '^[a-z]' || true)
-echo "$program${features:+ (CRYPTO=$CRYPTO)}: $crates distinct crates, $duplicates duplicated"
+echo "$program${features:+ (CRYPTO=$CRYPTO)}: $crates distinct crates ($with_build with build dependencies), $duplicates duplicated"
 [ "${COUNT_ONLY:-0}" = 1 ] && exit 0
 flag=; [ "$profile" = release ] && flag=--release
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
