@@ -216,6 +216,8 @@ impl ClientBuilder {
     /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
     /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
     /// Not applied to a client given with [`http_client`](Self::http_client).
+    /// [`build`](Self::build) fails with [`InvalidInput::TlsRootInvalid`] if a given
+    /// certificate is not DER-encoded.
     pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
         self.config = self.config.tls_roots(roots);
         self
@@ -343,25 +345,30 @@ fn tls_config(roots: &TlsRoots, http1_only: bool) -> Result<rustls::ClientConfig
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(unsendable)?;
+    // The position and rustls' reason of the first certificate that is no trust anchor.
     let only = |ders: &mut dyn Iterator<Item = &[u8]>| {
         let mut store = rustls::RootCertStore::empty();
-        for der in ders {
+        for (index, der) in ders.enumerate() {
             store
                 .add(CertificateDer::from(der.to_vec()))
-                .map_err(unsendable)?;
+                .map_err(|reason| (index, reason))?;
         }
-        Ok::<_, Error>(store)
+        Ok(store)
     };
     let builder = match roots {
-        TlsRoots::Only(ders) => {
-            builder.with_root_certificates(only(&mut ders.iter().map(Vec::as_slice))?)
-        }
+        TlsRoots::Only(ders) => builder.with_root_certificates(
+            only(&mut ders.iter().map(Vec::as_slice))
+                .map_err(|(index, _)| InvalidInput::TlsRootInvalid { index })?,
+        ),
         #[cfg(feature = "webpki-roots")]
-        TlsRoots::WebPki => builder.with_root_certificates(only(
-            &mut webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|c| &c[..]),
-        )?),
+        TlsRoots::WebPki => builder.with_root_certificates(
+            only(
+                &mut webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                    .iter()
+                    .map(|c| &c[..]),
+            )
+            .map_err(|(_, reason)| unsendable(reason))?,
+        ),
         #[cfg(not(feature = "webpki-roots"))]
         TlsRoots::WebPki => return Err(kie_proto::InvalidInput::WebPkiRootsNotBuiltIn.into()),
         _ => builder

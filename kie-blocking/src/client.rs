@@ -535,15 +535,16 @@ impl ClientBuilder {
     /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
     /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
     /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
-    /// Not applied to an [`agent`](Self::agent) given here.
+    /// Not applied to an [`agent`](Self::agent) given here. [`build`](Self::build) fails
+    /// with [`InvalidInput::TlsRootInvalid`] if a given certificate is not DER-encoded.
     ///
     /// ```
     /// use kie_blocking::{Client, TlsRoots};
-    /// # let private_ca_der: Vec<u8> = Vec::new();
-    /// let client = Client::builder("sk-example")
-    ///     .tls_roots(TlsRoots::Only(vec![private_ca_der]))
-    ///     .build()?;
-    /// # Ok::<(), kie_blocking::Error>(())
+    /// fn private_client(private_ca_der: Vec<u8>) -> Result<Client, kie_blocking::Error> {
+    ///     Client::builder("sk-example")
+    ///         .tls_roots(TlsRoots::Only(vec![private_ca_der]))
+    ///         .build()
+    /// }
     /// ```
     pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
         self.config = self.config.tls_roots(roots);
@@ -600,12 +601,21 @@ impl ClientBuilder {
 fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
     use ureq::tls::{Certificate, RootCerts};
     Ok(match roots {
-        TlsRoots::Only(certificates) => RootCerts::Specific(std::sync::Arc::new(
-            certificates
-                .iter()
-                .map(|der| Certificate::from_der(der).to_owned())
-                .collect(),
-        )),
+        TlsRoots::Only(certificates) => {
+            // ureq would skip a certificate rustls cannot use; refuse it instead, as
+            // kie-async does.
+            for (index, der) in certificates.iter().enumerate() {
+                rustls::RootCertStore::empty()
+                    .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+                    .map_err(|_| InvalidInput::TlsRootInvalid { index })?;
+            }
+            RootCerts::Specific(std::sync::Arc::new(
+                certificates
+                    .iter()
+                    .map(|der| Certificate::from_der(der).to_owned())
+                    .collect(),
+            ))
+        }
         #[cfg(feature = "webpki-roots")]
         TlsRoots::WebPki => RootCerts::WebPki,
         #[cfg(not(feature = "webpki-roots"))]

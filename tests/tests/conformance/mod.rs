@@ -2226,6 +2226,13 @@ pub fn tls_roots_chosen_on_the_builder<D: Driver>() {
     client::<D>(&emulator, &settings(TlsRoots::Only(vec![ca.der()])))
         .credits()
         .unwrap();
+    // A PEM file's text given as if it were DER is refused before anything is sent.
+    let pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".to_vec();
+    match D::connect(&emulator, &settings(TlsRoots::Only(vec![ca.der(), pem]))) {
+        Err(Error::InvalidInput(InvalidInput::TlsRootInvalid { index: 1 })) => {}
+        Err(error) => panic!("{error:?}"),
+        Ok(_) => panic!("a PEM text was taken for a certificate"),
+    }
     let other = TestCa::generate("another CA");
     let error = client::<D>(&emulator, &settings(TlsRoots::Only(vec![other.der()])))
         .credits()
