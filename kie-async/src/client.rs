@@ -216,6 +216,8 @@ impl ClientBuilder {
     /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
     /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
     /// Not applied to a client given with [`http_client`](Self::http_client).
+    /// [`build`](Self::build) fails with [`InvalidInput::TlsRootInvalid`] if a given
+    /// certificate is not DER-encoded.
     pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
         self.config = self.config.tls_roots(roots);
         self
@@ -242,6 +244,11 @@ impl ClientBuilder {
     /// The connect timeout of this builder is not applied to it (set it on the reqwest
     /// client); the overall and idle timeouts of this builder apply only when set
     /// explicitly.
+    ///
+    /// reqwest's own TLS uses aws-lc-rs (this crate's `aws-lc-rs` feature turns on
+    /// reqwest's `rustls`). With the `ring` feature alone, reqwest has no crypto provider
+    /// of its own and panics while building a client unless one is installed for the
+    /// process first: `rustls::crypto::ring::default_provider().install_default()`.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -279,10 +286,9 @@ impl ClientBuilder {
     }
 }
 
-/// The reqwest client: rustls with the aws-lc-rs provider (what reqwest's `rustls` feature
-/// selects; no OpenSSL) and the platform's certificate verifier, HTTP/2 by ALPN unless
-/// `http1_only`, no redirects, proxies by kie-proto's `rules` (never reqwest's own reading
-/// of the environment).
+/// The reqwest client: rustls configured by [`tls_config`] (no OpenSSL), HTTP/2 by ALPN
+/// unless `http1_only`, no redirects, proxies by kie-proto's `rules` (never reqwest's own
+/// reading of the environment).
 ///
 /// reqwest sets `TCP_USER_TIMEOUT` to 30 s by default, which cut stalled uploads at ~31 s
 /// whatever the configured timeouts said; it is turned off, so the call's own budget
@@ -294,37 +300,12 @@ fn default_http_client(
     roots: &TlsRoots,
 ) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder()
-        .tls_backend_rustls()
+        .tls_backend_preconfigured(tls_config(roots, http1_only)?)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     {
         builder = builder.tcp_user_timeout(None);
-    }
-    let unsendable = |err| Error::Transport {
-        kind: kie_proto::TransportFailure::Unsendable,
-        attempts: 0,
-        source: Box::new(err),
-    };
-    let certificates = |ders: &mut dyn Iterator<Item = &[u8]>| {
-        ders.map(reqwest::Certificate::from_der)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unsendable)
-    };
-    match roots {
-        TlsRoots::Only(ders) => {
-            builder = builder.tls_certs_only(certificates(&mut ders.iter().map(Vec::as_slice))?);
-        }
-        #[cfg(feature = "webpki-roots")]
-        TlsRoots::WebPki => {
-            let mut bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|c| &c[..]);
-            builder = builder.tls_certs_only(certificates(&mut bundled)?);
-        }
-        #[cfg(not(feature = "webpki-roots"))]
-        TlsRoots::WebPki => return Err(kie_proto::InvalidInput::WebPkiRootsNotBuiltIn.into()),
-        _ => {}
     }
     if let Some(timeout) = connect_timeout {
         builder = builder.connect_timeout(timeout);
@@ -342,6 +323,87 @@ fn default_http_client(
     }
     builder.build().map_err(unsendable)
 }
+
+/// A client that cannot be built: nothing was sent.
+fn unsendable(err: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Transport {
+        kind: kie_proto::TransportFailure::Unsendable,
+        attempts: 0,
+        source: Box::new(err),
+    }
+}
+
+/// The TLS configuration of the default client: rustls with the crate's crypto provider
+/// (see [`crypto_provider`]), TLS 1.2 and 1.3, `roots` (by default the platform's
+/// certificate verifier: the system trust store, `SSL_CERT_FILE` and `SSL_CERT_DIR`
+/// honoured) and ALPN offering `h2` then `http/1.1` (`http/1.1` only if `http1_only`).
+/// reqwest takes it as is (`tls_backend_preconfigured`), so the choices made here are the
+/// only ones.
+fn tls_config(roots: &TlsRoots, http1_only: bool) -> Result<rustls::ClientConfig, Error> {
+    use rustls::pki_types::CertificateDer;
+    let provider = Arc::new(crypto_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(unsendable)?;
+    // The position and rustls' reason of the first certificate that is no trust anchor.
+    let only = |ders: &mut dyn Iterator<Item = &[u8]>| {
+        let mut store = rustls::RootCertStore::empty();
+        for (index, der) in ders.enumerate() {
+            store
+                .add(CertificateDer::from(der.to_vec()))
+                .map_err(|reason| (index, reason))?;
+        }
+        Ok(store)
+    };
+    let builder = match roots {
+        TlsRoots::Only(ders) => builder.with_root_certificates(
+            only(&mut ders.iter().map(Vec::as_slice))
+                .map_err(|(index, _)| InvalidInput::TlsRootInvalid { index })?,
+        ),
+        #[cfg(feature = "webpki-roots")]
+        TlsRoots::WebPki => builder.with_root_certificates(
+            only(
+                &mut webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                    .iter()
+                    .map(|c| &c[..]),
+            )
+            .map_err(|(_, reason)| unsendable(reason))?,
+        ),
+        #[cfg(not(feature = "webpki-roots"))]
+        TlsRoots::WebPki => return Err(kie_proto::InvalidInput::WebPkiRootsNotBuiltIn.into()),
+        _ => builder
+            .dangerous() // not dangerous: the platform's verifier checks certificates
+            .with_custom_certificate_verifier(Arc::new(
+                rustls_platform_verifier::Verifier::new(provider).map_err(unsendable)?,
+            )),
+    };
+    let mut config = builder.with_no_client_auth();
+    config.alpn_protocols = if http1_only {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
+    Ok(config)
+}
+
+/// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-blocking's):
+/// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).
+#[cfg(feature = "ring")]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-blocking's):
+/// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!(
+    "kie-async needs a TLS crypto provider: turn on its `aws-lc-rs` (default) or `ring` feature"
+);
 
 impl Client {
     /// A client of the production service with `key` and default settings.
@@ -928,6 +990,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn crypto_provider_follows_the_features() {
+        // Only aws-lc-rs has the post-quantum hybrid key exchange; ring wins when both are on.
+        let post_quantum = crypto_provider()
+            .kx_groups
+            .iter()
+            .any(|group| group.name() == rustls::NamedGroup::X25519MLKEM768);
+        assert_eq!(post_quantum, !cfg!(feature = "ring"));
+    }
+
+    #[test]
     fn debug_hides_the_key() {
         let builder = Client::builder("sk-very-secret-123");
         assert!(!format!("{builder:?}").contains("very-secret"));
@@ -960,7 +1032,12 @@ mod tests {
         let client = Client::new("k")?;
         assert_eq!(client.inner.timeouts, Timeouts::DEFAULT);
         let client = Client::builder("k")
-            .http_client(reqwest::Client::new())
+            .http_client(
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls_config(&TlsRoots::Platform, false)?)
+                    .build()
+                    .map_err(unsendable)?,
+            )
             .timeout(Duration::from_millis(5))
             .build()?;
         assert_eq!(

@@ -15,9 +15,14 @@
 //! - Redirects are never followed. A caller's `reqwest::Client` given to
 //!   [`ClientBuilder::http_client`] may follow them, but the key is dropped on a hop to
 //!   another origin and the redirected answer is refused ([`TransportFailure::Redirected`]).
-//! - TLS is rustls (through reqwest's `rustls` feature) with the aws-lc-rs crypto provider
-//!   (the same as kie-blocking; building it needs a C compiler; no OpenSSL) and, by
-//!   default, the platform's certificate verifier (`rustls-platform-verifier`: the system
+//! - TLS is rustls (no OpenSSL), configured by this crate and handed to reqwest, with the
+//!   crypto provider chosen by Cargo feature, the same rule as kie-blocking: `aws-lc-rs`
+//!   (default; post-quantum hybrid key exchange; builds AWS-LC's C code) or `ring` (fewer
+//!   crates to build, no post-quantum key exchange). When both are on, ring is used; with
+//!   neither the crate does not compile. For ring alone: `kie-async = { version = "0.1",
+//!   default-features = false, features = ["ring", "tracing"] }` (a `reqwest::Client` of
+//!   your own then needs a process-wide provider, see [`ClientBuilder::http_client`]). By
+//!   default the platform's certificate verifier (`rustls-platform-verifier`: the system
 //!   trust store, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
 //!   [`ClientBuilder::tls_roots`] picks Mozilla's bundled roots instead
 //!   ([`TlsRoots::WebPki`], with this crate's `webpki-roots` feature) or only given CAs.
@@ -57,6 +62,7 @@
 //!   length) with an event per attempt, per retry decision (reason, wait, `Retry-After`)
 //!   and for the outcome, through [`tracing`](https://docs.rs/tracing); see
 //!   [`kie_proto::CallTrace`]. Never the key, a body or an answer.
+//! - `aws-lc-rs` (on by default) or `ring`: the TLS crypto provider (see TLS above).
 //!
 //! Off by default, so a client that only uploads compiles only what it needs:
 //! - `url`: URLs (`fileUrl`, download-url, base URLs) parsed and serialised by the WHATWG

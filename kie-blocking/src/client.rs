@@ -535,15 +535,16 @@ impl ClientBuilder {
     /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
     /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
     /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
-    /// Not applied to an [`agent`](Self::agent) given here.
+    /// Not applied to an [`agent`](Self::agent) given here. [`build`](Self::build) fails
+    /// with [`InvalidInput::TlsRootInvalid`] if a given certificate is not DER-encoded.
     ///
     /// ```
     /// use kie_blocking::{Client, TlsRoots};
-    /// # let private_ca_der: Vec<u8> = Vec::new();
-    /// let client = Client::builder("sk-example")
-    ///     .tls_roots(TlsRoots::Only(vec![private_ca_der]))
-    ///     .build()?;
-    /// # Ok::<(), kie_blocking::Error>(())
+    /// fn private_client(private_ca_der: Vec<u8>) -> Result<Client, kie_blocking::Error> {
+    ///     Client::builder("sk-example")
+    ///         .tls_roots(TlsRoots::Only(vec![private_ca_der]))
+    ///         .build()
+    /// }
     /// ```
     pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
         self.config = self.config.tls_roots(roots);
@@ -600,12 +601,21 @@ impl ClientBuilder {
 fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
     use ureq::tls::{Certificate, RootCerts};
     Ok(match roots {
-        TlsRoots::Only(certificates) => RootCerts::Specific(std::sync::Arc::new(
-            certificates
-                .iter()
-                .map(|der| Certificate::from_der(der).to_owned())
-                .collect(),
-        )),
+        TlsRoots::Only(certificates) => {
+            // ureq would skip a certificate rustls cannot use; refuse it instead, as
+            // kie-async does.
+            for (index, der) in certificates.iter().enumerate() {
+                rustls::RootCertStore::empty()
+                    .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+                    .map_err(|_| InvalidInput::TlsRootInvalid { index })?;
+            }
+            RootCerts::Specific(std::sync::Arc::new(
+                certificates
+                    .iter()
+                    .map(|der| Certificate::from_der(der).to_owned())
+                    .collect(),
+            ))
+        }
         #[cfg(feature = "webpki-roots")]
         TlsRoots::WebPki => RootCerts::WebPki,
         #[cfg(not(feature = "webpki-roots"))]
@@ -614,8 +624,8 @@ fn root_certs(roots: &TlsRoots) -> Result<ureq::tls::RootCerts, Error> {
     })
 }
 
-/// An agent of a client that was given none: rustls with the aws-lc-rs crypto provider and
-/// `roots` (by default the platform's certificate verifier: the system trust store,
+/// An agent of a client that was given none: rustls with the crate's crypto provider (see
+/// [`crypto_provider`]) and `roots` (by default the platform's certificate verifier: the system trust store,
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), through `proxy` or directly, with the TCP
 /// layer replaced by one whose waits obey the call's time budget and that reads an early
 /// answer (see `socket`; a CONNECT proxy's tunnel is opened by ureq's own TCP layer).
@@ -628,9 +638,7 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
     let tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .root_certs(roots)
-        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(crypto_provider()))
         .build();
     let proxy = proxy
         .map(|proxy| ureq::Proxy::new(proxy.as_str_with_credentials()))
@@ -650,10 +658,39 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
     ))
 }
 
+/// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-async's):
+/// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).
+#[cfg(feature = "ring")]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-async's):
+/// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!(
+    "kie-blocking needs a TLS crypto provider: turn on its `aws-lc-rs` (default) or `ring` feature"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use kie_proto::{InvalidInput, Timeouts};
+
+    #[test]
+    fn crypto_provider_follows_the_features() {
+        // Only aws-lc-rs has the post-quantum hybrid key exchange; ring wins when both are on.
+        let post_quantum = crypto_provider()
+            .kx_groups
+            .iter()
+            .any(|group| group.name() == rustls::NamedGroup::X25519MLKEM768);
+        assert_eq!(post_quantum, !cfg!(feature = "ring"));
+    }
 
     #[test]
     fn client_is_clone_send_sync() {

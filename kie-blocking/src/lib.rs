@@ -16,8 +16,12 @@
 //!   a retry visibly restarts at 0.
 //! - No redirects are followed, so the API key (`Authorization`) never reaches another
 //!   host; the key never appears in `Debug` or `Display` output.
-//! - TLS is rustls (no OpenSSL) with the aws-lc-rs crypto provider (the same as kie-async;
-//!   building it needs a C compiler) and, by default, the platform's certificate verifier
+//! - TLS is rustls (no OpenSSL) with the crypto provider chosen by Cargo feature, the same
+//!   rule as kie-async: `aws-lc-rs` (default; post-quantum hybrid key exchange; builds
+//!   AWS-LC's C code) or `ring` (fewer crates to build, no post-quantum key exchange). When
+//!   both are on, ring is used; with neither the crate does not compile. For ring alone:
+//!   `kie-blocking = { version = "0.1", default-features = false, features = ["ring",
+//!   "tracing"] }`. By default the platform's certificate verifier
 //!   (`rustls-platform-verifier`: the system trust store, or `SSL_CERT_FILE` /
 //!   `SSL_CERT_DIR` when set). [`ClientBuilder::tls_roots`] picks Mozilla's bundled roots
 //!   instead ([`TlsRoots::WebPki`], with this crate's `webpki-roots` feature) or only given
@@ -74,6 +78,7 @@
 //!   length) with an event per attempt, per retry decision (reason, wait, `Retry-After`)
 //!   and for the outcome, through [`tracing`](https://docs.rs/tracing); see
 //!   [`kie_proto::CallTrace`]. Never the key, a body or an answer.
+//! - `aws-lc-rs` (on by default) or `ring`: the TLS crypto provider (see TLS above).
 //!
 //! Off by default, so a client that only uploads compiles only what it needs:
 //! - `url`: URLs (`fileUrl`, download-url, base URLs) parsed and serialised by the WHATWG

@@ -37,6 +37,15 @@ pub enum InvalidInput {
         "TlsRoots::WebPki needs the driver's `webpki-roots` Cargo feature (or use TlsRoots::Platform)"
     )]
     WebPkiRootsNotBuiltIn,
+    /// A certificate given in [`TlsRoots::Only`](crate::TlsRoots::Only) cannot be a trust
+    /// anchor: it is not a DER-encoded X.509 certificate (PEM text, for instance).
+    #[error(
+        "certificate {index} of TlsRoots::Only (counting from 0) is not a DER-encoded X.509 certificate: give its DER bytes (decode PEM text first)"
+    )]
+    TlsRootInvalid {
+        /// Its position in the list.
+        index: usize,
+    },
     /// The API key is empty.
     #[error("API key is empty: set it to the key from the KIE.AI dashboard")]
     ApiKeyEmpty,

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Build cost for a user of one driver (BENCHMARKS.md, "Build cost for a user of one
 # driver"): makes a throwaway crate outside the workspace for PROGRAM, then prints its
-# distinct crates and duplicate versions and, unless COUNT_ONLY=1, the CPU time (user +
-# sys) of a cold build in PROFILE and the size of the stripped binary.
+# distinct crates (without, then with build dependencies) and duplicate versions and,
+# unless COUNT_ONLY=1, the CPU time (user + sys) of a cold build in PROFILE and the size
+# of the stripped binary.
 #
 #   tests/bench/build-cost.sh kie-blocking|kie-async|bare-ureq|bare-reqwest [debug|release]
+#
+# CRYPTO=ring builds the driver with its `ring` crypto provider instead of the default
+# aws-lc-rs (`default-features = false, features = ["tracing", "ring"]`).
 #
 # Each build starts from an empty target directory (under $TMPDIR); note the load average
 # it prints, as CPU time grows with contention on a shared machine.
@@ -16,12 +20,18 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 mkdir "$dir/src"
 tokio='tokio = { version = "1", features = ["rt", "macros"] }'
+features=
+case ${CRYPTO:-aws-lc-rs} in
+aws-lc-rs) ;;
+ring) features=', default-features = false, features = ["tracing", "ring"]' ;;
+*) echo "unknown CRYPTO $CRYPTO: aws-lc-rs or ring" >&2; exit 2 ;;
+esac
 case $program in
 kie-blocking)
-    deps="kie-blocking = { path = \"$root/kie-blocking\" }"
+    deps="kie-blocking = { path = \"$root/kie-blocking\"$features }"
     main='fn main() { let client = kie_blocking::Client::from_env().expect("KIE_API_KEY"); println!("{}", client.credits().expect("credits")); }' ;;
 kie-async)
-    deps="kie-async = { path = \"$root/kie-async\" }"$'\n'"$tokio"
+    deps="kie-async = { path = \"$root/kie-async\"$features }"$'\n'"$tokio"
     main='#[tokio::main(flavor = "current_thread")] async fn main() { let client = kie_async::Client::from_env().expect("KIE_API_KEY"); println!("{}", client.credits().await.expect("credits")); }' ;;
 bare-ureq)
     deps='ureq = "3"'
@@ -36,8 +46,9 @@ echo "$main" >"$dir/src/main.rs"
 cp "$root/Cargo.lock" "$dir/" # the workspace's versions (cargo drops the rest)
 cd "$dir"
 crates=$(cargo tree -e normal --prefix none | sed 's/ (\*)//; s/ (proc-macro)//' | sort -u | wc -l)
+with_build=$(cargo tree -e normal,build --prefix none | sed 's/ (\*)//; s/ (proc-macro)//' | sort -u | wc -l)
 duplicates=$(cargo tree -d -e normal 2>/dev/null | grep -c '^[a-z]' || true)
-echo "$program: $crates distinct crates, $duplicates duplicated"
+echo "$program${features:+ (CRYPTO=$CRYPTO)}: $crates distinct crates ($with_build with build dependencies), $duplicates duplicated"
 [ "${COUNT_ONLY:-0}" = 1 ] && exit 0
 flag=; [ "$profile" = release ] && flag=--release
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

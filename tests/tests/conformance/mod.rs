@@ -2226,6 +2226,13 @@ pub fn tls_roots_chosen_on_the_builder<D: Driver>() {
     client::<D>(&emulator, &settings(TlsRoots::Only(vec![ca.der()])))
         .credits()
         .unwrap();
+    // A PEM file's text given as if it were DER is refused before anything is sent.
+    let pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".to_vec();
+    match D::connect(&emulator, &settings(TlsRoots::Only(vec![ca.der(), pem]))) {
+        Err(Error::InvalidInput(InvalidInput::TlsRootInvalid { index: 1 })) => {}
+        Err(error) => panic!("{error:?}"),
+        Ok(_) => panic!("a PEM text was taken for a certificate"),
+    }
     let other = TestCa::generate("another CA");
     let error = client::<D>(&emulator, &settings(TlsRoots::Only(vec![other.der()])))
         .credits()
@@ -2529,17 +2536,25 @@ pub fn hostile_drip_read_is_low_speed<D: Driver>() {
 /// larger than the loopback socket buffers, which the client fills at once: their content
 /// must drain within the idle limit after the client's last write.)
 pub fn hostile_slow_moving_upload_is_not_cut<D: Driver>() {
+    let data = content(32 << 20, 5);
+    // The answer reports the size sent: the upload completes, integrity check included.
+    let answer = Behaviour::json(
+        200,
+        &format!(
+            r#"{{"success":true,"code":200,"msg":"ok","data":{{"fileName":"h.bin","downloadUrl":"https://files.example/h.bin","fileSize":{}}}}}"#,
+            data.len()
+        ),
+    );
     let peer = HostilePeer::start(Behaviour::DripRead {
         bytes: 256 << 10,
         every: Duration::from_millis(10),
-        answer: upload_answer(),
+        answer,
     });
     let settings = Settings {
         low_speed_limit: Some((64 << 10, Duration::from_millis(500))),
         ..tight(Duration::from_millis(500))
     };
     let (driver, _emulator) = hostile_client::<D>(&peer, settings);
-    let data = content(32 << 20, 5);
     let uploaded = driver
         .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
         .unwrap();
