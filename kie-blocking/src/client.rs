@@ -650,7 +650,8 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(crate::socket::BudgetTcpConnector)
-            .chain(RustlsConnector::default());
+            .chain(RustlsConnector::default())
+            .chain(crate::socket::ReparseConnector);
     Ok(Agent::with_parts(
         config,
         connector,

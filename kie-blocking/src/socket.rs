@@ -101,11 +101,7 @@ impl<In: Transport> Connector<In> for BudgetTcpConnector {
         let stream = connect(details.addrs.iter().copied(), details.timeout)?;
         stream.set_nodelay(config.no_delay())?;
         let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-        Ok(Some(Either::B(BudgetTcpTransport {
-            stream,
-            buffers,
-            reparsed: None,
-        })))
+        Ok(Some(Either::B(BudgetTcpTransport { stream, buffers })))
     }
 }
 
@@ -147,9 +143,6 @@ fn connect(
 pub(crate) struct BudgetTcpTransport {
     stream: TcpStream,
     buffers: LazyBuffers,
-    /// The unconsumed input length for which ureq was already let to parse again without
-    /// new bytes (see `await_input`).
-    reparsed: Option<usize>,
 }
 
 impl fmt::Debug for BudgetTcpTransport {
@@ -272,16 +265,6 @@ impl Transport for BudgetTcpTransport {
                 state.budget.request_sent(Instant::now());
             }
         });
-        // Input that ureq has but did not use may be a complete answer it has not tried to
-        // parse as one: after a refusal (a 413) in answer to `Expect: 100-continue`, ureq
-        // reads the refusal while waiting for `100 Continue`, then waits for more input
-        // before parsing it, until the server closes (nginx: 5 s later). Let it parse once
-        // more before blocking; if that makes no progress, wait for bytes as usual.
-        let unconsumed = self.buffers.input().len();
-        if unconsumed > 0 && self.reparsed != Some(unconsumed) {
-            self.reparsed = Some(unconsumed);
-            return Ok(true);
-        }
         let started = Instant::now();
         loop {
             let wait = next_wait(&remaining(&timeout, started))?
@@ -313,6 +296,70 @@ fn remaining(timeout: &NextTimeout, started: Instant) -> NextTimeout {
         timeout.after = (*timeout.after).saturating_sub(started.elapsed()).into();
     }
     timeout
+}
+
+/// Wraps the connection ureq finally talks HTTP over (after TLS, if any) in a
+/// [`ReparseTransport`].
+#[derive(Debug, Default)]
+pub(crate) struct ReparseConnector;
+
+impl<In: Transport> Connector<In> for ReparseConnector {
+    type Out = ReparseTransport<In>;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, Error> {
+        Ok(chained.map(|inner| ReparseTransport {
+            inner,
+            reparsed: None,
+        }))
+    }
+}
+
+/// A connection on which an answer ureq holds but did not parse is parsed before ureq
+/// waits for more bytes.
+///
+/// After a refusal (a 413) in answer to `Expect: 100-continue`, ureq reads the refusal
+/// while waiting for `100 Continue`, then waits for more input before parsing it, until
+/// the server closes (nginx: 5 s later, and through TLS without `close_notify`, so the
+/// answer was lost as a broken connection). Here ureq is let to parse once more before
+/// blocking; if that makes no progress, it waits for bytes as usual. This sits on the
+/// decrypted side of TLS: the input that matters is the plaintext ureq reads.
+#[derive(Debug)]
+pub(crate) struct ReparseTransport<T> {
+    inner: T,
+    /// The unconsumed input length for which ureq was already let to parse again without
+    /// new bytes.
+    reparsed: Option<usize>,
+}
+
+impl<T: Transport> Transport for ReparseTransport<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        self.inner.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        let unconsumed = self.inner.buffers().input().len();
+        if unconsumed > 0 && self.reparsed != Some(unconsumed) {
+            self.reparsed = Some(unconsumed);
+            return Ok(true);
+        }
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
 }
 
 /// Whether an idle pooled connection is still usable: nothing to read, no error, no EOF.

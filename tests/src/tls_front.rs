@@ -45,6 +45,8 @@ pub enum CertKind {
 pub struct ServerIdentity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivatePkcs8KeyDer<'static>,
+    certificate_pem: String,
+    key_pem: String,
 }
 
 impl TestCa {
@@ -102,7 +104,21 @@ impl TestCa {
         ServerIdentity {
             chain: vec![certificate.der().clone()],
             key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            certificate_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
         }
+    }
+}
+
+impl ServerIdentity {
+    /// The server certificate, PEM (nginx's `ssl_certificate`).
+    pub fn certificate_pem(&self) -> &str {
+        &self.certificate_pem
+    }
+
+    /// The private key, PKCS#8 PEM (nginx's `ssl_certificate_key`).
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
     }
 }
 

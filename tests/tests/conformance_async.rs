@@ -42,6 +42,7 @@ impl AsyncRead for SyncReader {
 impl Driver for Async {
     const READS_AN_ANSWER_AFTER_A_RESET: bool = false;
     const SEES_HEADER_BYTES: bool = false;
+    const NEGOTIATES_HTTP2: bool = true;
 
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
         let mut builder = Client::builder(settings.key_for(emulator))

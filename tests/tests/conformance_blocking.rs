@@ -17,6 +17,7 @@ struct Blocking(Client);
 impl Driver for Blocking {
     const READS_AN_ANSWER_AFTER_A_RESET: bool = true;
     const SEES_HEADER_BYTES: bool = true;
+    const NEGOTIATES_HTTP2: bool = false;
 
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
         let mut builder = Client::builder(settings.key_for(emulator))

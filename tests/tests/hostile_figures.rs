@@ -10,6 +10,8 @@
 //! (connections) and the bytes sent (read by the peer; read from the file). `stalled_writes`
 //! uploads 8 MiB to a peer that never reads, with a 5 s and a 10 s idle limit.
 //! `default_bounds` shows what the defaults bound (takes about 4 minutes).
+//! `early_answers_nginx_tls` starts its own nginx (when installed) with TLS in front of the
+//! emulator and uploads 256 MiB past `client_max_body_size 1m`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kie_proto::{Error, RetryPolicy, UploadOptions};
+use kie_proto::{Error, RetryPolicy, TlsRoots, UploadOptions};
 use kie_tests::hostile::{Behaviour, Close, HostilePeer};
 
 /// One driver's calls, as the figures need them.
@@ -30,6 +32,8 @@ enum Driver {
 struct Settings {
     idle: Option<Duration>,
     retry: RetryPolicy,
+    /// `tls_roots`, for an `https://` base URL.
+    roots: Option<TlsRoots>,
 }
 
 fn outcome<T>(result: &Result<T, Error>) -> String {
@@ -65,6 +69,9 @@ impl Driver {
                 if let Some(idle) = settings.idle {
                     builder = builder.read_timeout(idle);
                 }
+                if let Some(roots) = &settings.roots {
+                    builder = builder.tls_roots(roots.clone());
+                }
                 outcome(&builder.build().unwrap().upload_file(path, &options))
             }
             Driver::Async => {
@@ -74,6 +81,9 @@ impl Driver {
                     .retry_policy(settings.retry);
                 if let Some(idle) = settings.idle {
                     builder = builder.read_timeout(idle);
+                }
+                if let Some(roots) = &settings.roots {
+                    builder = builder.tls_roots(roots.clone());
                 }
                 let client = builder.build().unwrap();
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -139,6 +149,7 @@ fn early_answers_256_mib() {
     let defaults = Settings {
         idle: None,
         retry: RetryPolicy::default(),
+        roots: None,
     };
     let cases = [
         ("413 after 1 MiB, then reset", 1 << 20, Close::Reset),
@@ -176,6 +187,7 @@ fn early_answers_nginx() {
     let defaults = Settings {
         idle: None,
         retry: RetryPolicy::default(),
+        roots: None,
     };
     println!(
         "\nnginx, client_max_body_size 1m\n| driver | outcome | elapsed | bytes read from the file |"
@@ -195,6 +207,48 @@ fn early_answers_nginx() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// The same 256 MiB upload through TLS to a real nginx (`kie_tests::real_servers`, started
+/// here in front of the emulator when nginx is installed) with `client_max_body_size 1m`.
+#[test]
+#[ignore = "a figure for BENCHMARKS.md, run by hand"]
+fn early_answers_nginx_tls() {
+    use kie_tests::real_servers::Nginx;
+    use kie_tests::tls_front::{CertKind, TestCa};
+
+    let Some(program) = Nginx::find() else { return };
+    let ca = TestCa::generate("kie-rs figures CA");
+    let emulator = kie_tests::Emulator::start();
+    let upstream = emulator
+        .upload_base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let nginx = Nginx::start_tls_proxy(&program, &ca.issue(CertKind::Valid), upstream, "1m");
+    let path = big_file(256 << 20);
+    let defaults = Settings {
+        idle: None,
+        retry: RetryPolicy::default(),
+        roots: Some(TlsRoots::Only(vec![ca.der()])),
+    };
+    println!(
+        "\nnginx over TLS, client_max_body_size 1m\n| driver | outcome | elapsed | bytes read from the file |"
+    );
+    for driver in [Driver::Blocking, Driver::Async] {
+        for _ in 0..3 {
+            let sent = Arc::new(AtomicU64::new(0));
+            let started = Instant::now();
+            let outcome = driver.upload_file(&nginx.base_url(), &defaults, &path, &sent);
+            println!(
+                "| {driver:?} | {outcome} | {:.3} s | {} |",
+                started.elapsed().as_secs_f64(),
+                sent.load(Ordering::Relaxed)
+            );
+        }
+    }
+    println!("nginx saw: {:?}", nginx.access_log());
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 #[ignore = "a figure for BENCHMARKS.md, run by hand"]
 fn stalled_writes() {
@@ -206,6 +260,7 @@ fn stalled_writes() {
         let settings = Settings {
             idle: Some(Duration::from_secs(idle)),
             retry: RetryPolicy::never(),
+            roots: None,
         };
         for driver in [Driver::Blocking, Driver::Async] {
             measure_upload(driver, Behaviour::Blackhole, &settings, &path);
@@ -246,6 +301,7 @@ fn default_bounds() {
             let defaults = Settings {
                 idle: None,
                 retry: RetryPolicy::default(),
+                roots: None,
             };
             let hole = HostilePeer::start(Behaviour::Blackhole);
             let started = Instant::now();
@@ -272,6 +328,7 @@ fn stall_past_tcp_user_timeout() {
     let settings = Settings {
         idle: Some(Duration::from_secs(45)),
         retry: RetryPolicy::never(),
+        roots: None,
     };
     println!(
         "\n| driver | outcome | elapsed | attempts | bytes read by the peer | bytes read from the file |"

@@ -143,6 +143,9 @@ pub trait Driver: Sized {
     /// TCP layer), so that they restart the idle timer; kie-async sees the head only once
     /// complete (reqwest hides the connection).
     const SEES_HEADER_BYTES: bool;
+    /// Whether the driver negotiates HTTP/2 by ALPN with a server that offers it
+    /// (kie-async by default; kie-blocking speaks HTTP/1.1 only).
+    const NEGOTIATES_HTTP2: bool;
     /// Builds a client for `emulator` with `settings` (nothing is sent).
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error>;
     /// `upload_file`.
@@ -229,7 +232,11 @@ macro_rules! conformance_suite {
             hostile_small_call_deadline,
             hostile_early_413_then_reset,
             hostile_413_on_headers,
+            hostile_413_on_headers_over_tls,
             hostile_malformed_answers,
+            real_nginx_tls_front,
+            real_nginx_body_limit,
+            real_squid_tunnel,
         );
         /// TLS and proxies, in a child process whose `SSL_CERT_FILE` and `HTTPS_PROXY` are
         /// set for it (environment variables are global to a process).
@@ -2303,12 +2310,13 @@ fn assert_cut(
     );
 }
 
-/// A successful upload answer without `fileSize` (the peer does not count what it read, so
-/// it reports no size for the integrity check to compare).
-fn upload_answer() -> Vec<u8> {
+/// A successful upload answer for a file of `file_size` bytes (the client checks the size).
+fn upload_answer(file_size: u64) -> Vec<u8> {
     Behaviour::json(
         200,
-        r#"{"success":true,"code":200,"msg":"ok","data":{"fileName":"h.bin","downloadUrl":"https://files.example/h.bin"}}"#,
+        &format!(
+            r#"{{"success":true,"code":200,"msg":"ok","data":{{"fileName":"h.bin","downloadUrl":"https://files.example/h.bin","fileSize":{file_size}}}}}"#
+        ),
     )
 }
 
@@ -2505,7 +2513,7 @@ pub fn hostile_drip_read_is_low_speed<D: Driver>() {
     let peer = HostilePeer::start(Behaviour::DripRead {
         bytes: 100,
         every: Duration::from_millis(100),
-        answer: upload_answer(),
+        answer: upload_answer(1),
     });
     let rule = kie_proto::LowSpeed {
         bytes: 64 << 10,
@@ -2538,17 +2546,10 @@ pub fn hostile_drip_read_is_low_speed<D: Driver>() {
 pub fn hostile_slow_moving_upload_is_not_cut<D: Driver>() {
     let data = content(32 << 20, 5);
     // The answer reports the size sent: the upload completes, integrity check included.
-    let answer = Behaviour::json(
-        200,
-        &format!(
-            r#"{{"success":true,"code":200,"msg":"ok","data":{{"fileName":"h.bin","downloadUrl":"https://files.example/h.bin","fileSize":{}}}}}"#,
-            data.len()
-        ),
-    );
     let peer = HostilePeer::start(Behaviour::DripRead {
         bytes: 256 << 10,
         every: Duration::from_millis(10),
-        answer,
+        answer: upload_answer(data.len() as u64),
     });
     let settings = Settings {
         low_speed_limit: Some((64 << 10, Duration::from_millis(500))),
@@ -2688,6 +2689,48 @@ pub fn hostile_413_on_headers<D: Driver>() {
     }
 }
 
+/// The same refusal on the headers through TLS (the in-process TLS front before the peer,
+/// which keeps the connection open as nginx does): the 413 the client holds as decrypted
+/// bytes is read at once, not after the server gives up on the connection.
+pub fn hostile_413_on_headers_over_tls<D: Driver>() {
+    use kie_proto::TlsRoots;
+    use kie_tests::tls_front::{CertKind, TestCa, TlsFront};
+
+    let peer = HostilePeer::start(Behaviour::EarlyAnswer {
+        after: 0,
+        answer: Behaviour::payload_too_large(),
+        close: Close::Open,
+    });
+    let ca = TestCa::generate("kie-rs hostile CA");
+    let front = TlsFront::start(ca.issue(CertKind::Valid), peer.addr());
+    let settings = Settings {
+        upload_base_url: Some(front.base_url()),
+        tls_roots: Some(TlsRoots::Only(vec![ca.der()])),
+        no_proxy: true,
+        ..Settings::default()
+    };
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &settings);
+    let data = content(32 << 20, 8);
+    let started = Instant::now();
+    let error = driver
+        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        api_kind(&error),
+        Some(ErrorKind::PayloadTooLarge),
+        "{error:?}"
+    );
+    assert_eq!(error.attempts(), Some(1), "{error:?}");
+    assert_eq!(
+        peer.connections().len(),
+        1,
+        "the refused body was sent again"
+    );
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
 /// Answers that are not HTTP: a transport failure (never a success, never a panic), quickly.
 pub fn hostile_malformed_answers<D: Driver>() {
     let answers: [&[u8]; 4] = [
@@ -2707,4 +2750,218 @@ pub fn hostile_malformed_answers<D: Driver>() {
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(answer)),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios: real nginx and squid (kie_tests::real_servers), when installed. `.ci/run`
+// installs them with apt-get; without them each scenario prints a skip line and passes,
+// and the in-process fronts above still cover TLS, proxies and 413s.
+// ---------------------------------------------------------------------------------------
+
+/// The address behind an emulator base URL (`http://127.0.0.1:<port>`).
+fn upstream_of(base_url: &str) -> std::net::SocketAddr {
+    base_url.trim_start_matches("http://").parse().unwrap()
+}
+
+/// Waits (up to 2 s) until `log` returns at least `n` lines: servers log a request when
+/// it ends, which may be after the client has its answer.
+fn wait_for_lines(log: impl Fn() -> Vec<String>, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let lines = log();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// nginx as a TLS reverse proxy in front of both emulator hosts, trusted through
+/// `tls_roots(Only(ca))`: credits and both upload kinds (2 MiB, so nginx buffers the body
+/// in a temporary file) round-trip byte-exact, over the protocol the driver negotiates.
+pub fn real_nginx_tls_front<D: Driver>() {
+    use kie_proto::TlsRoots;
+    use kie_tests::real_servers::Nginx;
+    use kie_tests::tls_front::{CertKind, TestCa};
+
+    let Some(program) = Nginx::find() else { return };
+    let ca = TestCa::generate("kie-rs nginx CA");
+    let emulator = Emulator::builder().credits(7.5).start();
+    let identity = ca.issue(CertKind::Valid);
+    let upload_front = Nginx::start_tls_proxy(
+        &program,
+        &identity,
+        upstream_of(&emulator.upload_base_url()),
+        "64m",
+    );
+    let api_front = Nginx::start_tls_proxy(
+        &program,
+        &identity,
+        upstream_of(&emulator.api_base_url()),
+        "64m",
+    );
+    let settings = Settings {
+        upload_base_url: Some(upload_front.base_url()),
+        api_base_url: Some(api_front.base_url()),
+        tls_roots: Some(TlsRoots::Only(vec![ca.der()])),
+        no_proxy: true,
+        ..Settings::no_retries()
+    };
+    let driver: D = client(&emulator, &settings);
+    assert_eq!(driver.credits().unwrap(), 7.5);
+    let data = content(2 << 20, 21);
+    let stream = driver
+        .upload_bytes(&data, &UploadOptions::new("nginx").file_name("s.bin"))
+        .unwrap();
+    assert_downloads(&stream, &data);
+    let base64 = driver
+        .upload_base64_bytes(&data, &UploadOptions::new("nginx").file_name("b.bin"))
+        .unwrap();
+    assert_downloads(&base64, &data);
+    for request in emulator.requests() {
+        if request.host == Host::Upload || request.host == Host::Api {
+            assert_eq!(request.header("authorization"), Some("Bearer [redacted]"));
+        }
+    }
+    let protocol = if D::NEGOTIATES_HTTP2 {
+        "HTTP/2.0"
+    } else {
+        "HTTP/1.1"
+    };
+    let uploads = wait_for_lines(|| upload_front.access_log(), 2);
+    assert_eq!(
+        uploads,
+        [
+            format!("POST /api/file-stream-upload {protocol} 200"),
+            format!("POST /api/file-base64-upload {protocol} 200"),
+        ]
+    );
+    let api = wait_for_lines(|| api_front.access_log(), 1);
+    assert_eq!(api, [format!("GET /api/v1/chat/credit {protocol} 200")]);
+}
+
+/// nginx with `client_max_body_size 1m` refusing 16 MiB: its own 413 page is
+/// `PayloadTooLarge` after 1 attempt (retries on), quickly, for both upload kinds, and
+/// nothing reaches the emulator.
+pub fn real_nginx_body_limit<D: Driver>() {
+    use kie_proto::TlsRoots;
+    use kie_tests::real_servers::Nginx;
+    use kie_tests::tls_front::{CertKind, TestCa};
+
+    let Some(program) = Nginx::find() else { return };
+    let ca = TestCa::generate("kie-rs nginx CA");
+    let emulator = Emulator::start();
+    let front = Nginx::start_tls_proxy(
+        &program,
+        &ca.issue(CertKind::Valid),
+        upstream_of(&emulator.upload_base_url()),
+        "1m",
+    );
+    let settings = Settings {
+        upload_base_url: Some(front.base_url()),
+        tls_roots: Some(TlsRoots::Only(vec![ca.der()])),
+        no_proxy: true,
+        ..Settings::default()
+    };
+    let driver: D = client(&emulator, &settings);
+    let data = content(16 << 20, 22);
+    let options = UploadOptions::new("big").file_name("big.bin");
+    for base64 in [false, true] {
+        let started = Instant::now();
+        let error = if base64 {
+            driver.upload_base64_bytes(&data, &options)
+        } else {
+            driver.upload_bytes(&data, &options)
+        }
+        .unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(
+            api_kind(&error),
+            Some(ErrorKind::PayloadTooLarge),
+            "{error:?}"
+        );
+        assert_eq!(error.attempts(), Some(1), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("KIE.AI answered HTTP 413 after 1 attempt"),
+            "{error}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "base64 {base64}: {elapsed:?}"
+        );
+    }
+    let refused = wait_for_lines(|| front.access_log(), 2);
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|line| line.ends_with(" 413")),
+        "{refused:?}"
+    );
+    assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
+}
+
+/// squid as the client's `proxy(url)` in front of HTTPS base URLs (the in-process TLS
+/// front): every call goes through a `CONNECT` tunnel, and both upload kinds and credits
+/// work.
+pub fn real_squid_tunnel<D: Driver>() {
+    use kie_proto::TlsRoots;
+    use kie_tests::real_servers::Squid;
+    use kie_tests::tls_front::{CertKind, TestCa, TlsFront};
+
+    let Some(program) = Squid::find() else { return };
+    let squid = Squid::start(&program);
+    let ca = TestCa::generate("kie-rs squid CA");
+    let emulator = Emulator::builder().credits(7.5).start();
+    let upload_front = TlsFront::start(
+        ca.issue(CertKind::Valid),
+        upstream_of(&emulator.upload_base_url()),
+    );
+    let api_front = TlsFront::start(
+        ca.issue(CertKind::Valid),
+        upstream_of(&emulator.api_base_url()),
+    );
+    let settings = Settings {
+        upload_base_url: Some(upload_front.base_url()),
+        api_base_url: Some(api_front.base_url()),
+        tls_roots: Some(TlsRoots::Only(vec![ca.der()])),
+        proxy: Some(squid.url()),
+        ..Settings::no_retries()
+    };
+    let driver: D = client(&emulator, &settings);
+    assert_eq!(driver.credits().unwrap(), 7.5);
+    let data = content(1 << 20, 23);
+    let stream = driver
+        .upload_bytes(&data, &UploadOptions::new("squid").file_name("s.bin"))
+        .unwrap();
+    assert_downloads(&stream, &data);
+    let base64 = driver
+        .upload_base64_bytes(&data, &UploadOptions::new("squid").file_name("b.bin"))
+        .unwrap();
+    assert_downloads(&base64, &data);
+    // Tunnels are logged when they close: drop the client (and its connection pool).
+    drop(driver);
+    // (squid also logs the connection that checked it was listening, which sent nothing.)
+    let tunnels: Vec<String> = wait_for_lines(|| squid.access_log(), 3)
+        .into_iter()
+        .filter(|line| line != "- error:transaction-end-before-headers 0")
+        .collect();
+    assert!(!tunnels.is_empty(), "squid logged no tunnel");
+    for tunnel in &tunnels {
+        assert!(
+            [upload_front.addr(), api_front.addr()]
+                .iter()
+                .any(|addr| *tunnel == format!("CONNECT {addr} 200")),
+            "{tunnels:?}"
+        );
+    }
+    assert!(
+        tunnels
+            .iter()
+            .any(|t| t.contains(&upload_front.addr().to_string()))
+            && tunnels
+                .iter()
+                .any(|t| t.contains(&api_front.addr().to_string())),
+        "{tunnels:?}"
+    );
 }
