@@ -1931,7 +1931,8 @@ pub fn payload_too_large_413<D: Driver>() {
     }
 }
 
-/// A server that answers every connection with `answer` and closes it.
+/// A server that answers every connection with `answer` (after the request's head) and
+/// closes it.
 fn raw_server(answer: Vec<u8>) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -1940,9 +1941,18 @@ fn raw_server(answer: Vec<u8>) -> String {
             let Ok(mut stream) = stream else { return };
             let answer = answer.clone();
             std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-                let mut head = [0; 8192];
-                let _ = stream.read(&mut head);
+                // The whole request head first: closing with unread request bytes would
+                // reset the connection, and the client would see a lost connection instead
+                // of the answer.
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut buf = [0; 8192];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = stream.write_all(&answer);
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             });
