@@ -444,6 +444,9 @@ mod tests {
         }
     }
 
+    // WHATWG forms (spaces, tabs, backslashes, non-ASCII); the strict ASCII parser used
+    // without the `url` feature refuses those, see `url_check`'s tests.
+    #[cfg(feature = "url")]
     #[test]
     fn http_urls_are_kept_normalised() {
         let url = |text: &str| HttpUrl::new(text).map(|u| u.0);
