@@ -3,49 +3,15 @@
 //! Skipped with a notice when `curl` is not on PATH.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use kie_emulator::Emulator;
 use serde_json::{Value, json};
-
-const PNG_1X1_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-
-fn have_curl() -> bool {
-    let ok = Command::new("curl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("NOTICE: curl is not on PATH; skipping the curl-driven emulator tests");
-    }
-    ok
-}
-
-/// Runs curl with `args` (plus `-sS --noproxy *`); returns (HTTP status, body).
-fn curl(args: &[&str]) -> (u16, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut body = out.stdout;
-    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = std::str::from_utf8(&body[nl + 1..])
-        .unwrap()
-        .parse()
-        .unwrap();
-    body.truncate(nl);
-    (status, body)
-}
+use support::{PNG_1X1_B64, curl, have_curl};
 
 fn json_of(body: &[u8]) -> Value {
     serde_json::from_slice(body)

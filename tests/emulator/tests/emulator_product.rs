@@ -355,41 +355,6 @@ async fn the_binary_serves_generated_files_to_download_url() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn have_curl() -> bool {
-    let ok = Command::new("curl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("NOTICE: curl is not on PATH; skipping the curl checks");
-    }
-    ok
-}
-
-/// Runs curl with `args` (plus `-sS --noproxy *`); returns (HTTP status, body).
-fn curl(args: &[&str]) -> (u16, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut body = out.stdout;
-    let newline = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = std::str::from_utf8(&body[newline + 1..])
-        .unwrap()
-        .parse()
-        .unwrap();
-    body.truncate(newline);
-    (status, body)
-}
-
 /// Kills (by its own handle) and reaps the spawned emulator even if an assertion fails.
 struct KillOnDrop(std::process::Child);
 

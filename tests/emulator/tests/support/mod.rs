@@ -2,6 +2,7 @@
 //! proxy) and a hand-built multipart encoder. Nothing here comes from the kie-rs SDK.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kie_emulator::Emulator;
@@ -181,4 +182,40 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// Whether `curl` runs; says so once on stderr when it does not (the curl checks skip).
+pub fn have_curl() -> bool {
+    let ok = Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("NOTICE: curl is not on PATH; skipping the curl checks");
+    }
+    ok
+}
+
+/// Runs curl with `args` (plus `-sS --noproxy *`); returns (HTTP status, body).
+pub fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut body = out.stdout;
+    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let status = std::str::from_utf8(&body[nl + 1..])
+        .unwrap()
+        .parse()
+        .unwrap();
+    body.truncate(nl);
+    (status, body)
 }
