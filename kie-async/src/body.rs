@@ -18,13 +18,10 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use kie_proto::{
-    CallBudget, CallKind, Error, FrameEncoder, ProgressReporter, TimeoutReason, Timeouts,
-};
+use kie_proto::{CallBudget, Error, FrameEncoder, ProgressReporter, TimeoutReason};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 use tokio::time::Instant;
 
@@ -125,10 +122,10 @@ struct ActivityState {
 }
 
 impl Activity {
-    /// The budget of a call starting now.
-    pub(crate) fn new(timeouts: &Timeouts, kind: CallKind) -> Self {
+    /// The budget of one attempt.
+    pub(crate) fn new(budget: CallBudget) -> Self {
         Self(Arc::new(ActivityState {
-            budget: Mutex::new(CallBudget::new(timeouts, kind, now())),
+            budget: Mutex::new(budget),
             refused: std::sync::atomic::AtomicBool::new(false),
             earlier: tokio::sync::Notify::new(),
         }))
@@ -148,14 +145,6 @@ impl Activity {
         if after.is_some_and(|after| before.is_none_or(|before| after < before)) {
             self.0.earlier.notify_one();
         }
-    }
-
-    /// A new attempt starts now.
-    pub(crate) fn start_attempt(&self) {
-        self.0
-            .refused
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        self.update(|budget| budget.start_attempt(now()));
     }
 
     /// `bytes` moved just now.
@@ -202,15 +191,6 @@ impl Activity {
             .deadline()
     }
 
-    /// Whether a retry may sleep `wait` from now (the small-call limit).
-    pub(crate) fn may_wait(&self, wait: Duration) -> bool {
-        self.0
-            .budget
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .may_wait(now(), wait)
-    }
-
     /// Completes, with the rule that fired, once the budget's deadline has passed; never
     /// when no rule applies.
     pub(crate) async fn expired(&self) -> TimeoutReason {
@@ -235,7 +215,8 @@ impl Activity {
     }
 }
 
-fn now() -> std::time::Instant {
+/// Tokio's clock (so paused-clock tests work), as a `std::time::Instant`.
+pub(crate) fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
@@ -440,7 +421,8 @@ impl Stream for BodyStream {
 mod tests {
     use super::*;
     use futures_util::StreamExt as _;
-    use kie_proto::{ContentEncoding, FramedBody};
+    use kie_proto::{CallKind, ContentEncoding, FramedBody, Timeouts};
+    use std::time::Duration;
 
     async fn collect(
         body: FramedBody,
@@ -457,7 +439,7 @@ mod tests {
             slot: slot.clone(),
             path: None,
             progress: ProgressReporter::new(None, 0),
-            activity: Activity::new(&Timeouts::NONE, CallKind::Upload),
+            activity: Activity::new(CallBudget::new(&Timeouts::NONE, CallKind::Upload, now())),
         });
         let mut wire = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -479,11 +461,11 @@ mod tests {
     #[tokio::test]
     async fn huge_idle_timeout_never_fires_and_does_not_panic() {
         let huge = Timeouts::NONE.with_idle(Some(Duration::MAX));
-        let activity = Activity::new(&huge, CallKind::Upload);
+        let activity = Activity::new(CallBudget::new(&huge, CallKind::Upload, now()));
         let waited = tokio::time::timeout(Duration::from_millis(20), activity.expired()).await;
         assert!(waited.is_err(), "an idle limit of Duration::MAX fired");
         let tiny = Timeouts::NONE.with_idle(Some(Duration::from_millis(1)));
-        let activity = Activity::new(&tiny, CallKind::Upload);
+        let activity = Activity::new(CallBudget::new(&tiny, CallKind::Upload, now()));
         let waited = tokio::time::timeout(Duration::from_secs(5), activity.expired()).await;
         assert_eq!(
             waited.ok(),
@@ -497,7 +479,7 @@ mod tests {
     async fn bytes_moving_restart_the_idle_timer() {
         let limit = Duration::from_secs(10);
         let timeouts = Timeouts::NONE.with_idle(Some(limit));
-        let activity = Activity::new(&timeouts, CallKind::Upload);
+        let activity = Activity::new(CallBudget::new(&timeouts, CallKind::Upload, now()));
         let started = Instant::now();
         let feeder = {
             let activity = activity.clone();

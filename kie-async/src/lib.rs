@@ -61,7 +61,7 @@
 //! - `tracing` (on by default): each call is a `kie.call` span (operation, host, body
 //!   length) with an event per attempt, per retry decision (reason, wait, `Retry-After`)
 //!   and for the outcome, through [`tracing`](https://docs.rs/tracing); see
-//!   [`kie_proto::CallTrace`]. Never the key, a body or an answer.
+//!   [`kie_proto::driver::Call`]. Never the key, a body or an answer.
 //! - `aws-lc-rs` (on by default) or `ring`: the TLS crypto provider (see TLS above).
 //!
 //! Off by default, so a client that only uploads compiles only what it needs:

@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use kie_proto::driver::{Call, Moment, Next};
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    AttemptFailure, Body, CallKind, CallTrace, Error, FailureFacts, MAX_RESPONSE_BODY, Operation,
-    ProgressCallback, ProgressReporter, TlsFailure, TransportFailure,
+    AttemptFailure, Body, Error, FailureFacts, MAX_RESPONSE_BODY, Operation, ProgressCallback,
+    ProgressReporter, TimeoutReason, TlsFailure, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
-use crate::body::{Activity, AsyncReadSeek, BodyParts, BodyStream, Reader, Slot, SlotGuard};
+use crate::body::{Activity, AsyncReadSeek, BodyParts, BodyStream, Reader, Slot, SlotGuard, now};
 use crate::client::{FileStart, Inner, open_start};
 
 /// Where the content of a framed body comes from.
@@ -47,7 +48,7 @@ pub(crate) enum Content {
 
 impl Inner {
     /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
-    /// framed body.
+    /// framed body: the loop of kie-proto's [`Call`], which makes every decision.
     pub(crate) async fn run<O: Operation>(
         &self,
         op: &O,
@@ -55,66 +56,51 @@ impl Inner {
         progress: Option<ProgressCallback>,
     ) -> Result<O::Output, Error> {
         let request = op.to_request(&self.api)?;
-        let trace = CallTrace::start(&request);
-        let activity = Activity::new(&self.timeouts, CallKind::of(request.body()));
-        let mut attempt = 1;
+        let mut call = Call::new(&request, self.retry_policy, &self.timeouts, now())
+            .with_progress(progress)
+            .idempotent(op.is_idempotent());
         loop {
-            trace.attempt(attempt);
-            activity.start_attempt();
-            let failure = match self
-                .attempt(&request, &mut content, progress.clone(), attempt, &activity)
-                .await
-            {
+            let attempt = call.start_attempt(now())?;
+            let activity = Activity::new(attempt.budget);
+            let sent = self
+                .attempt(&request, &mut content, attempt.progress, &activity)
+                .await;
+            let wait = match sent {
                 Ok((status, headers, body)) => {
-                    let mut response = http::Response::new(&body[..]);
-                    *response.status_mut() = status;
-                    *response.headers_mut() = headers;
-                    match op.parse_response(response) {
-                        Ok(output) => {
-                            // Checked against what was sent; a mismatch is final.
-                            op.check_output(&output)?;
-                            trace.succeeded(attempt);
-                            return Ok(output);
-                        }
-                        Err(error) => AttemptFailure::Api(error),
+                    let mut answer = http::Response::new(&body[..]);
+                    *answer.status_mut() = status;
+                    *answer.headers_mut() = headers;
+                    match call.answered(op, answer, content.rewindable(), moment())? {
+                        Next::Done(output) => return Ok(output),
+                        Next::RetryAfter(wait) => wait,
                     }
                 }
-                Err(failure) => failure,
+                Err((failure, cut_by)) => {
+                    call.failed(failure, cut_by, content.rewindable(), moment())?
+                }
             };
-            // The small-call limit ends the call rather than sleep past it.
-            let delay = trace.after_failure(
-                &self.retry_policy,
-                attempt,
-                failure,
-                content.rewindable(),
-                kie_proto::random_unit(),
-                SystemTime::now(),
-                |wait| activity.may_wait(wait),
-            )?;
-            tokio::time::sleep(delay).await;
-            attempt += 1;
+            tokio::time::sleep(wait).await;
         }
     }
 
     /// One attempt: send, read at most [`MAX_RESPONSE_BODY`] bytes of the answer, all under
     /// the call's time budget (the first rule to expire ends the attempt and names itself).
+    /// A failure comes with the budget rule that cut the attempt, if one did.
     async fn attempt(
         &self,
         request: &http::Request<Body>,
         content: &mut Content,
-        progress: Option<ProgressCallback>,
-        attempt: u32,
+        progress: ProgressReporter,
         activity: &Activity,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptFailure> {
-        content.rewind().await?;
-        let (body, guard) = content.body(request.body(), progress, attempt, activity)?;
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), (AttemptFailure, Option<TimeoutReason>)> {
+        content.rewind().await.map_err(|failure| (failure, None))?;
+        let (body, guard) = content
+            .body(request.body(), progress, activity)
+            .map_err(|failure| (failure, None))?;
         let exchange = self.exchange(request, body, activity);
         let result = tokio::select! {
-            result = exchange => result,
-            reason = activity.expired() => Err(AttemptFailure::Transport {
-                kind: TransportFailure::Timeout,
-                source: Box::new(reason),
-            }),
+            result = exchange => result.map_err(|failure| (failure, None)),
+            reason = activity.expired() => Err((AttemptFailure::timed_out(reason), Some(reason))),
         };
         // The reader goes back to the content (to be sent again if it was never read), or is
         // dropped with the guard.
@@ -131,7 +117,7 @@ impl Inner {
             if result.is_err()
                 && let Some(error) = guard.0.lock().error.take()
             {
-                return Err(AttemptFailure::Fatal(error));
+                return Err((AttemptFailure::Fatal(error), None));
             }
         }
         result
@@ -212,8 +198,7 @@ impl Content {
     fn body(
         &mut self,
         body: &Body,
-        progress: Option<ProgressCallback>,
-        attempt: u32,
+        progress: ProgressReporter,
         activity: &Activity,
     ) -> Result<(reqwest::Body, Option<SlotGuard>), AttemptFailure> {
         let framed = match body {
@@ -232,8 +217,6 @@ impl Content {
             Body::Framed(framed) => framed,
         };
         let content_len = framed.content_len();
-        let mut reporter = ProgressReporter::new(progress, content_len);
-        reporter.start_attempt(attempt);
         let (prefix, reader, path, probe_eof) = match self {
             Content::None => (
                 Bytes::new(),
@@ -288,7 +271,7 @@ impl Content {
             probe_eof,
             slot: slot.clone(),
             path,
-            progress: reporter,
+            progress,
             activity: activity.clone(),
         });
         Ok((reqwest::Body::wrap_stream(stream), Some(SlotGuard(slot))))
@@ -342,6 +325,15 @@ impl Content {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// Now, as kie-proto's [`Call`] takes it (tokio's clock, so paused-clock tests work).
+fn moment() -> Moment {
+    Moment {
+        at: now(),
+        wall: SystemTime::now(),
+        random: kie_proto::random_unit(),
     }
 }
 

@@ -3,10 +3,11 @@
 
 use std::time::{Instant, SystemTime};
 
-use kie_proto::http::{HeaderValue, header, request};
+use kie_proto::driver::{Call, Moment, Next};
+use kie_proto::http::{HeaderValue, Response, header, request};
 use kie_proto::{
-    Api, AttemptFailure, Body, CallBudget, CallKind, CallTrace, Error, FramedBody, Operation,
-    ProgressCallback, ProgressReporter, RetryPolicy, Timeouts, TransportFailure,
+    Api, AttemptFailure, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter,
+    RetryPolicy, Timeouts,
 };
 use ureq::SendBody;
 
@@ -30,8 +31,9 @@ pub(crate) struct Transport {
     pub budget_sockets: bool,
 }
 
-/// Sends `operation` until it succeeds, fails for good, or the policy stops retrying.
-/// A framed body's content is read from `source`, which is rewound before every retry.
+/// Sends `operation` until it succeeds, fails for good, or the policy stops retrying: the
+/// loop of kie-proto's [`Call`], which makes every decision. A framed body's content is read
+/// from `source`, which is rewound before every retry.
 pub(crate) fn run<O: Operation>(
     transport: &Transport,
     api: &Api,
@@ -40,64 +42,44 @@ pub(crate) fn run<O: Operation>(
     progress: Option<ProgressCallback>,
 ) -> Result<O::Output, Error> {
     let request = operation.to_request(api)?;
-    let trace = CallTrace::start(&request);
+    let mut call = Call::new(
+        &request,
+        transport.retry,
+        &transport.timeouts,
+        Instant::now(),
+    )
+    .with_progress(progress)
+    .idempotent(operation.is_idempotent());
     let (head, body) = request.into_parts();
-    let mut reporter = ProgressReporter::new(progress, content_len(&body));
-    let mut budget = CallBudget::new(&transport.timeouts, CallKind::of(&body), Instant::now());
-    let mut attempt = 1;
     loop {
-        trace.attempt(attempt);
-        reporter.start_attempt(attempt);
-        budget.start_attempt(Instant::now());
-        let mut state = Some(AttemptState {
-            budget: budget.clone(),
-            expired: None,
-            body_complete: !matches!(body, Body::Framed(_)),
-            refused: false,
-            written: 0,
-        });
+        let attempt = call.start_attempt(Instant::now())?;
+        let mut progress = attempt.progress;
+        let mut state = Some(AttemptState::new(attempt.budget, &body));
         let sent = socket::with_attempt(&mut state, || {
-            send_once(transport, &head, &body, source, &mut reporter)
+            send_once(transport, &head, &body, source, &mut progress)
         });
-        let expired = state.and_then(|state| state.expired);
-        let failure = match (sent, expired) {
-            (Ok(answer), _) => match parse(operation, answer) {
-                Ok(output) => {
-                    // Checked against what was sent; a mismatch is final.
-                    operation.check_output(&output)?;
-                    trace.succeeded(attempt);
-                    return Ok(output);
+        let cut_by = state.and_then(|state| state.expired);
+        let wait = match sent {
+            Ok((parts, answer)) => {
+                let answer = Response::from_parts(parts, answer.as_slice());
+                match call.answered(operation, answer, source.can_rewind(), moment())? {
+                    Next::Done(output) => return Ok(output),
+                    Next::RetryAfter(wait) => wait,
                 }
-                Err(error) => AttemptFailure::Api(error),
-            },
-            // The budget's rule, when one ended the attempt, is the cause to report.
-            (Err(AttemptFailure::Transport { .. }), Some(reason)) => AttemptFailure::Transport {
-                kind: TransportFailure::Timeout,
-                source: Box::new(reason),
-            },
-            (Err(failure), _) => failure,
+            }
+            Err(failure) => call.failed(failure, cut_by, source.can_rewind(), moment())?,
         };
-        // The small-call limit ends the call rather than sleep past it.
-        let wait = trace.after_failure(
-            &transport.retry,
-            attempt,
-            failure,
-            source.can_rewind(),
-            kie_proto::random_unit(),
-            SystemTime::now(),
-            |wait| budget.may_wait(Instant::now(), wait),
-        )?;
         source.rewind().map_err(|e| source.io_error(e))?;
         std::thread::sleep(wait);
-        attempt += 1;
     }
 }
 
-/// Content bytes of the body (what progress counts).
-fn content_len(body: &Body) -> u64 {
-    match body {
-        Body::Framed(framed) => framed.content_len(),
-        Body::Empty | Body::Complete(_) => 0,
+/// Now, as kie-proto's [`Call`] takes it.
+fn moment() -> Moment {
+    Moment {
+        at: Instant::now(),
+        wall: SystemTime::now(),
+        random: kie_proto::random_unit(),
     }
 }
 
@@ -142,17 +124,6 @@ fn send_framed(
         return Err(AttemptFailure::Fatal(failure));
     }
     result.map_err(TransportError::into_failure)
-}
-
-/// Lets the operation judge the answer.
-fn parse<O: Operation>(
-    operation: &O,
-    (parts, body): Answer,
-) -> Result<O::Output, kie_proto::ApiError> {
-    operation.parse_response(kie_proto::http::Response::from_parts(
-        parts,
-        body.as_slice(),
-    ))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use kie_proto::driver::{AnswerHead, next_answer_head, skip_interim};
 use kie_proto::{CallBudget, TimeoutReason};
 use ureq::Error;
 use ureq::unversioned::transport::{
@@ -48,6 +49,19 @@ pub(crate) struct AttemptState {
     pub refused: bool,
     /// Wire bytes written to the socket in this attempt.
     pub written: u64,
+}
+
+impl AttemptState {
+    /// The state of an attempt under `budget` that sends `body`.
+    pub(crate) fn new(budget: CallBudget, body: &kie_proto::Body) -> Self {
+        AttemptState {
+            budget,
+            expired: None,
+            body_complete: !matches!(body, kie_proto::Body::Framed(_)),
+            refused: false,
+            written: 0,
+        }
+    }
 }
 
 thread_local! {
@@ -198,22 +212,38 @@ fn peer_stopped_reading(error: &io::Error) -> bool {
 }
 
 impl BudgetTcpTransport {
-    /// Whether, while this attempt's body is going out, the server has already started a
-    /// plain-HTTP answer (`HTTP/` waiting in the socket): it answered before reading the
-    /// whole body (a 413 then a graceful close, as nginx does), so the rest is not sent.
-    /// Through TLS the bytes are encrypted and never match: there an early answer is found
-    /// only when a write fails.
+    /// Whether, while this attempt's body is going out, the server has already started its
+    /// final plain-HTTP answer: it answered before reading the whole body (a 413 then a
+    /// graceful close, as nginx does), so the rest is not sent. Interim answers (`100
+    /// Continue`, sent twice by Python's `http.server`; `103 Early Hints`; `102
+    /// Processing`) are skipped: the body goes on. Only a complete final status line counts
+    /// (kie-proto's [`skip_interim`]). Through TLS the bytes are encrypted and never match:
+    /// there an early answer is found only when a write fails.
     fn answered_early(&self) -> bool {
         let sending_body = attempt(|state| !state.body_complete && state.written > 0);
         if sending_body != Some(true) || self.stream.set_nonblocking(true).is_err() {
             return false;
         }
-        let mut head = [0u8; 5];
+        let mut head = [0u8; PEEK_LEN];
         let peeked = self.stream.peek(&mut head);
         let restored = self.stream.set_nonblocking(false);
-        matches!(peeked, Ok(5)) && head == *b"HTTP/" && restored.is_ok()
+        let Ok(peeked) = peeked else {
+            return false;
+        };
+        let (_, next) = skip_interim(&head[..peeked]);
+        restored.is_ok()
+            && matches!(
+                next,
+                AnswerHead::Final { .. } | AnswerHead::SwitchingProtocols
+            )
     }
 }
+
+/// How many waiting answer bytes [`BudgetTcpTransport::answered_early`] looks at: room for a
+/// few interim answers with headers (a `103 Early Hints` with several `Link` fields) before
+/// the final status line. Interim answers longer than this leave the body going out, as if
+/// nothing had arrived.
+const PEEK_LEN: usize = 4096;
 
 impl Transport for BudgetTcpTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
@@ -318,21 +348,64 @@ impl<In: Transport> Connector<In> for ReparseConnector {
     }
 }
 
-/// A connection on which an answer ureq holds but did not parse is parsed before ureq
-/// waits for more bytes.
+/// A connection on which ureq is shown the answer in a shape it reads right, at the right
+/// time.
 ///
-/// After a refusal (a 413) in answer to `Expect: 100-continue`, ureq reads the refusal
-/// while waiting for `100 Continue`, then waits for more input before parsing it, until
-/// the server closes (nginx: 5 s later, and through TLS without `close_notify`, so the
-/// answer was lost as a broken connection). Here ureq is let to parse once more before
-/// blocking; if that makes no progress, it waits for bytes as usual. This sits on the
-/// decrypted side of TLS: the input that matters is the plaintext ureq reads.
+/// - An answer ureq holds but did not parse is parsed before ureq waits for more bytes.
+///   After a refusal (a 413) in answer to `Expect: 100-continue`, ureq reads the refusal
+///   while waiting for `100 Continue`, then waits for more input before parsing it, until
+///   the server closes (nginx: 5 s later, and through TLS without `close_notify`, so the
+///   answer was lost as a broken connection). Here ureq is let to parse once more before
+///   blocking; if that makes no progress, it waits for bytes as usual.
+/// - While an attempt waits for its final answer, interim answers ureq would take wrongly
+///   are dropped before it sees them (RFC 9110 §15.2: a client reads any number of 1xx
+///   answers before the final one). Waiting for `100 Continue`, ureq takes a 1xx with
+///   header fields (a `103 Early Hints` with `Link`), even one still arriving, for the
+///   final answer and never sends the body; and it refuses a `100 Continue` with header
+///   fields. A bare `100 Continue` is left to ureq (it ends ureq's wait for one), and an
+///   answer head still arriving is completed before ureq sees it.
+///
+/// This sits on the decrypted side of TLS: the input that matters is the plaintext ureq
+/// reads.
 #[derive(Debug)]
 pub(crate) struct ReparseTransport<T> {
     inner: T,
     /// The unconsumed input length for which ureq was already let to parse again without
     /// new bytes.
     reparsed: Option<usize>,
+}
+
+/// The longest answer head [`ReparseTransport`] completes before ureq sees it; past this,
+/// ureq sees it as it is (and reports a header section that is too large).
+const MAX_HELD_HEAD: usize = 16 * 1024;
+
+impl<T: Transport> ReparseTransport<T> {
+    /// Drops, from the front of ureq's input, the complete interim answers ureq would take
+    /// wrongly. Returns whether the input now starts with an answer head still arriving,
+    /// which ureq must not see yet. Only inside an attempt, before its final answer's head
+    /// (afterwards the input is the answer's body, whatever its bytes).
+    fn tidy_answer_head(&mut self) -> bool {
+        let awaiting_head = attempt(|state| !state.budget.is_answer_head_received());
+        if awaiting_head != Some(true) {
+            return false;
+        }
+        loop {
+            let input = self.inner.buffers().input();
+            if input.len() > MAX_HELD_HEAD {
+                return false;
+            }
+            match next_answer_head(input) {
+                AnswerHead::Interim {
+                    status: 100,
+                    has_headers: false,
+                    ..
+                } => return false,
+                AnswerHead::Interim { len, .. } => self.inner.buffers().input_consume(len),
+                AnswerHead::Incomplete => return !input.is_empty(),
+                _ => return false,
+            }
+        }
+    }
 }
 
 impl<T: Transport> Transport for ReparseTransport<T> {
@@ -344,13 +417,30 @@ impl<T: Transport> Transport for ReparseTransport<T> {
         self.inner.transmit_output(amount, timeout)
     }
 
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        let unconsumed = self.inner.buffers().input().len();
-        if unconsumed > 0 && self.reparsed != Some(unconsumed) {
-            self.reparsed = Some(unconsumed);
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        if !self.tidy_answer_head() && self.inner.buffers().can_use_input() {
             return Ok(true);
         }
-        self.inner.await_input(timeout)
+        self.await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        loop {
+            let held = self.tidy_answer_head();
+            let unconsumed = self.inner.buffers().input().len();
+            if unconsumed > 0 && !held && self.reparsed != Some(unconsumed) {
+                self.reparsed = Some(unconsumed);
+                return Ok(true);
+            }
+            if !self.inner.await_input(timeout)? {
+                return Ok(false);
+            }
+            // New bytes: ureq parses them (and, if that makes no progress, once more
+            // before it blocks again).
+            if !self.tidy_answer_head() && !self.inner.buffers().input().is_empty() {
+                return Ok(true);
+            }
+        }
     }
 
     fn is_open(&mut self) -> bool {

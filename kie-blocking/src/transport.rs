@@ -212,6 +212,10 @@ fn ureq_facts<'a>(
             return Some(io);
         }
         E::Other(inner) => return Some(&**inner),
+        E::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+            facts.timed_out = true;
+            facts.connecting = true;
+        }
         E::Timeout(_) | E::BodyStalled => facts.timed_out = true,
         E::HostNotFound | E::ConnectionFailed => facts.connecting = true,
         E::ConnectProxyFailed(reason) => facts.proxy_refused = Some(proxy_status(reason)),

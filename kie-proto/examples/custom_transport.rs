@@ -7,19 +7,23 @@
 //!
 //! The file is streamed through the body's `FrameEncoder` in 64 KiB chunks (constant memory
 //! for any size), the answer is read (by `Content-Length`, chunked, or until close; at most
-//! `MAX_RESPONSE_BODY` bytes) and parsed by the operation. Then the credits are fetched.
-//! Plain `http://` only: TLS is a driver's business, not the protocol's.
+//! `MAX_RESPONSE_BODY` bytes) and parsed by the operation. Then the credits are fetched,
+//! with retries: kie-proto's `driver::Call` decides whether and when to try again, the
+//! example only sleeps (`send_with_retries`, a dozen lines). Plain `http://` only: TLS is a
+//! driver's business, not the protocol's.
 
 use std::error::Error;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::time::{Instant, SystemTime};
 
+use kie_proto::driver::{Call, Moment, Next};
 use kie_proto::http::{self, Request, Response};
 use kie_proto::{
-    Api, ApiKey, Body, GetCredits, MAX_RESPONSE_BODY, Operation, SNIFF_LEN, UploadOptions,
-    UploadResult, random_u64,
+    Api, ApiKey, AttemptFailure, Body, FailureFacts, GetCredits, MAX_RESPONSE_BODY, Operation,
+    RetryPolicy, SNIFF_LEN, Timeouts, UploadOptions, UploadResult, random_u64, random_unit,
 };
 
 const CHUNK: usize = 64 * 1024;
@@ -60,11 +64,50 @@ pub fn upload_then_credits(api: &Api, path: &Path) -> Result<(UploadResult, f64)
     // The stored size must be the size sent.
     upload.check_output(&result)?;
 
-    // 3. A second operation over the same transport.
-    let request = GetCredits.to_request(api)?;
-    let response = send(&request, &[], &mut std::io::empty())?;
-    let credits = GetCredits.parse_response(borrowed(&response))?;
+    // 3. A second operation over the same transport, retried by kie-proto's rules.
+    let credits = send_with_retries(api, &GetCredits, RetryPolicy::default())?;
     Ok((result, credits))
+}
+
+/// Sends an operation without streamed content until kie-proto's [`Call`] says it is done:
+/// retryable refusals (429, 5xx) and network failures are sent again after the policy's
+/// wait; everything else is final.
+pub fn send_with_retries<O: Operation>(
+    api: &Api,
+    operation: &O,
+    policy: RetryPolicy,
+) -> Result<O::Output, Box<dyn Error>> {
+    let request = operation.to_request(api)?;
+    let mut call = Call::new(&request, policy, &Timeouts::NONE, Instant::now())
+        .idempotent(operation.is_idempotent());
+    loop {
+        call.start_attempt(Instant::now())?;
+        let sent = send(&request, &[], &mut std::io::empty());
+        let now = Moment {
+            at: Instant::now(),
+            wall: SystemTime::now(),
+            random: random_unit(),
+        };
+        let wait = match sent {
+            Ok(answer) => match call.answered(operation, borrowed(&answer), true, now)? {
+                Next::Done(output) => return Ok(output),
+                Next::RetryAfter(wait) => wait,
+            },
+            Err(error) => {
+                // What the error shows, for kie-proto to judge.
+                let mut facts = FailureFacts::new();
+                if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                    facts.saw_io(io.kind());
+                }
+                let failure = AttemptFailure::Transport {
+                    kind: facts.classify(),
+                    source: error.to_string().into(),
+                };
+                call.failed(failure, None, true, now)?
+            }
+        };
+        std::thread::sleep(wait);
+    }
 }
 
 /// One request on a fresh connection (`Connection: close`), one response back.

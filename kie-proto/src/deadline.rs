@@ -122,6 +122,8 @@ pub enum TimeoutReason {
         /// The small-call limit.
         limit: Duration,
     },
+    /// The caller's outer deadline passed (a wait for a task bounds every call it makes).
+    Deadline,
 }
 
 impl fmt::Display for TimeoutReason {
@@ -156,6 +158,7 @@ impl fmt::Display for TimeoutReason {
                 f,
                 "the call, retries included, took longer than {limit:?} (small-call timeout)"
             ),
+            TimeoutReason::Deadline => f.write_str("the caller's deadline passed"),
         }
     }
 }
@@ -183,6 +186,8 @@ pub struct CallBudget {
     /// The current low-speed window: its start (set by the first byte moved) and the bytes
     /// moved in it.
     window: Option<(Instant, u64)>,
+    /// The caller's outer deadline.
+    outer: Option<Instant>,
 }
 
 impl CallBudget {
@@ -198,7 +203,32 @@ impl CallBudget {
             request_sent: None,
             head_received: false,
             window: None,
+            outer: None,
         }
+    }
+
+    /// The same budget under the caller's outer `deadline` as well: an attempt under way is
+    /// cut at it ([`TimeoutReason::Deadline`]) and no wait may end past it.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.outer = deadline;
+        self
+    }
+
+    /// [`TimeoutReason::Deadline`] when the outer deadline has passed at `now`, or a small
+    /// call's limit ([`TimeoutReason::SmallCall`]): no attempt may start then.
+    pub fn deadline_passed(&self, now: Instant) -> Option<TimeoutReason> {
+        if self.outer.is_some_and(|deadline| now >= deadline) {
+            return Some(TimeoutReason::Deadline);
+        }
+        let limit = self.small_call_limit()?;
+        let end = self.call_start.checked_add(limit)?;
+        (now >= end).then_some(TimeoutReason::SmallCall { limit })
+    }
+
+    fn small_call_limit(&self) -> Option<Duration> {
+        (self.kind == CallKind::Small)
+            .then_some(self.timeouts.small_call)
+            .flatten()
     }
 
     /// A new attempt starts at `now`: the per-attempt rules start again; the small-call
@@ -206,6 +236,7 @@ impl CallBudget {
     pub fn start_attempt(&mut self, now: Instant) {
         *self = Self {
             call_start: self.call_start,
+            outer: self.outer,
             ..Self::new(&self.timeouts, self.kind, now)
         };
     }
@@ -259,6 +290,12 @@ impl CallBudget {
         self.request_sent.is_some()
     }
 
+    /// Whether the final answer's status line and headers arrived in this attempt (interim
+    /// 1xx answers do not count).
+    pub fn is_answer_head_received(&self) -> bool {
+        self.head_received
+    }
+
     fn low_speed(&self) -> Option<LowSpeed> {
         self.timeouts
             .low_speed
@@ -269,10 +306,9 @@ impl CallBudget {
     /// `None` when no rule applies. A driver waits for I/O at most until then.
     pub fn deadline(&self) -> Option<(Instant, TimeoutReason)> {
         let t = &self.timeouts;
-        let small = (self.kind == CallKind::Small)
-            .then_some(t.small_call)
-            .flatten();
+        let small = self.small_call_limit();
         let candidates = [
+            self.outer.map(|at| (at, TimeoutReason::Deadline)),
             small.and_then(|limit| {
                 Some((
                     self.call_start.checked_add(limit)?,
@@ -323,16 +359,17 @@ impl CallBudget {
             .map(|(at, _)| at.saturating_duration_since(now))
     }
 
-    /// Whether a retry may sleep `wait` from `now`: false when the small-call limit would
-    /// pass first (the call then ends with the failure it has).
+    /// Whether a retry may sleep `wait` from `now`: false when the small-call limit or the
+    /// outer deadline would pass first (the call then ends with the failure it has).
     pub fn may_wait(&self, now: Instant, wait: Duration) -> bool {
-        match (self.kind, self.timeouts.small_call) {
-            (CallKind::Small, Some(limit)) => match self.call_start.checked_add(limit) {
-                Some(end) => now.checked_add(wait).is_some_and(|ready| ready < end),
-                None => true, // a limit past the end of time is no limit
-            },
-            _ => true,
-        }
+        let Some(ready) = now.checked_add(wait) else {
+            return self.outer.is_none() && self.small_call_limit().is_none();
+        };
+        let small_end = self
+            .small_call_limit()
+            .and_then(|limit| self.call_start.checked_add(limit));
+        // A limit past the end of time is no limit.
+        small_end.is_none_or(|end| ready < end) && self.outer.is_none_or(|end| ready < end)
     }
 }
 

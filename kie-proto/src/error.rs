@@ -125,6 +125,7 @@ impl TransportFailure {
             TransportFailure::ConnectionLost => {
                 "the connection to KIE.AI broke before an answer arrived".to_owned()
             }
+            TransportFailure::ConnectTimeout => "could not connect to KIE.AI in time".to_owned(),
             TransportFailure::Timeout => "KIE.AI did not answer in time".to_owned(),
             TransportFailure::Tls(_) => "the TLS handshake with KIE.AI failed".to_owned(),
             TransportFailure::MalformedAnswer => {
@@ -151,6 +152,9 @@ impl TransportFailure {
                 "the proxy does not allow this connection; check its rules or use another proxy"
             }
             TransportFailure::ConnectionLost => "retrying later may help",
+            TransportFailure::ConnectTimeout => {
+                "check the network, the base URLs and any proxy (or raise the connect timeout)"
+            }
             TransportFailure::Timeout => "raise the timeouts for large files",
             TransportFailure::Tls(reason) => reason.reason(),
             TransportFailure::MalformedAnswer => {

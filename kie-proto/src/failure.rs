@@ -68,7 +68,8 @@ pub struct FailureFacts {
     pub io: Option<io::ErrorKind>,
     /// A timeout of the client fired (connect, read, write or overall).
     pub timed_out: bool,
-    /// The failure happened while connecting (TCP, proxy, TLS), before the request was sent.
+    /// The failure happened while connecting (resolving, TCP, proxy, TLS), before the
+    /// request was sent; with `timed_out`, a connect timeout.
     pub connecting: bool,
     /// A TLS error was in the chain, and what it said.
     pub tls: Option<TlsFailure>,
@@ -109,7 +110,7 @@ impl FailureFacts {
 
     /// The one judgement of these facts. In order: a request that could not be sent; a
     /// TLS failure (final: the same certificate comes back); a proxy's refusal (final); a
-    /// timeout; a malformed answer (final: see [`TransportFailure::MalformedAnswer`]); a
+    /// timeout (while connecting: nothing was sent); a malformed answer (final: see [`TransportFailure::MalformedAnswer`]); a
     /// failure to connect (to the proxy, when one is used); else a connection lost.
     ///
     /// ```
@@ -131,7 +132,11 @@ impl FailureFacts {
             return TransportFailure::ProxyRefused { status };
         }
         if self.timed_out {
-            return TransportFailure::Timeout;
+            return if self.connecting {
+                TransportFailure::ConnectTimeout
+            } else {
+                TransportFailure::Timeout
+            };
         }
         if self.malformed_answer {
             return TransportFailure::MalformedAnswer;
@@ -226,7 +231,7 @@ mod tests {
                     f.connecting = true;
                     f.timed_out = true;
                 }),
-                T::Timeout,
+                T::ConnectTimeout,
                 true,
             ),
             (

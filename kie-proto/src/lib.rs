@@ -35,8 +35,8 @@
 //!   default port dropped, an empty path made `/`, everything else sent as written — and
 //!   refuses the rest ([`InvalidInput::UrlInvalid`] says why).
 //! - `webhook`: the `webhook` module (HMAC-SHA256 through `hmac` and `sha2`).
-//! - `tracing` (off here, on in the drivers): [`CallTrace`] reports calls, attempts, retry
-//!   decisions and outcomes through `tracing`.
+//! - `tracing` (off here, on in the drivers): a [`driver::Call`] reports its attempts, retry
+//!   decisions and outcome through `tracing`.
 //!
 //! # A complete request/response cycle
 //! ```
@@ -85,6 +85,7 @@ mod common;
 mod config;
 mod data_url;
 mod deadline;
+pub mod driver;
 mod error;
 mod failure;
 mod input;
@@ -133,7 +134,6 @@ pub use proxy::{ProxyRules, ProxySetting, ProxyUrl};
 pub use random::{random_u64, random_unit};
 pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
 pub use retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable, TransportFailure};
-pub use trace::CallTrace;
 pub use upload::{Base64Form, Base64Upload, StreamUpload, UploadResult, UrlUpload};
 
 /// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.

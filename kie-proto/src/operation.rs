@@ -37,6 +37,15 @@ pub trait Operation {
         let _ = output;
         Ok(())
     }
+
+    /// Whether sending the request twice does no harm. Every upload and read is (a second
+    /// upload to the same path replaces the first); creating a paid task is not. A driver
+    /// retries an operation that is not only when the failure proves the request never
+    /// reached the service
+    /// ([`AttemptFailure::may_have_reached_service`](crate::AttemptFailure::may_have_reached_service)).
+    fn is_idempotent(&self) -> bool {
+        true
+    }
 }
 
 /// A request with the headers every operation sends.

@@ -45,7 +45,11 @@ pub enum TransportFailure {
     },
     /// The connection broke before a complete answer arrived.
     ConnectionLost,
-    /// A timeout fired (connect, idle read or overall).
+    /// No connection could be made in time (resolving the host and connecting, TCP, to the
+    /// service or to the proxy). Nothing was sent.
+    ConnectTimeout,
+    /// A timeout fired once connected (an idle read or write, the answer, the low-speed
+    /// rule, overall): the request may have reached the service.
     Timeout,
     /// The TLS handshake failed, for this reason. Never retried: the same certificate comes
     /// back.
@@ -67,6 +71,7 @@ impl Retryable for TransportFailure {
         matches!(
             self,
             TransportFailure::Connect
+                | TransportFailure::ConnectTimeout
                 | TransportFailure::ProxyUnreachable
                 | TransportFailure::ConnectionLost
                 | TransportFailure::Timeout
@@ -74,7 +79,7 @@ impl Retryable for TransportFailure {
     }
 }
 
-/// Why one attempt failed, as a driver reports it to [`RetryPolicy::after_failure`].
+/// Why one attempt failed, as a driver reports it to [`Call::failed`](crate::driver::Call::failed).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AttemptFailure {
@@ -128,6 +133,40 @@ impl AttemptFailure {
             }
             AttemptFailure::Transport { kind, .. } => format!("transport: {kind:?}"),
             AttemptFailure::Fatal(_) => "fatal".to_owned(),
+        }
+    }
+
+    /// Whether the request may have reached the service: false only when the failure
+    /// proves it did not — no connection was made (refused, DNS, unreachable, connect
+    /// timeout, a TLS handshake or a proxy that failed), the request could not be sent, or
+    /// the service refused it unprocessed (429 rate limit, 455 maintenance). A timeout, a
+    /// reset or a 5xx once the request may have arrived all count as "may have": an
+    /// operation that must not run twice ([`Operation::is_idempotent`](crate::Operation::is_idempotent))
+    /// is not retried after them.
+    ///
+    /// ```
+    /// use kie_proto::{AttemptFailure, TransportFailure};
+    /// let refused = AttemptFailure::Transport { kind: TransportFailure::Connect, source: "refused".into() };
+    /// assert!(!refused.may_have_reached_service());
+    /// let lost = AttemptFailure::Transport { kind: TransportFailure::ConnectionLost, source: "reset".into() };
+    /// assert!(lost.may_have_reached_service());
+    /// ```
+    pub fn may_have_reached_service(&self) -> bool {
+        match self {
+            AttemptFailure::Api(error) => !matches!(
+                error.kind,
+                crate::ErrorKind::RateLimited | crate::ErrorKind::Maintenance
+            ),
+            AttemptFailure::Transport { kind, .. } => !matches!(
+                kind,
+                TransportFailure::Connect
+                    | TransportFailure::ConnectTimeout
+                    | TransportFailure::ProxyUnreachable
+                    | TransportFailure::ProxyRefused { .. }
+                    | TransportFailure::Tls(_)
+                    | TransportFailure::Unsendable
+            ),
+            AttemptFailure::Fatal(_) => true,
         }
     }
 
@@ -278,66 +317,6 @@ impl RetryPolicy {
             .saturating_mul(1 << exponent)
             .min(self.max_delay)
     }
-
-    /// The whole step after attempt number `attempt` (1 for the first) failed: `Ok(wait)` to
-    /// sleep for `wait` and send again, `Err` with the final error otherwise.
-    ///
-    /// The policy is asked with [`decide`](Self::decide) (`random` and `now` as there). When
-    /// it says give up, the error is the failure's own ([`AttemptFailure::into_error`]);
-    /// when it says retry but the content cannot be sent again (`can_resend` false: a
-    /// reader already read from), the error is [`Error::NotRewindable`] around it.
-    ///
-    /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use kie_proto::{AttemptFailure, Error, RetryPolicy, TransportFailure};
-    /// let policy = RetryPolicy::default();
-    /// let now = SystemTime::UNIX_EPOCH;
-    /// let timeout = || AttemptFailure::Transport {
-    ///     kind: TransportFailure::Timeout,
-    ///     source: "read timed out".into(),
-    /// };
-    /// assert_eq!(policy.after_failure(1, timeout(), true, 0.5, now).unwrap(), Duration::from_millis(250));
-    /// assert!(matches!(
-    ///     policy.after_failure(1, timeout(), false, 0.5, now),
-    ///     Err(Error::NotRewindable { .. })
-    /// ));
-    /// assert!(matches!(
-    ///     policy.after_failure(4, timeout(), true, 0.5, now),
-    ///     Err(Error::Transport { attempts: 4, .. })
-    /// ));
-    /// ```
-    pub fn after_failure(
-        &self,
-        attempt: u32,
-        failure: AttemptFailure,
-        can_resend: bool,
-        random: f64,
-        now: SystemTime,
-    ) -> Result<Duration, Error> {
-        self.after_failure_within(attempt, failure, can_resend, random, now, |_| true)
-    }
-
-    /// [`after_failure`](Self::after_failure) under a call's time budget: when `may_wait`
-    /// refuses the wait (a small call's limit would pass first, see
-    /// [`CallBudget::may_wait`](crate::CallBudget::may_wait)), the failure is final as it is.
-    pub fn after_failure_within(
-        &self,
-        attempt: u32,
-        failure: AttemptFailure,
-        can_resend: bool,
-        random: f64,
-        now: SystemTime,
-        may_wait: impl FnOnce(Duration) -> bool,
-    ) -> Result<Duration, Error> {
-        match self.decide(attempt, &failure, random, now) {
-            RetryDecision::GiveUp => Err(failure.into_error(attempt)),
-            RetryDecision::RetryAfter(wait) if !may_wait(wait) => Err(failure.into_error(attempt)),
-            RetryDecision::RetryAfter(_) if !can_resend => Err(Error::NotRewindable {
-                source: Box::new(failure.into_error(attempt)),
-            }),
-            RetryDecision::RetryAfter(wait) => Ok(wait),
-        }
-    }
 }
 
 /// `random × span`, with `random` clamped to `[0, 1]` (NaN reads as 0), never above `span`.
@@ -370,154 +349,6 @@ mod tests {
             redirect_host: None,
             attempts: 1,
         }
-    }
-
-    fn timeout() -> AttemptFailure {
-        AttemptFailure::Transport {
-            kind: TransportFailure::Timeout,
-            source: "read timed out".into(),
-        }
-    }
-
-    #[test]
-    fn a_wait_the_budget_refuses_ends_the_call_with_the_failure() {
-        let now = SystemTime::UNIX_EPOCH;
-        let policy = RetryPolicy::default();
-        let mut asked = None;
-        let error = policy
-            .after_failure_within(1, timeout(), false, 0.5, now, |wait| {
-                asked = Some(wait);
-                false
-            })
-            .unwrap_err();
-        // The budget was asked about the policy's own wait, and its "no" wins over the
-        // reader's (the failure is reported as it is, not as NotRewindable).
-        assert_eq!(asked, Some(Duration::from_millis(250)));
-        assert!(
-            matches!(error, Error::Transport { attempts: 1, .. }),
-            "{error:?}"
-        );
-        assert_eq!(
-            policy
-                .after_failure_within(1, timeout(), true, 0.5, now, |_| true)
-                .unwrap(),
-            Duration::from_millis(250)
-        );
-    }
-
-    #[test]
-    fn after_failure_waits_when_retryable_and_resendable() {
-        let now = SystemTime::UNIX_EPOCH;
-        let policy = RetryPolicy::default();
-        assert_eq!(
-            policy.after_failure(1, timeout(), true, 0.5, now).unwrap(),
-            Duration::from_millis(250)
-        );
-        let limited = api_error(
-            ErrorKind::RateLimited,
-            429,
-            Some(RetryAfter::Delay(Duration::from_secs(3))),
-        );
-        assert_eq!(
-            policy
-                .after_failure(2, AttemptFailure::Api(limited), true, 0.9, now)
-                .unwrap(),
-            Duration::from_secs(3)
-        );
-    }
-
-    #[test]
-    fn after_failure_not_resendable_is_not_rewindable() {
-        let now = SystemTime::UNIX_EPOCH;
-        let error = RetryPolicy::default()
-            .after_failure(2, timeout(), false, 0.5, now)
-            .unwrap_err();
-        let Error::NotRewindable { source } = error else {
-            panic!("expected NotRewindable, got {error:?}");
-        };
-        assert!(matches!(
-            *source,
-            Error::Transport {
-                kind: TransportFailure::Timeout,
-                attempts: 2,
-                ..
-            }
-        ));
-        let limited = api_error(ErrorKind::RateLimited, 429, None);
-        let error = RetryPolicy::default()
-            .after_failure(1, AttemptFailure::Api(limited), false, 0.5, now)
-            .unwrap_err();
-        assert!(matches!(&error, Error::NotRewindable { .. }));
-        assert_eq!(
-            error.api_error().map(|e| e.kind),
-            Some(ErrorKind::RateLimited)
-        );
-    }
-
-    #[test]
-    fn after_failure_not_retryable_reports_attempts() {
-        let now = SystemTime::UNIX_EPOCH;
-        let policy = RetryPolicy::default();
-        for can_resend in [true, false] {
-            let tls = AttemptFailure::Transport {
-                kind: TransportFailure::Tls(TlsFailure::UnknownIssuer),
-                source: "bad certificate".into(),
-            };
-            assert!(matches!(
-                policy.after_failure(1, tls, can_resend, 0.5, now),
-                Err(Error::Transport {
-                    kind: TransportFailure::Tls(TlsFailure::UnknownIssuer),
-                    attempts: 1,
-                    ..
-                })
-            ));
-            let refused = api_error(ErrorKind::Unauthorized, 401, None);
-            let error = policy
-                .after_failure(1, AttemptFailure::Api(refused), can_resend, 0.5, now)
-                .unwrap_err();
-            assert!(matches!(&error, Error::Api(api) if api.kind == ErrorKind::Unauthorized));
-        }
-    }
-
-    #[test]
-    fn after_failure_fatal_is_returned_as_is() {
-        let now = SystemTime::UNIX_EPOCH;
-        for can_resend in [true, false] {
-            let fatal = AttemptFailure::Fatal(Error::Io {
-                path: None,
-                source: std::io::ErrorKind::BrokenPipe.into(),
-            });
-            assert!(!fatal.is_retryable());
-            let error = RetryPolicy::default()
-                .after_failure(1, fatal, can_resend, 0.5, now)
-                .unwrap_err();
-            assert!(matches!(
-                &error,
-                Error::Io { path: None, source } if source.kind() == std::io::ErrorKind::BrokenPipe
-            ));
-        }
-    }
-
-    #[test]
-    fn after_failure_attempts_exhausted() {
-        let now = SystemTime::UNIX_EPOCH;
-        let policy = RetryPolicy::default().with_max_attempts(3);
-        assert!(policy.after_failure(2, timeout(), true, 0.5, now).is_ok());
-        for can_resend in [true, false] {
-            assert!(matches!(
-                policy.after_failure(3, timeout(), can_resend, 0.5, now),
-                Err(Error::Transport {
-                    kind: TransportFailure::Timeout,
-                    attempts: 3,
-                    ..
-                })
-            ));
-        }
-        let limited = api_error(ErrorKind::RateLimited, 429, None);
-        assert!(matches!(
-            RetryPolicy::never().after_failure(1, AttemptFailure::Api(limited), true, 0.5, now),
-            Err(Error::Api(_))
-        ));
     }
 
     #[test]

@@ -7,36 +7,23 @@
 //! else is recorded: never the API key, a header, a body, or an answer (so never a signed
 //! download link).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::Request;
 
 use crate::body::Body;
 use crate::error::Error;
-#[cfg(feature = "tracing")]
-use crate::retry::Retryable as _;
-use crate::retry::{AttemptFailure, RetryPolicy};
 
-/// The trace of one call, made by a driver from the call's request before the first attempt.
-///
-/// ```
-/// use kie_proto::{Api, ApiKey, CallTrace, GetCredits, Operation};
-/// let request = GetCredits.to_request(&Api::new(ApiKey::new("sk-example")?))?;
-/// let call = CallTrace::start(&request);
-/// call.attempt(1);
-/// // ... send, read, judge; on failure ask `call.after_failure(...)` instead of the policy ...
-/// call.succeeded(1);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// The trace of one call, kept by its [`Call`](crate::driver::Call).
 #[derive(Debug, Clone)]
-pub struct CallTrace {
+pub(crate) struct CallTrace {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
 }
 
 impl CallTrace {
     /// Opens the call's span: `operation` (the request path), `host`, `content_length`.
-    pub fn start(request: &Request<Body>) -> CallTrace {
+    pub(crate) fn start(request: &Request<Body>) -> CallTrace {
         #[cfg(not(feature = "tracing"))]
         let _ = request;
         CallTrace {
@@ -51,57 +38,45 @@ impl CallTrace {
     }
 
     /// Attempt `attempt` (1 for the first) starts.
-    pub fn attempt(&self, attempt: u32) {
+    pub(crate) fn attempt(&self, attempt: u32) {
         #[cfg(feature = "tracing")]
         tracing::debug!(parent: &self.span, attempt, "attempt");
         #[cfg(not(feature = "tracing"))]
         let _ = attempt;
     }
 
-    /// [`RetryPolicy::after_failure_within`], reporting its decision: `retry` with the reason, the
-    /// wait and the server's `Retry-After` (in milliseconds), or `failed` with the reason
-    /// and the final error.
-    #[allow(clippy::too_many_arguments)] // the policy's inputs, each a fact of this attempt
-    pub fn after_failure(
+    /// A retry after attempt `attempt` failed for `reason`: the wait and the server's
+    /// `Retry-After` (in milliseconds).
+    pub(crate) fn retry(
         &self,
-        policy: &RetryPolicy,
         attempt: u32,
-        failure: AttemptFailure,
-        can_resend: bool,
-        random: f64,
-        now: SystemTime,
-        may_wait: impl FnOnce(Duration) -> bool,
-    ) -> Result<Duration, Error> {
+        reason: &str,
+        wait: Duration,
+        retry_after: Option<Duration>,
+    ) {
         #[cfg(feature = "tracing")]
-        let (reason, retry_after) = (
-            failure.reason(),
-            failure.retry_after().map(|after| after.delay_from(now)),
+        tracing::info!(
+            parent: &self.span,
+            attempt,
+            reason,
+            wait_ms = millis(wait),
+            retry_after_ms = retry_after.map(millis),
+            "retry",
         );
-        let decision =
-            policy.after_failure_within(attempt, failure, can_resend, random, now, may_wait);
+        #[cfg(not(feature = "tracing"))]
+        let _ = (attempt, reason, wait, retry_after);
+    }
+
+    /// The call failed for good after `attempts` attempts, for `reason`, with `error`.
+    pub(crate) fn failed(&self, attempts: u32, reason: &str, error: &Error) {
         #[cfg(feature = "tracing")]
-        match &decision {
-            Ok(wait) => tracing::info!(
-                parent: &self.span,
-                attempt,
-                reason,
-                wait_ms = millis(*wait),
-                retry_after_ms = retry_after.map(millis),
-                "retry",
-            ),
-            Err(error) => tracing::info!(
-                parent: &self.span,
-                attempts = attempt,
-                reason,
-                error = %error,
-                "failed",
-            ),
-        }
-        decision
+        tracing::info!(parent: &self.span, attempts, reason, error = %error, "failed");
+        #[cfg(not(feature = "tracing"))]
+        let _ = (attempts, reason, error);
     }
 
     /// The call succeeded on attempt `attempt`.
-    pub fn succeeded(&self, attempt: u32) {
+    pub(crate) fn succeeded(&self, attempt: u32) {
         #[cfg(feature = "tracing")]
         tracing::debug!(parent: &self.span, attempts = attempt, "succeeded");
         #[cfg(not(feature = "tracing"))]

@@ -45,6 +45,9 @@ pub const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
 /// How often blocked socket operations wake to check the stop flag.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The pause between the pieces of a split write ([`Behaviour::Interim`]'s `segment`).
+const SEGMENT_PAUSE: Duration = Duration::from_millis(5);
+
 /// The largest request head the peer reads.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -102,6 +105,26 @@ pub enum Behaviour {
     /// Read the request head and the whole body, send these bytes as the answer (anything:
     /// a malformed status line, broken chunking, bad headers, a BOM, a JSON array), close.
     Answer(Vec<u8>),
+    /// Interim (1xx) answers around a final one, as Python's `http.server`, Werkzeug or a
+    /// CDN send them: read the request head, send `at_once` (asked for or not, before any
+    /// body byte is read), read the first `mid_after` body bytes, send `mid`, read the rest
+    /// of the body, send `after_body`, then `answer`, and close. The body read is kept
+    /// ([`ConnectionRecord::body`]). With `segment`, every write goes out `segment` bytes
+    /// at a time, 5 ms apart (answers split across TCP segments).
+    Interim {
+        /// Sent right after the request head (e.g. `103 Early Hints` then `100 Continue`).
+        at_once: Vec<u8>,
+        /// Body bytes read before `mid` is sent.
+        mid_after: u64,
+        /// Sent while the body is arriving (e.g. Werkzeug's second `100 Continue`).
+        mid: Vec<u8>,
+        /// Sent after the whole body was read (e.g. `102 Processing`).
+        after_body: Vec<u8>,
+        /// The final answer.
+        answer: Vec<u8>,
+        /// Bytes per write, when writes are split.
+        segment: Option<usize>,
+    },
 }
 
 /// How the peer ends a connection after an early answer.
@@ -194,6 +217,8 @@ pub struct ConnectionRecord {
     pub client_closed: Option<Instant>,
     /// When the peer let go of the connection.
     pub ended: Option<Instant>,
+    /// The request body bytes read, kept by [`Behaviour::Interim`] only (empty otherwise).
+    pub body: Vec<u8>,
 }
 
 impl ConnectionRecord {
@@ -326,6 +351,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                         accepted: Instant::now(),
                         client_closed: None,
                         ended: None,
+                        body: Vec::new(),
                     });
                     log.len() - 1
                 };
@@ -337,6 +363,11 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                         index,
                         deadline: Instant::now() + MAX_CONNECTION_LIFETIME,
                         pending: Vec::new(),
+                        keep_body: matches!(behaviour, Behaviour::Interim { .. }),
+                        segment: match &behaviour {
+                            Behaviour::Interim { segment, .. } => *segment,
+                            _ => None,
+                        },
                     };
                     // Every error ends the connection; the record says how far it got.
                     let _ = connection.serve(&behaviour);
@@ -377,8 +408,12 @@ struct Connection<'a> {
     shared: &'a Shared,
     index: usize,
     deadline: Instant,
-    /// Bytes read past the request head (the start of the body).
+    /// Bytes read past the request head (the start of the body) and not yet counted.
     pending: Vec<u8>,
+    /// Whether the body read is kept in the record.
+    keep_body: bool,
+    /// Bytes per write, when writes are split into segments.
+    segment: Option<usize>,
 }
 
 impl Connection<'_> {
@@ -432,7 +467,18 @@ impl Connection<'_> {
         }
     }
 
-    fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), Stop> {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let Some(segment) = self.segment else {
+            return self.write_whole(bytes);
+        };
+        for piece in bytes.chunks(segment.max(1)) {
+            self.write_whole(piece)?;
+            self.pause(SEGMENT_PAUSE)?;
+        }
+        Ok(())
+    }
+
+    fn write_whole(&mut self, mut bytes: &[u8]) -> Result<(), Stop> {
         while !bytes.is_empty() {
             self.check()?;
             match self.socket.write(bytes) {
@@ -496,13 +542,11 @@ impl Connection<'_> {
         Ok(())
     }
 
-    /// Reads body bytes until `limit` of them were read (counting those read with the
-    /// head), at most `step` per read, pausing `every` before each read.
+    /// Reads body bytes until `limit` of them were read in all (counting those read with
+    /// the head and by earlier calls), at most `step` per read, pausing `every` before each
+    /// read.
     fn read_body(&mut self, limit: u64, step: usize, every: Duration) -> Result<(), Stop> {
-        let already = self.pending.len() as u64;
-        let first = already.min(limit);
-        self.record(|r| r.body_received += first);
-        let mut done = first;
+        let mut done = self.record_body_read(limit);
         let mut buf = vec![0u8; step.clamp(1, 256 * 1024)];
         while done < limit {
             self.pause(every)?;
@@ -512,8 +556,29 @@ impl Connection<'_> {
             let n = self.read_some(&mut buf[..want])?;
             done += n as u64;
             self.record(|r| r.body_received += n as u64);
+            if self.keep_body {
+                self.record(|r| r.body.extend_from_slice(&buf[..n]));
+            }
         }
         Ok(())
+    }
+
+    /// Counts (and keeps, with `keep_body`) the body bytes that arrived with the head, up
+    /// to `limit` body bytes in all; returns the body bytes read so far.
+    fn record_body_read(&mut self, limit: u64) -> u64 {
+        let received = lock(&self.shared.log)[self.index].body_received;
+        let from_pending = usize::try_from(limit.saturating_sub(received))
+            .unwrap_or(usize::MAX)
+            .min(self.pending.len());
+        let taken: Vec<u8> = self.pending.drain(..from_pending).collect();
+        let keep = self.keep_body;
+        self.record(|r| {
+            r.body_received += taken.len() as u64;
+            if keep {
+                r.body.extend_from_slice(&taken);
+            }
+        });
+        received + taken.len() as u64
     }
 
     /// Reads and discards until the client hangs up or the peer stops.
@@ -595,6 +660,23 @@ impl Connection<'_> {
                         Ok(())
                     }
                 }
+            }
+            Behaviour::Interim {
+                at_once,
+                mid_after,
+                mid,
+                after_body,
+                answer,
+                segment: _,
+            } => {
+                self.socket.set_nodelay(true)?;
+                self.write_all(at_once)?;
+                self.read_body((*mid_after).min(len), 64 * 1024, Duration::ZERO)?;
+                self.write_all(mid)?;
+                self.read_body(len, 64 * 1024, Duration::ZERO)?;
+                self.write_all(after_body)?;
+                self.write_all(answer)?;
+                self.finish()
             }
             Behaviour::Answer(answer) => {
                 self.continue_if_asked()?;

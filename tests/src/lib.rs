@@ -20,6 +20,7 @@ pub use kie_emulator::*;
 pub mod hostile;
 
 pub mod connect_proxy;
+pub mod python_peer;
 pub mod real_servers;
 pub mod tls_front;
 

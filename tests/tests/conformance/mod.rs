@@ -234,6 +234,9 @@ macro_rules! conformance_suite {
             hostile_413_on_headers,
             hostile_413_on_headers_over_tls,
             hostile_malformed_answers,
+            hostile_interim_answers,
+            hostile_unasked_switching_protocols,
+            python_http_server,
             real_nginx_tls_front,
             real_nginx_body_limit,
             real_squid_tunnel,
@@ -2732,6 +2735,163 @@ pub fn hostile_413_on_headers_over_tls<D: Driver>() {
         "the refused body was sent again"
     );
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+const EARLY_HINTS: &[u8] =
+    b"HTTP/1.1 103 Early Hints\r\nLink: </kie.css>; rel=preload; as=style\r\nLink: </kie.js>; rel=preload; as=script\r\n\r\n";
+const PROCESSING: &[u8] = b"HTTP/1.1 102 Processing\r\n\r\n";
+
+/// One interim-answer scenario: `len` bytes uploaded to a peer that sends `at_once`, `mid`
+/// (after 256 KiB of the body) and `after_body` around the final answer, in `segment`-byte
+/// writes when set. The upload completes on the first attempt, with the body byte-exact,
+/// within a second (a client that takes an interim answer for the final one stops sending
+/// and waits for its 20 s idle limit).
+fn upload_through_interim<D: Driver>(
+    name: &str,
+    len: usize,
+    (at_once, mid, after_body): (&[u8], &[u8], &[u8]),
+    segment: Option<usize>,
+) {
+    let data = content(len, len as u64);
+    let peer = HostilePeer::start(Behaviour::Interim {
+        at_once: at_once.to_vec(),
+        mid_after: 256 << 10,
+        mid: mid.to_vec(),
+        after_body: after_body.to_vec(),
+        answer: upload_answer(data.len() as u64),
+        segment,
+    });
+    let (driver, _emulator) = hostile_client::<D>(&peer, tight(Duration::from_secs(20)));
+    let started = Instant::now();
+    let uploaded = driver
+        .upload_bytes(&data, &UploadOptions::new("h").file_name("h.bin"))
+        .unwrap_or_else(|error| panic!("{name}: {error:?}"));
+    let elapsed = started.elapsed();
+    assert_eq!(
+        uploaded.download_url, "https://files.example/h.bin",
+        "{name}"
+    );
+    let connections = peer.connections();
+    assert_eq!(connections.len(), 1, "{name}: sent again");
+    let body = &connections[0].body;
+    assert_eq!(
+        body.len() as u64,
+        connections[0].content_length.unwrap(),
+        "{name}"
+    );
+    // The file part's content starts after its headers (it follows the uploadPath part).
+    let file_part = body.windows(10).position(|w| w == b"filename=\"").unwrap();
+    let start = file_part
+        + body[file_part..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap()
+        + 4;
+    assert!(
+        body[start..].starts_with(&data),
+        "{name}: the content differs"
+    );
+    assert!(elapsed < Duration::from_secs(1), "{name}: took {elapsed:?}");
+}
+
+/// Interim (1xx) answers, as real servers send them, are read past (RFC 9110 §15.2): the
+/// body keeps going and the answer is the first final status. A second `100 Continue`
+/// while the body is under way (Werkzeug, Python's `http.server`); `103 Early Hints` with
+/// `Link` headers then `100 Continue` (a CDN); an unasked `100` at once and a
+/// `102 Processing` after the body (on a body too small for `Expect: 100-continue`); the
+/// same split across TCP segments.
+pub fn hostile_interim_answers<D: Driver>() {
+    let werkzeug = [CONTINUE, CONTINUE].concat();
+    let hints = [EARLY_HINTS, CONTINUE].concat();
+    let three = 3 << 20;
+    upload_through_interim::<D>(
+        "second 100 mid-body",
+        three,
+        (CONTINUE, CONTINUE, b""),
+        None,
+    );
+    upload_through_interim::<D>("103 then 100", three, (&hints, b"", b""), None);
+    upload_through_interim::<D>(
+        "103 and 102 everywhere",
+        three,
+        (&hints, EARLY_HINTS, PROCESSING),
+        None,
+    );
+    upload_through_interim::<D>(
+        "unasked 100, 102 after",
+        512 << 10,
+        (CONTINUE, b"", PROCESSING),
+        None,
+    );
+    upload_through_interim::<D>("two 100s at once", three, (&werkzeug, b"", b""), None);
+    upload_through_interim::<D>(
+        "split 103 then 100",
+        three,
+        (&hints, CONTINUE, PROCESSING),
+        Some(7),
+    );
+    upload_through_interim::<D>(
+        "split, small",
+        512 << 10,
+        (&hints, b"", PROCESSING),
+        Some(3),
+    );
+}
+
+/// Uploads to Python's own `http.server` (with Werkzeug's second `100 Continue`): 20
+/// uploads of 3 MiB (multipart, with `Expect: 100-continue`) and one base64 upload each
+/// complete on the first attempt, byte-exact as the server stored them, within a second.
+/// Skipped (with a line saying so) where `python3` is absent.
+pub fn python_http_server<D: Driver>() {
+    let Some(server) = kie_tests::python_peer::PythonUploadServer::start() else {
+        return;
+    };
+    let emulator = Emulator::start();
+    let settings = Settings {
+        upload_base_url: Some(server.base_url()),
+        ..tight(Duration::from_secs(20))
+    };
+    let driver: D = client(&emulator, &settings);
+    let mut slowest = Duration::ZERO;
+    for round in 0..20u64 {
+        let data = content(3 << 20, round);
+        let name = format!("python-{round}.bin");
+        let started = Instant::now();
+        let uploaded = driver
+            .upload_bytes(&data, &UploadOptions::new("py").file_name(&name))
+            .unwrap_or_else(|error| panic!("upload {round}: {error:?}"));
+        slowest = slowest.max(started.elapsed());
+        let (status, stored) = http_get(&uploaded.download_url);
+        assert_eq!(status, 200);
+        assert!(stored == data, "upload {round}: the stored bytes differ");
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest upload {slowest:?}"
+    );
+    let data = content(200 << 10, 99);
+    let uploaded = driver
+        .upload_base64_bytes(&data, &UploadOptions::new("py").file_name("python-b64.bin"))
+        .unwrap();
+    assert!(http_get(&uploaded.download_url).1 == data);
+}
+
+/// A `101 Switching Protocols` nobody asked for is a malformed answer: a transport failure
+/// after one attempt, never a success or a hang.
+pub fn hostile_unasked_switching_protocols<D: Driver>() {
+    let answer =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    let peer = HostilePeer::start(Behaviour::Answer(answer.to_vec()));
+    let (driver, _emulator) = hostile_client::<D>(&peer, tight(Duration::from_secs(5)));
+    let started = Instant::now();
+    let error = driver.credits().unwrap_err();
+    assert_eq!(
+        transport_kind(&error),
+        Some((TransportFailure::MalformedAnswer, 1)),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 /// Answers that are not HTTP: a transport failure (never a success, never a panic), quickly.
