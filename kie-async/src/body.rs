@@ -21,7 +21,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use kie_proto::{CallBudget, Error, FrameEncoder, ProgressReporter, TimeoutReason};
+use kie_proto::driver::{CallBudget, FrameEncoder, ProgressReporter};
+use kie_proto::{Error, TimeoutReason};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 use tokio::time::Instant;
 
@@ -421,7 +422,8 @@ impl Stream for BodyStream {
 mod tests {
     use super::*;
     use futures_util::StreamExt as _;
-    use kie_proto::{CallKind, ContentEncoding, FramedBody, Timeouts};
+    use kie_proto::driver::CallKind;
+    use kie_proto::{ContentEncoding, FramedBody, Timeouts};
     use std::time::Duration;
 
     async fn collect(

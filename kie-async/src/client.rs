@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kie_proto::driver::{ProxyRules, random_u64};
 use kie_proto::{
     Api, ClientConfig, ContentLengthMismatch, Error, GetCredits, GetDownloadUrl, HttpUrl,
-    InvalidInput, Operation, ProxyRules, RetryPolicy, Timeouts, TlsRoots, UploadOptions,
-    UploadPlan, UploadResult, random_u64,
+    InvalidInput, Operation, RetryPolicy, Timeouts, TlsRoots, UploadOptions, UploadPlan,
+    UploadResult,
 };
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -694,7 +695,7 @@ impl Client {
     /// Uploads exactly `len` bytes from `reader` as multipart, in constant memory.
     ///
     /// A reader cannot be rewound: a failure that the retry policy would retry is retried
-    /// only if nothing beyond the first [`SNIFF_LEN`](kie_proto::SNIFF_LEN) bytes (read up front for MIME
+    /// only if nothing beyond the first [`SNIFF_LEN`](kie_proto::driver::SNIFF_LEN) bytes (read up front for MIME
     /// detection) was read yet; otherwise the error is [`Error::NotRewindable`]. Upload a
     /// file or bytes to get retries in every case. A reader that ends before `len` bytes or
     /// has more is [`Error::ContentLength`].
@@ -759,7 +760,7 @@ impl Client {
             .map_err(|join| io(std::io::Error::other(join)))?
             .map_err(&io)?;
         let len = start.len;
-        let sniff = &start.content[..start.content.len().min(kie_proto::sniff_len(len))];
+        let sniff = &start.content[..start.content.len().min(kie_proto::driver::sniff_len(len))];
         ContentLengthMismatch::check_prefix(sniff.len(), len)?;
         let source_name = path.file_name().and_then(|name| name.to_str());
         let plan = options.plan(source_name, sniff, random_u64())?;
@@ -778,7 +779,7 @@ impl Client {
         form: Form,
     ) -> Result<UploadResult, Error> {
         options.validate()?;
-        let sniff = &bytes[..kie_proto::sniff_len(bytes.len() as u64)];
+        let sniff = &bytes[..kie_proto::driver::sniff_len(bytes.len() as u64)];
         let plan = options.plan(None, sniff, random_u64())?;
         let len = bytes.len() as u64;
         self.upload(plan, len, Content::Bytes(bytes), options, form)
@@ -858,7 +859,7 @@ pub(crate) struct FileStart {
 /// `declared` by an earlier attempt), then its start. A file shorter than the read buffer
 /// ([`CHUNK`](crate::body::CHUNK)) is read whole with one byte more, which is the
 /// end-of-file check, and closed; a larger one has its first
-/// [`sniff_len`](kie_proto::sniff_len) bytes read for MIME detection on a first open, none
+/// [`sniff_len`](kie_proto::driver::sniff_len) bytes read for MIME detection on a first open, none
 /// on a reopen. Content past the declared length is kept (the encoder reports it).
 pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<FileStart> {
     use std::io::Read as _;
@@ -880,7 +881,7 @@ pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<
     let want = if whole {
         len as usize + 1
     } else if declared.is_none() {
-        kie_proto::sniff_len(len)
+        kie_proto::driver::sniff_len(len)
     } else {
         0
     };
@@ -912,7 +913,7 @@ pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<
     })
 }
 
-/// Reads the start of the content for MIME detection: [`kie_proto::sniff_len`]`(len)`
+/// Reads the start of the content for MIME detection: [`kie_proto::driver::sniff_len`]`(len)`
 /// bytes, fewer if the source ends first, which is then checked with
 /// [`ContentLengthMismatch::check_prefix`] (a source shorter than declared fails before
 /// anything is sent).
@@ -921,7 +922,7 @@ async fn read_prefix<R: AsyncRead + Unpin + ?Sized>(
     len: u64,
     io: impl Fn(std::io::Error) -> Error,
 ) -> Result<Bytes, Error> {
-    let want = kie_proto::sniff_len(len);
+    let want = kie_proto::driver::sniff_len(len);
     let mut prefix = vec![0; want];
     let mut filled = 0;
     while filled < want {
@@ -1073,7 +1074,7 @@ mod tests {
         let large = dir.join("large");
         std::fs::write(&large, vec![7; crate::body::CHUNK])?;
         let first = open_start(&large, None)?;
-        assert_eq!(first.content.len(), kie_proto::SNIFF_LEN);
+        assert_eq!(first.content.len(), kie_proto::driver::SNIFF_LEN);
         assert!(first.rest.is_some());
         let reopened = open_start(&large, Some(crate::body::CHUNK as u64))?;
         assert!(reopened.content.is_empty() && reopened.rest.is_some());

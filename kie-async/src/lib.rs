@@ -36,7 +36,7 @@
 //!   sent to the proxy as is, API key included.
 //! - Failures are named from the whole source chain of reqwest's error (a certificate's
 //!   reason, a proxy's 407, hyper's verdict on a malformed answer), by kie-proto's
-//!   [`FailureFacts`](kie_proto::FailureFacts); see [`TransportFailure`].
+//!   [`FailureFacts`](kie_proto::driver::FailureFacts); see [`TransportFailure`].
 //! - Cancellation: dropping an upload future closes its file at once and aborts the
 //!   request; a single upload spawns no task (only the open of a file runs on tokio's
 //!   blocking pool, before the request). [`Client::upload_many`] runs each upload as a

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use kie_proto::driver::{AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter};
 use kie_proto::driver::{Call, Moment, Next};
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{
-    AttemptFailure, Body, Error, FailureFacts, MAX_RESPONSE_BODY, Operation, ProgressCallback,
-    ProgressReporter, TimeoutReason, TlsFailure, TransportFailure,
+    Body, Error, Operation, ProgressCallback, TimeoutReason, TlsFailure, TransportFailure,
 };
 use tokio::io::AsyncSeekExt as _;
 
@@ -333,7 +333,7 @@ fn moment() -> Moment {
     Moment {
         at: now(),
         wall: SystemTime::now(),
-        random: kie_proto::random_unit(),
+        random: kie_proto::driver::random_unit(),
     }
 }
 

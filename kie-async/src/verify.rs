@@ -8,7 +8,8 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use kie_proto::{ContentDigest, Digest, DownloadCheck, Error, UploadResult};
+use kie_proto::driver::{ContentDigest, DownloadCheck};
+use kie_proto::{Digest, Error, UploadResult};
 
 use crate::body::CHUNK;
 use crate::client::Inner;
@@ -85,7 +86,7 @@ impl Inner {
 
     async fn download(&self, result: &UploadResult, sent: Digest) -> Result<(), Error> {
         let url = &result.download_url;
-        let request = kie_proto::download_request(&self.api, url)?;
+        let request = kie_proto::driver::download_request(&self.api, url)?;
         let request = reqwest::Request::try_from(request.map(|()| reqwest::Body::from(Vec::new())))
             .map_err(|err| transport(classify(&err, false), err).into_error(1))?;
         let via_proxy = self.via_proxy(request.url());

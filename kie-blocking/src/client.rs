@@ -263,7 +263,7 @@ impl Client {
     /// ```
     pub fn upload_url(&self, url: &str, options: &UploadOptions) -> Result<UploadResult, Error> {
         options.validate()?;
-        let operation = options.url_upload(url, kie_proto::random_u64())?;
+        let operation = options.url_upload(url, kie_proto::driver::random_u64())?;
         self.send(&operation)
     }
 
@@ -357,7 +357,8 @@ impl Client {
         }
         let head = source.sniff(len)?;
         // Settled once: every retry sends the same name, so it overwrites rather than copies.
-        let plan: UploadPlan = options.plan(source.name(), &head, kie_proto::random_u64())?;
+        let plan: UploadPlan =
+            options.plan(source.name(), &head, kie_proto::driver::random_u64())?;
         let progress = options.progress().cloned();
         let (transport, api) = (&self.transport, &self.api);
         let result = match endpoint {
@@ -394,7 +395,7 @@ enum Endpoint {
 /// Settings of a [`Client`]; made by [`Client::builder`].
 ///
 /// Every call runs under one time budget (kie-proto's
-/// [`CallBudget`](kie_proto::CallBudget)); the client's own agent enforces it on every
+/// [`CallBudget`](kie_proto::driver::CallBudget)); the client's own agent enforces it on every
 /// socket wait, so each limit holds to within a second:
 ///
 /// | builder | ends an attempt when | default |

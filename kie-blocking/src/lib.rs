@@ -32,7 +32,7 @@
 //!   plain `http://` base URL is readable by the proxy, API key included.
 //! - Failures are named from the whole source chain of ureq's error (a certificate's
 //!   reason, a proxy's 407, a malformed answer), by kie-proto's
-//!   [`FailureFacts`](kie_proto::FailureFacts); see [`TransportFailure`].
+//!   [`FailureFacts`](kie_proto::driver::FailureFacts); see [`TransportFailure`].
 //!
 //! # Example
 //! ```

@@ -3,12 +3,10 @@
 
 use std::time::{Instant, SystemTime};
 
+use kie_proto::driver::{AttemptFailure, ProgressReporter};
 use kie_proto::driver::{Call, Moment, Next};
 use kie_proto::http::{HeaderValue, Response, header, request};
-use kie_proto::{
-    Api, AttemptFailure, Body, Error, FramedBody, Operation, ProgressCallback, ProgressReporter,
-    RetryPolicy, Timeouts,
-};
+use kie_proto::{Api, Body, Error, FramedBody, Operation, ProgressCallback, RetryPolicy, Timeouts};
 use ureq::SendBody;
 
 use crate::socket::{self, AttemptState};
@@ -79,7 +77,7 @@ fn moment() -> Moment {
     Moment {
         at: Instant::now(),
         wall: SystemTime::now(),
-        random: kie_proto::random_unit(),
+        random: kie_proto::driver::random_unit(),
     }
 }
 

@@ -27,8 +27,9 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use kie_proto::TimeoutReason;
+use kie_proto::driver::CallBudget;
 use kie_proto::driver::{AnswerHead, next_answer_head, skip_interim};
-use kie_proto::{CallBudget, TimeoutReason};
 use ureq::Error;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,

@@ -9,9 +9,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use kie_proto::{
-    ContentDigest, ContentLengthMismatch, Digest, Error, FrameEncoder, FramedBody, ProgressReporter,
-};
+use kie_proto::driver::{ContentDigest, FrameEncoder, ProgressReporter};
+use kie_proto::{ContentLengthMismatch, Digest, Error, FramedBody};
 
 use crate::socket;
 
@@ -126,7 +125,7 @@ impl<'a> Source<'a> {
     /// The source is left ready for the first attempt. Content shorter than that is a
     /// [`Error::ContentLength`] before anything is sent.
     pub(crate) fn sniff(&mut self, len: u64) -> Result<Vec<u8>, Error> {
-        let want = kie_proto::sniff_len(len);
+        let want = kie_proto::driver::sniff_len(len);
         let mut head = Vec::with_capacity(want);
         let read = match self {
             Source::Bytes { bytes, .. } => read_up_to(&mut &bytes[..], want, &mut head),
@@ -339,7 +338,8 @@ impl Read for FramedReader<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kie_proto::{ContentEncoding, SNIFF_LEN};
+    use kie_proto::ContentEncoding;
+    use kie_proto::driver::SNIFF_LEN;
 
     fn wire(body: &FramedBody, source: &mut Source<'_>) -> (Vec<u8>, Option<Error>) {
         let mut reporter = ProgressReporter::new(None, body.content_len());

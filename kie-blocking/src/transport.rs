@@ -5,10 +5,8 @@ use std::io::{self, Read};
 use kie_proto::http::{self, request, response};
 use std::error::Error as StdError;
 
-use kie_proto::{
-    AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProxyRules, ProxyUrl, Timeouts, TlsFailure,
-    TransportFailure,
-};
+use kie_proto::driver::{AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProxyRules};
+use kie_proto::{ProxyUrl, Timeouts, TlsFailure, TransportFailure};
 use ureq::{Agent, AsSendBody};
 
 use crate::run::Transport;

@@ -5,7 +5,8 @@
 
 use std::io::{self, Read};
 
-use kie_proto::{Api, Digest, DownloadCheck, Error, UploadResult};
+use kie_proto::driver::DownloadCheck;
+use kie_proto::{Api, Digest, Error, UploadResult};
 
 use crate::run::Transport;
 use crate::source::CHUNK;
@@ -19,7 +20,7 @@ pub(crate) fn download(
     sent: Digest,
 ) -> Result<(), Error> {
     let url = &result.download_url;
-    let request = kie_proto::download_request(api, url)?;
+    let request = kie_proto::driver::download_request(api, url)?;
     let agent = transport.agents.for_uri(request.uri());
     let via_proxy = transport::via_proxy(agent, request.uri());
     let failed = |error: ureq::Error| {

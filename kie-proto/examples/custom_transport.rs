@@ -19,11 +19,13 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
+use kie_proto::driver::{
+    AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, SNIFF_LEN, random_u64, random_unit,
+};
 use kie_proto::driver::{Call, Moment, Next};
 use kie_proto::http::{self, Request, Response};
 use kie_proto::{
-    Api, ApiKey, AttemptFailure, Body, FailureFacts, GetCredits, MAX_RESPONSE_BODY, Operation,
-    RetryPolicy, SNIFF_LEN, Timeouts, UploadOptions, UploadResult, random_u64, random_unit,
+    Api, ApiKey, Body, GetCredits, Operation, RetryPolicy, Timeouts, UploadOptions, UploadResult,
 };
 
 const CHUNK: usize = 64 * 1024;

@@ -188,7 +188,7 @@ pub struct ContentLengthMismatch {
 
 impl ContentLengthMismatch {
     /// Checks the start of the content a driver read for detection: a source that ended
-    /// before [`sniff_len`](crate::sniff_len)`(declared)` bytes is shorter than declared, and
+    /// before [`sniff_len`](crate::driver::sniff_len)`(declared)` bytes is shorter than declared, and
     /// the upload fails before anything is sent.
     ///
     /// ```
@@ -199,7 +199,7 @@ impl ContentLengthMismatch {
     /// assert_eq!((short.declared, short.actual, short.at_least), (5, 2, false));
     /// ```
     pub fn check_prefix(prefix_len: usize, declared: u64) -> Result<(), ContentLengthMismatch> {
-        if prefix_len < crate::sniff_len(declared) {
+        if prefix_len < crate::driver::sniff_len(declared) {
             return Err(ContentLengthMismatch {
                 declared,
                 actual: prefix_len as u64,
@@ -306,7 +306,7 @@ impl FrameEncoder<'_> {
 ///
 /// ```
 /// use base64::Engine as _;
-/// use kie_proto::Base64Encoder;
+/// use kie_proto::driver::Base64Encoder;
 /// let mut out = Vec::new();
 /// let mut encoder = Base64Encoder::new();
 /// for chunk in [&b"a"[..], b"bcd", b"", b"efgh"] {

@@ -4,10 +4,11 @@ use http::{Method, Request};
 use serde::Deserialize;
 
 use crate::api::Api;
+use crate::api_error::ApiError;
 use crate::body::Body;
+use crate::envelope::{ObjectOnly, parse_envelope};
 use crate::input::{HttpUrl, InvalidInput};
 use crate::operation::{Operation, request};
-use crate::response::{ApiError, ObjectOnly, parse_envelope};
 
 /// `GET /api/v1/chat/credit`: the account's remaining credits.
 ///
@@ -147,7 +148,7 @@ fn malformed(response: &http::Response<&[u8]>, message: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::ErrorKind;
+    use crate::api_error::ErrorKind;
 
     fn credits(body: &str) -> Result<f64, ApiError> {
         GetCredits.parse_response(http::Response::new(body.as_bytes()))

@@ -7,9 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::api::{Api, ApiKey};
-use crate::deadline::{
-    DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_SMALL_CALL_TIMEOUT, LowSpeed,
-};
+use crate::deadline::{LowSpeed, Timeouts};
 use crate::input::InvalidInput;
 use crate::proxy::{ProxyRules, ProxySetting, ProxyUrl};
 use crate::retry::RetryPolicy;
@@ -23,128 +21,6 @@ pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
 /// Environment variable overriding the Common API base URL, read by the drivers'
 /// `Client::from_env` (through [`ClientConfig::from_env_with`]).
 pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
-
-/// Default time allowed to establish a connection (TCP and TLS).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default idle timeout: the longest time nothing may be sent or received during a request.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The time limits of a client; `None` is "no limit" (or, over a caller-supplied
-/// transport, "the transport's own"). How they combine into one call's budget:
-/// [`CallBudget`](crate::CallBudget).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Timeouts {
-    /// Establishing the connection: DNS, TCP and TLS.
-    pub connect: Option<Duration>,
-    /// One whole attempt, from connecting to the last byte of the answer, body upload
-    /// included.
-    pub overall: Option<Duration>,
-    /// The longest the connection may stall, sending or receiving (also the wait for the
-    /// answer to start).
-    pub idle: Option<Duration>,
-    /// The longest the answer may take to be complete after the request's last byte.
-    pub answer: Option<Duration>,
-    /// The slowest a request body may move ([`LowSpeed`]).
-    pub low_speed: Option<LowSpeed>,
-    /// The longest a small call (credits, download-url, URL upload) may take, all
-    /// attempts and retry waits included.
-    pub small_call: Option<Duration>,
-}
-
-impl Timeouts {
-    /// The defaults of a client that builds its own transport: [`DEFAULT_CONNECT_TIMEOUT`],
-    /// no per-attempt limit, [`DEFAULT_READ_TIMEOUT`] idle, [`DEFAULT_ANSWER_TIMEOUT`],
-    /// [`DEFAULT_LOW_SPEED`] and [`DEFAULT_SMALL_CALL_TIMEOUT`]. Every call ends in bounded
-    /// time under them (the README's worst-case table).
-    pub const DEFAULT: Timeouts = Timeouts {
-        connect: Some(DEFAULT_CONNECT_TIMEOUT),
-        overall: None,
-        idle: Some(DEFAULT_READ_TIMEOUT),
-        answer: Some(DEFAULT_ANSWER_TIMEOUT),
-        low_speed: Some(DEFAULT_LOW_SPEED),
-        small_call: Some(DEFAULT_SMALL_CALL_TIMEOUT),
-    };
-
-    /// These timeouts with the connect timeout set to `connect` (`None`: no limit).
-    pub const fn with_connect(mut self, connect: Option<Duration>) -> Timeouts {
-        self.connect = connect;
-        self
-    }
-
-    /// These timeouts with the overall (whole attempt) timeout set to `overall`.
-    pub const fn with_overall(mut self, overall: Option<Duration>) -> Timeouts {
-        self.overall = overall;
-        self
-    }
-
-    /// These timeouts with the idle timeout set to `idle`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use kie_proto::Timeouts;
-    /// let timeouts = Timeouts::NONE.with_idle(Some(Duration::from_secs(5)));
-    /// assert_eq!(timeouts.idle, Some(Duration::from_secs(5)));
-    /// assert_eq!(timeouts.connect, None);
-    /// ```
-    pub const fn with_idle(mut self, idle: Option<Duration>) -> Timeouts {
-        self.idle = idle;
-        self
-    }
-
-    /// These timeouts with the answer timeout (after the request's last byte) set to
-    /// `answer`.
-    pub const fn with_answer(mut self, answer: Option<Duration>) -> Timeouts {
-        self.answer = answer;
-        self
-    }
-
-    /// These timeouts with the low-speed rule for request bodies set to `low_speed`.
-    pub const fn with_low_speed(mut self, low_speed: Option<LowSpeed>) -> Timeouts {
-        self.low_speed = low_speed;
-        self
-    }
-
-    /// These timeouts with the small-call limit (all attempts of credits, download-url and
-    /// URL upload) set to `small_call`.
-    pub const fn with_small_call(mut self, small_call: Option<Duration>) -> Timeouts {
-        self.small_call = small_call;
-        self
-    }
-
-    /// No limits: what a client over a caller-supplied transport adds to the transport's own
-    /// timeouts unless told otherwise.
-    pub const NONE: Timeouts = Timeouts {
-        connect: None,
-        overall: None,
-        idle: None,
-        answer: None,
-        low_speed: None,
-        small_call: None,
-    };
-
-    /// These timeouts, each unset one taken from `base`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use kie_proto::Timeouts;
-    /// let set = Timeouts::NONE.with_idle(Some(Duration::from_secs(5)));
-    /// assert_eq!(set.or(Timeouts::DEFAULT).idle, Some(Duration::from_secs(5)));
-    /// assert_eq!(set.or(Timeouts::DEFAULT).connect, Timeouts::DEFAULT.connect);
-    /// assert_eq!(set.or(Timeouts::NONE), set);
-    /// ```
-    #[must_use]
-    pub fn or(self, base: Timeouts) -> Timeouts {
-        Timeouts {
-            connect: self.connect.or(base.connect),
-            overall: self.overall.or(base.overall),
-            idle: self.idle.or(base.idle),
-            answer: self.answer.or(base.answer),
-            low_speed: self.low_speed.or(base.low_speed),
-            small_call: self.small_call.or(base.small_call),
-        }
-    }
-}
 
 /// The transport-independent settings of a client: API key, base URLs, user agent suffix,
 /// timeouts and retry policy. Both drivers' `ClientBuilder`s hold one and forward their

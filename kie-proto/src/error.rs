@@ -1,14 +1,65 @@
 //! The one error type of both drivers. It lives here so that `kie-blocking` and `kie-async`
 //! return the very same type, and code written against one works with the other.
 
-use std::fmt;
 use std::path::PathBuf;
 
+use crate::api_error::ApiError;
 use crate::body::ContentLengthMismatch;
+use crate::digest::Digest;
+use crate::failure::TransportFailure;
 use crate::input::InvalidInput;
-use crate::integrity::IntegrityError;
-use crate::response::ApiError;
-use crate::retry::TransportFailure;
+use crate::upload_result::UploadResult;
+
+/// The service stored something other than what was sent. The upload itself "succeeded",
+/// so the result is kept: the file can be inspected or overwritten by uploading again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    /// The answer's `fileSize` differs from the number of content bytes sent.
+    #[error(
+        "KIE.AI reports {reported} bytes stored for an upload of {sent} bytes, so the stored file is not what was sent; upload it again"
+    )]
+    SizeMismatch {
+        /// Content bytes sent (the file's size, not the larger base64 or multipart body).
+        sent: u64,
+        /// The answer's `fileSize`.
+        reported: u64,
+        /// The answer, as parsed.
+        result: Box<UploadResult>,
+    },
+    /// The file downloaded back from `downloadUrl` differs from the content.
+    #[error(
+        "the file downloaded back from {url} is not what was sent ({received} instead of {sent}); upload it again"
+    )]
+    DownloadMismatch {
+        /// The download URL.
+        url: String,
+        /// The content sent.
+        sent: Digest,
+        /// What was downloaded (when more bytes came than were sent, the bytes up to the
+        /// first one too many: reading stopped there).
+        received: Digest,
+    },
+    /// Downloading the stored file back was refused.
+    #[error(
+        "downloading the stored file back from {url} to verify it was answered HTTP {status}; the upload may be fine, check the URL or verify again later"
+    )]
+    DownloadRefused {
+        /// The download URL.
+        url: String,
+        /// The HTTP status of the answer.
+        status: u16,
+    },
+    /// The answer's `downloadUrl` is not an http(s) URL, so the file cannot be downloaded
+    /// back.
+    #[error(
+        "the answer's downloadUrl {url:?} is not an http(s) URL, so the upload cannot be verified"
+    )]
+    DownloadUrlInvalid {
+        /// The download URL.
+        url: String,
+    },
+}
 
 /// Everything that can go wrong in a driver call.
 ///
@@ -105,70 +156,6 @@ impl Error {
             Error::NotRewindable { source } => source.attempts(),
             _ => None,
         }
-    }
-}
-
-impl TransportFailure {
-    /// What happened, without the advice.
-    pub fn summary(&self) -> String {
-        match self {
-            TransportFailure::Connect => "could not connect to KIE.AI".to_owned(),
-            TransportFailure::ProxyUnreachable => "could not connect to the proxy".to_owned(),
-            TransportFailure::ProxyRefused {
-                status: Some(status),
-            } => {
-                format!("the proxy refused to open a tunnel to KIE.AI (HTTP {status})")
-            }
-            TransportFailure::ProxyRefused { status: None } => {
-                "the proxy did not open a tunnel to KIE.AI".to_owned()
-            }
-            TransportFailure::ConnectionLost => {
-                "the connection to KIE.AI broke before an answer arrived".to_owned()
-            }
-            TransportFailure::ConnectTimeout => "could not connect to KIE.AI in time".to_owned(),
-            TransportFailure::Timeout => "KIE.AI did not answer in time".to_owned(),
-            TransportFailure::Tls(_) => "the TLS handshake with KIE.AI failed".to_owned(),
-            TransportFailure::MalformedAnswer => {
-                "an answer arrived but it is not valid HTTP".to_owned()
-            }
-            TransportFailure::Unsendable => "the request could not be sent".to_owned(),
-            TransportFailure::Redirected => {
-                "the HTTP client followed a redirect, so the answer is not KIE.AI's".to_owned()
-            }
-        }
-    }
-
-    /// Why, and what to do about it.
-    pub fn advice(&self) -> &'static str {
-        match self {
-            TransportFailure::Connect => "check the network and the base URLs",
-            TransportFailure::ProxyUnreachable => {
-                "check the proxy URL (the client's proxy setting, or HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
-            }
-            TransportFailure::ProxyRefused { status: Some(407) } => {
-                "the proxy wants credentials; put them in the proxy URL (http://user:password@host:port)"
-            }
-            TransportFailure::ProxyRefused { .. } => {
-                "the proxy does not allow this connection; check its rules or use another proxy"
-            }
-            TransportFailure::ConnectionLost => "retrying later may help",
-            TransportFailure::ConnectTimeout => {
-                "check the network, the base URLs and any proxy (or raise the connect timeout)"
-            }
-            TransportFailure::Timeout => "raise the timeouts for large files",
-            TransportFailure::Tls(reason) => reason.reason(),
-            TransportFailure::MalformedAnswer => {
-                "a server or proxy in between is broken or is not an HTTP server; not retried"
-            }
-            TransportFailure::Unsendable => "the HTTP client refused the request",
-            TransportFailure::Redirected => "configure it not to follow redirects",
-        }
-    }
-}
-
-impl fmt::Display for TransportFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.summary(), self.advice())
     }
 }
 

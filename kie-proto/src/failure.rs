@@ -1,16 +1,119 @@
-//! What a failed exchange means, decided once for both drivers.
+//! What a failed exchange means, decided once for both drivers: the [`TransportFailure`]
+//! kinds, what each says to the user, and how a driver's facts map to one.
 //!
 //! A driver's HTTP client reports a failure as an error with a chain of causes (ureq's
 //! `ureq::Error`, reqwest's `reqwest::Error` over hyper's over an `io::Error` over a
 //! `rustls::Error` …). The driver walks that chain **once** and writes down what it found
 //! as [`FailureFacts`], in words that depend on no HTTP or TLS library; [`FailureFacts::classify`]
 //! turns the facts into the one [`TransportFailure`] both drivers report, which says whether
-//! a retry may help ([`Retryable`](crate::Retryable)) and what the user should do (its
+//! a retry may help ([`Retryable`](crate::driver::Retryable)) and what the user should do (its
 //! `Display`).
 
+use std::fmt;
 use std::io;
 
-use crate::retry::TransportFailure;
+/// How a request failed to get an answer. Drivers find out with
+/// [`FailureFacts::classify`](crate::driver::FailureFacts::classify); `Display` says what happened
+/// and what to do (the client's own error stays reachable through `source()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// No connection could be made (refused, DNS, unreachable).
+    Connect,
+    /// No connection could be made to the proxy the request was to go through.
+    ProxyUnreachable,
+    /// The proxy refused to open a tunnel to the service (`CONNECT` answered with `status`,
+    /// e.g. 407 when it wants credentials). Never retried: the same proxy refuses again.
+    ProxyRefused {
+        /// The proxy's status code, when it answered one.
+        status: Option<u16>,
+    },
+    /// The connection broke before a complete answer arrived.
+    ConnectionLost,
+    /// No connection could be made in time (resolving the host and connecting, TCP, to the
+    /// service or to the proxy). Nothing was sent.
+    ConnectTimeout,
+    /// A timeout fired once connected (an idle read or write, the answer, the low-speed
+    /// rule, overall): the request may have reached the service.
+    Timeout,
+    /// The TLS handshake failed, for this reason. Never retried: the same certificate comes
+    /// back.
+    Tls(TlsFailure),
+    /// An answer arrived but was not valid HTTP (a garbage status line, invalid chunked
+    /// framing, over-long headers, conflicting `Content-Length` and `Transfer-Encoding`).
+    /// Never retried: such answers come from a broken server or middlebox, which answers
+    /// the same way again, and a retry would send the whole upload again for nothing.
+    MalformedAnswer,
+    /// The request could not be sent at all (bad URL, unsupported by the transport).
+    Unsendable,
+    /// The transport followed a redirect, so the answer is not the endpoint's own: a
+    /// caller-supplied HTTP client configured to follow redirects. Never retried.
+    Redirected,
+}
+
+impl TransportFailure {
+    /// What happened, without the advice.
+    pub fn summary(&self) -> String {
+        match self {
+            TransportFailure::Connect => "could not connect to KIE.AI".to_owned(),
+            TransportFailure::ProxyUnreachable => "could not connect to the proxy".to_owned(),
+            TransportFailure::ProxyRefused {
+                status: Some(status),
+            } => {
+                format!("the proxy refused to open a tunnel to KIE.AI (HTTP {status})")
+            }
+            TransportFailure::ProxyRefused { status: None } => {
+                "the proxy did not open a tunnel to KIE.AI".to_owned()
+            }
+            TransportFailure::ConnectionLost => {
+                "the connection to KIE.AI broke before an answer arrived".to_owned()
+            }
+            TransportFailure::ConnectTimeout => "could not connect to KIE.AI in time".to_owned(),
+            TransportFailure::Timeout => "KIE.AI did not answer in time".to_owned(),
+            TransportFailure::Tls(_) => "the TLS handshake with KIE.AI failed".to_owned(),
+            TransportFailure::MalformedAnswer => {
+                "an answer arrived but it is not valid HTTP".to_owned()
+            }
+            TransportFailure::Unsendable => "the request could not be sent".to_owned(),
+            TransportFailure::Redirected => {
+                "the HTTP client followed a redirect, so the answer is not KIE.AI's".to_owned()
+            }
+        }
+    }
+
+    /// Why, and what to do about it.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            TransportFailure::Connect => "check the network and the base URLs",
+            TransportFailure::ProxyUnreachable => {
+                "check the proxy URL (the client's proxy setting, or HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
+            }
+            TransportFailure::ProxyRefused { status: Some(407) } => {
+                "the proxy wants credentials; put them in the proxy URL (http://user:password@host:port)"
+            }
+            TransportFailure::ProxyRefused { .. } => {
+                "the proxy does not allow this connection; check its rules or use another proxy"
+            }
+            TransportFailure::ConnectionLost => "retrying later may help",
+            TransportFailure::ConnectTimeout => {
+                "check the network, the base URLs and any proxy (or raise the connect timeout)"
+            }
+            TransportFailure::Timeout => "raise the timeouts for large files",
+            TransportFailure::Tls(reason) => reason.reason(),
+            TransportFailure::MalformedAnswer => {
+                "a server or proxy in between is broken or is not an HTTP server; not retried"
+            }
+            TransportFailure::Unsendable => "the HTTP client refused the request",
+            TransportFailure::Redirected => "configure it not to follow redirects",
+        }
+    }
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.summary(), self.advice())
+    }
+}
 
 /// Why a TLS handshake failed, independent of the TLS library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,7 +218,8 @@ impl FailureFacts {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use kie_proto::{FailureFacts, TlsFailure, TransportFailure};
+    /// use kie_proto::{TlsFailure, TransportFailure};
+    /// use kie_proto::driver::FailureFacts;
     /// let mut facts = FailureFacts::new();
     /// facts.saw_io(ErrorKind::InvalidData);
     /// facts.saw_tls(TlsFailure::Expired);

@@ -10,19 +10,19 @@
 //! - The five operations, one type each: [`Base64Upload`], [`StreamUpload`], [`UrlUpload`],
 //!   [`GetCredits`], [`GetDownloadUrl`], all implementing [`Operation`].
 //! - Framed bodies ([`FramedBody`]): head, content streamed by the driver (raw, or base64
-//!   through the incremental [`Base64Encoder`]), tail — exact `Content-Length`, constant
-//!   memory for files of any size.
+//!   through the incremental [`driver::Base64Encoder`]), tail — exact `Content-Length`,
+//!   constant memory for files of any size.
 //! - One error type for every refusal, [`ApiError`], with its [`ErrorKind`], retryability and
 //!   `Retry-After`; the pure [`RetryPolicy`].
 //! - Validated inputs ([`UploadPath`], [`FileName`], [`HttpUrl`], [`MimeType`], [`ApiKey`]):
 //!   bad input is an [`InvalidInput`] before anything is sent.
 //! - What both drivers share, so they cannot drift apart: [`UploadOptions`] and the
-//!   [`UploadPlan`] settled from it before the first attempt, [`ProgressReporter`],
-//!   [`ClientConfig`] (key, base URLs, [`Timeouts`], retry policy, environment variables),
-//!   the time budget of a call ([`CallBudget`]: idle, answer, low-speed and small-call
-//!   limits, fed the time by the driver),
-//!   the one driver [`Error`] type, and the OS random numbers they feed in
-//!   ([`random_u64`], [`random_unit`]).
+//!   [`UploadPlan`] settled from it before the first attempt, [`ClientConfig`] (key, base
+//!   URLs, [`Timeouts`], retry policy, environment variables), and the one driver [`Error`]
+//!   type.
+//! - What only a driver needs, in [`driver`]: one call as pure state ([`driver::Call`]:
+//!   retries, the time budget, progress, idempotency, an outer deadline), failure facts,
+//!   encoders, interim answers, downloads, proxies by the environment, OS random numbers.
 //! - MIME detection ([`detect_mime`]), `webhook` signature verification, and reading
 //!   `base64Data` back ([`parse_data_url`], [`decode_base64_data`]) for emulators and tests.
 //!
@@ -80,26 +80,29 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod api_error;
 mod body;
 mod common;
 mod config;
 mod data_url;
 mod deadline;
+mod digest;
+mod download;
 pub mod driver;
+mod envelope;
 mod error;
 mod failure;
 mod input;
-mod integrity;
 mod mime;
 mod multipart;
 mod operation;
 mod options;
 pub mod proxy;
 mod random;
-mod response;
 mod retry;
 mod trace;
 mod upload;
+mod upload_result;
 mod url_check;
 #[cfg(feature = "webhook")]
 pub mod webhook;
@@ -109,32 +112,28 @@ pub use http;
 pub use api::{
     Api, ApiKey, BaseUrl, DEFAULT_API_BASE_URL, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,
 };
-pub use body::{
-    Base64Encoder, Body, ContentEncoding, ContentLengthMismatch, FrameEncoder, FramedBody,
-};
+pub use api_error::{ApiError, ErrorKind, RetryAfter};
+pub use body::{Body, ContentEncoding, ContentLengthMismatch, FramedBody};
 pub use common::{GetCredits, GetDownloadUrl};
-pub use config::{
-    ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
-    ENV_UPLOAD_BASE_URL, Timeouts, TlsRoots,
-};
+pub use config::{ClientConfig, ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL, TlsRoots};
 pub use data_url::{decode_base64_data, parse_data_url};
 pub use deadline::{
-    CallBudget, CallKind, DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_SMALL_CALL_TIMEOUT,
-    LowSpeed, TimeoutReason,
+    DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_READ_TIMEOUT,
+    DEFAULT_SMALL_CALL_TIMEOUT, LowSpeed, TimeoutReason, Timeouts,
 };
-pub use error::Error;
-pub use failure::{FailureFacts, TlsFailure};
+pub use digest::Digest;
+pub use envelope::parse_envelope;
+pub use error::{Error, IntegrityError};
+pub use failure::{TlsFailure, TransportFailure};
 pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
-pub use integrity::{ContentDigest, Digest, DownloadCheck, IntegrityError, download_request};
-pub use mime::{SNIFF_LEN, detect_mime, extension_for_mime, sniff_len};
+pub use mime::{detect_mime, extension_for_mime};
 pub use multipart::Boundary;
 pub use operation::Operation;
-pub use options::{Progress, ProgressCallback, ProgressReporter, UploadOptions, UploadPlan};
-pub use proxy::{ProxyRules, ProxySetting, ProxyUrl};
-pub use random::{random_u64, random_unit};
-pub use response::{ApiError, ErrorKind, MAX_RESPONSE_BODY, RetryAfter, parse_envelope};
-pub use retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable, TransportFailure};
-pub use upload::{Base64Form, Base64Upload, StreamUpload, UploadResult, UrlUpload};
+pub use options::{Progress, ProgressCallback, UploadOptions, UploadPlan};
+pub use proxy::{ProxySetting, ProxyUrl};
+pub use retry::{RetryDecision, RetryPolicy};
+pub use upload::{Base64Form, Base64Upload, StreamUpload, UrlUpload};
+pub use upload_result::UploadResult;
 
 /// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.
 #[cfg(doctest)]

@@ -12,8 +12,8 @@ pub const SNIFF_LEN: usize = 8192;
 /// read with [`ContentLengthMismatch::check_prefix`](crate::ContentLengthMismatch::check_prefix).
 ///
 /// ```
-/// assert_eq!(kie_proto::sniff_len(3), 3);
-/// assert_eq!(kie_proto::sniff_len(u64::MAX), kie_proto::SNIFF_LEN);
+/// assert_eq!(kie_proto::driver::sniff_len(3), 3);
+/// assert_eq!(kie_proto::driver::sniff_len(u64::MAX), kie_proto::driver::SNIFF_LEN);
 /// ```
 pub fn sniff_len(content_len: u64) -> usize {
     usize::try_from(content_len).map_or(SNIFF_LEN, |len| len.min(SNIFF_LEN))

@@ -21,8 +21,8 @@ impl Boundary {
     /// A boundary from 16 bytes of the operating system's random source.
     pub fn random() -> Self {
         let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&crate::random_u64().to_le_bytes());
-        bytes[8..].copy_from_slice(&crate::random_u64().to_le_bytes());
+        bytes[..8].copy_from_slice(&crate::driver::random_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&crate::driver::random_u64().to_le_bytes());
         Self::from_random_bytes(bytes)
     }
 

@@ -4,17 +4,17 @@
 use http::{HeaderValue, Method, Request, header};
 
 use crate::api::Api;
+use crate::api_error::ApiError;
 use crate::body::Body;
+use crate::error::IntegrityError;
 use crate::input::InvalidInput;
-use crate::integrity::IntegrityError;
-use crate::response::ApiError;
 
 /// One call to the KIE.AI API, without I/O.
 ///
 /// A driver calls [`to_request`](Operation::to_request), sends the request (for a
 /// [`Body::Framed`] body it streams the content through the body's
-/// [`FrameEncoder`](crate::FrameEncoder)), reads at most
-/// [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY) bytes of the answer and passes them to
+/// [`FrameEncoder`](crate::driver::FrameEncoder)), reads at most
+/// [`MAX_RESPONSE_BODY`](crate::driver::MAX_RESPONSE_BODY) bytes of the answer and passes them to
 /// [`parse_response`](Operation::parse_response). The same operation value can build the
 /// request again for a retry.
 pub trait Operation {
@@ -42,7 +42,7 @@ pub trait Operation {
     /// upload to the same path replaces the first); creating a paid task is not. A driver
     /// retries an operation that is not only when the failure proves the request never
     /// reached the service
-    /// ([`AttemptFailure::may_have_reached_service`](crate::AttemptFailure::may_have_reached_service)).
+    /// ([`AttemptFailure::may_have_reached_service`](crate::driver::AttemptFailure::may_have_reached_service)).
     fn is_idempotent(&self) -> bool {
         true
     }

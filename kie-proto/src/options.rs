@@ -173,7 +173,7 @@ impl UploadOptions {
     }
 
     /// Settles folder, name and MIME type for content that starts with `content_start`
-    /// (up to [`SNIFF_LEN`](crate::SNIFF_LEN) bytes), from a source named `source_name`
+    /// (up to [`SNIFF_LEN`](crate::driver::SNIFF_LEN) bytes), from a source named `source_name`
     /// (a path's file name, if any). `random` seeds the generated name when none was given.
     pub fn plan(
         &self,

@@ -192,7 +192,7 @@ impl ProxyRules {
     /// The environment convention of the module docs.
     ///
     /// ```
-    /// use kie_proto::ProxyRules;
+    /// use kie_proto::driver::ProxyRules;
     /// let env = |name: &str| match name {
     ///     "HTTPS_PROXY" => Some("http://proxy:3128".to_owned()),
     ///     "NO_PROXY" => Some("localhost,.internal,10.0.0.0/8".to_owned()),

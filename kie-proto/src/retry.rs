@@ -4,9 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::api_error::{ApiError, RetryAfter};
 use crate::error::Error;
-use crate::failure::TlsFailure;
-use crate::response::{ApiError, RetryAfter};
+use crate::failure::TransportFailure;
 
 /// A failure the retry policy can judge.
 pub trait Retryable {
@@ -25,45 +25,6 @@ impl Retryable for ApiError {
     fn retry_after(&self) -> Option<RetryAfter> {
         self.retry_after
     }
-}
-
-/// How a request failed to get an answer. Drivers find out with
-/// [`FailureFacts::classify`](crate::FailureFacts::classify); `Display` says what happened
-/// and what to do (the client's own error stays reachable through `source()`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransportFailure {
-    /// No connection could be made (refused, DNS, unreachable).
-    Connect,
-    /// No connection could be made to the proxy the request was to go through.
-    ProxyUnreachable,
-    /// The proxy refused to open a tunnel to the service (`CONNECT` answered with `status`,
-    /// e.g. 407 when it wants credentials). Never retried: the same proxy refuses again.
-    ProxyRefused {
-        /// The proxy's status code, when it answered one.
-        status: Option<u16>,
-    },
-    /// The connection broke before a complete answer arrived.
-    ConnectionLost,
-    /// No connection could be made in time (resolving the host and connecting, TCP, to the
-    /// service or to the proxy). Nothing was sent.
-    ConnectTimeout,
-    /// A timeout fired once connected (an idle read or write, the answer, the low-speed
-    /// rule, overall): the request may have reached the service.
-    Timeout,
-    /// The TLS handshake failed, for this reason. Never retried: the same certificate comes
-    /// back.
-    Tls(TlsFailure),
-    /// An answer arrived but was not valid HTTP (a garbage status line, invalid chunked
-    /// framing, over-long headers, conflicting `Content-Length` and `Transfer-Encoding`).
-    /// Never retried: such answers come from a broken server or middlebox, which answers
-    /// the same way again, and a retry would send the whole upload again for nothing.
-    MalformedAnswer,
-    /// The request could not be sent at all (bad URL, unsupported by the transport).
-    Unsendable,
-    /// The transport followed a redirect, so the answer is not the endpoint's own: a
-    /// caller-supplied HTTP client configured to follow redirects. Never retried.
-    Redirected,
 }
 
 impl Retryable for TransportFailure {
@@ -120,7 +81,8 @@ impl AttemptFailure {
     /// or `fatal`.
     ///
     /// ```
-    /// use kie_proto::{ApiError, AttemptFailure, ErrorKind, TransportFailure, http::StatusCode};
+    /// use kie_proto::{ApiError, ErrorKind, TransportFailure, http::StatusCode};
+    /// use kie_proto::driver::AttemptFailure;
     /// let refused = AttemptFailure::Api(ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::RateLimited));
     /// assert_eq!(refused.reason(), "RateLimited (HTTP 429)");
     /// let lost = AttemptFailure::Transport { kind: TransportFailure::Timeout, source: "idle".into() };
@@ -145,7 +107,8 @@ impl AttemptFailure {
     /// is not retried after them.
     ///
     /// ```
-    /// use kie_proto::{AttemptFailure, TransportFailure};
+    /// use kie_proto::{TransportFailure};
+    /// use kie_proto::driver::AttemptFailure;
     /// let refused = AttemptFailure::Transport { kind: TransportFailure::Connect, source: "refused".into() };
     /// assert!(!refused.may_have_reached_service());
     /// let lost = AttemptFailure::Transport { kind: TransportFailure::ConnectionLost, source: "reset".into() };
@@ -336,7 +299,7 @@ fn jitter(span: Duration, random: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::ErrorKind;
+    use crate::api_error::ErrorKind;
 
     fn api_error(kind: ErrorKind, status: u16, retry_after: Option<RetryAfter>) -> ApiError {
         ApiError {

@@ -18,7 +18,8 @@ use bytes::Bytes;
 use fuzz_targets::{
     Part, check_base64_upload, check_response, check_stream_upload, parse_multipart,
 };
-use kie_proto::{Base64Encoder, Base64Form, Boundary, MimeType};
+use kie_proto::driver::Base64Encoder;
+use kie_proto::{Base64Form, Boundary, MimeType};
 use proptest::prelude::*;
 
 /// Characters that stress names: quotes, backslashes, separators, CR/LF and other

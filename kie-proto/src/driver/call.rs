@@ -7,7 +7,8 @@
 //! ```
 //! use std::time::{Instant, SystemTime};
 //! use kie_proto::driver::{Call, Moment, Next};
-//! use kie_proto::{Api, ApiKey, AttemptFailure, GetCredits, Operation, RetryPolicy, Timeouts, TransportFailure};
+//! use kie_proto::{Api, ApiKey, GetCredits, Operation, RetryPolicy, Timeouts, TransportFailure};
+//! use kie_proto::driver::AttemptFailure;
 //!
 //! let api = Api::new(ApiKey::new("sk-example")?);
 //! let request = GetCredits.to_request(&api)?;
@@ -37,12 +38,12 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{Request, Response};
 
 use crate::body::Body;
-use crate::config::Timeouts;
-use crate::deadline::{CallBudget, CallKind, TimeoutReason};
+use crate::deadline::{CallBudget, CallKind, TimeoutReason, Timeouts};
 use crate::error::Error;
+use crate::failure::TransportFailure;
 use crate::operation::Operation;
 use crate::options::{ProgressCallback, ProgressReporter};
-use crate::retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable as _, TransportFailure};
+use crate::retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable as _};
 use crate::trace::CallTrace;
 
 /// The moment an attempt ended, as the driver read it: time and randomness are inputs.
@@ -271,8 +272,8 @@ impl AttemptFailure {
 mod tests {
     use super::*;
     use crate::api::{Api, ApiKey};
+    use crate::api_error::{ApiError, ErrorKind, RetryAfter};
     use crate::common::GetCredits;
-    use crate::response::{ApiError, ErrorKind, RetryAfter};
 
     fn moment(at: Instant) -> Moment {
         Moment {

@@ -9,7 +9,8 @@
 //! its HTTP stack does (to notice an answer that arrives while the body is still going out)
 //! asks [`next_answer_head`] what they are, and acts only on a final status.
 
-use crate::retry::{AttemptFailure, TransportFailure};
+use crate::failure::TransportFailure;
+use crate::retry::AttemptFailure;
 
 /// What the bytes at the start of an answer (or of what follows an interim answer) are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,8 @@ pub fn skip_interim(bytes: &[u8]) -> (usize, AnswerHead) {
 /// same way again).
 ///
 /// ```
-/// use kie_proto::{AttemptFailure, TransportFailure, http::StatusCode};
+/// use kie_proto::{TransportFailure, http::StatusCode};
+/// use kie_proto::driver::AttemptFailure;
 /// use kie_proto::driver::check_final_status;
 /// assert!(check_final_status(StatusCode::OK).is_ok());
 /// assert!(matches!(

@@ -1785,7 +1785,7 @@ pub fn verify_download<D: Driver>() {
         headers: Vec::new(),
     };
     let sha256 = |bytes: &[u8]| {
-        let mut digest = kie_proto::ContentDigest::new();
+        let mut digest = kie_proto::driver::ContentDigest::new();
         digest.update(bytes);
         digest.finish()
     };

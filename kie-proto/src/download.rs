@@ -1,144 +1,26 @@
-//! Whether the stored file is the one that was sent: the size KIE.AI reports against the
-//! bytes sent (always, when the answer has `fileSize`), and, when asked for with
-//! [`UploadOptions::verify_download`](crate::UploadOptions::verify_download), the file
-//! downloaded back from `downloadUrl` against the content (length and SHA-256).
+//! Downloading a stored file: the request (no `Authorization`: the storage host is not
+//! KIE.AI's API) and, when an upload is verified
+//! ([`UploadOptions::verify_download`](crate::UploadOptions::verify_download)), the check of
+//! the bytes that come back against the content sent (length and SHA-256).
 //!
 //! The rules live here; a driver only moves bytes: it feeds the content to a
-//! [`ContentDigest`], sends [`download_request`] (no `Authorization`: the storage host is
-//! not KIE.AI's API), and feeds the answer to a [`DownloadCheck`], chunk by chunk, in
-//! constant memory.
-
-use std::fmt;
+//! [`ContentDigest`], sends [`download_request`], and feeds the answer to a
+//! [`DownloadCheck`], chunk by chunk, in constant memory.
 
 use http::{Method, Request, StatusCode, header};
-use sha2::{Digest as _, Sha256};
 
 use crate::api::Api;
+use crate::digest::{ContentDigest, Digest};
+use crate::error::IntegrityError;
 use crate::input::HttpUrl;
-use crate::upload::UploadResult;
-
-/// The service stored something other than what was sent. The upload itself "succeeded",
-/// so the result is kept: the file can be inspected or overwritten by uploading again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IntegrityError {
-    /// The answer's `fileSize` differs from the number of content bytes sent.
-    #[error(
-        "KIE.AI reports {reported} bytes stored for an upload of {sent} bytes, so the stored file is not what was sent; upload it again"
-    )]
-    SizeMismatch {
-        /// Content bytes sent (the file's size, not the larger base64 or multipart body).
-        sent: u64,
-        /// The answer's `fileSize`.
-        reported: u64,
-        /// The answer, as parsed.
-        result: Box<UploadResult>,
-    },
-    /// The file downloaded back from `downloadUrl` differs from the content.
-    #[error(
-        "the file downloaded back from {url} is not what was sent ({received} instead of {sent}); upload it again"
-    )]
-    DownloadMismatch {
-        /// The download URL.
-        url: String,
-        /// The content sent.
-        sent: Digest,
-        /// What was downloaded (when more bytes came than were sent, the bytes up to the
-        /// first one too many: reading stopped there).
-        received: Digest,
-    },
-    /// Downloading the stored file back was refused.
-    #[error(
-        "downloading the stored file back from {url} to verify it was answered HTTP {status}; the upload may be fine, check the URL or verify again later"
-    )]
-    DownloadRefused {
-        /// The download URL.
-        url: String,
-        /// The HTTP status of the answer.
-        status: u16,
-    },
-    /// The answer's `downloadUrl` is not an http(s) URL, so the file cannot be downloaded
-    /// back.
-    #[error(
-        "the answer's downloadUrl {url:?} is not an http(s) URL, so the upload cannot be verified"
-    )]
-    DownloadUrlInvalid {
-        /// The download URL.
-        url: String,
-    },
-}
-
-/// Length and SHA-256 of some content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Digest {
-    /// Length in bytes.
-    pub len: u64,
-    /// SHA-256 of the bytes.
-    pub sha256: [u8; 32],
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} bytes with SHA-256 ", self.len)?;
-        self.sha256.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-/// Length and SHA-256 of content fed to it piece by piece, in constant memory.
-///
-/// ```
-/// use kie_proto::ContentDigest;
-/// let mut digest = ContentDigest::new();
-/// digest.update(b"ab");
-/// digest.update(b"c");
-/// assert_eq!(
-///     digest.finish().to_string(),
-///     "3 bytes with SHA-256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-/// );
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct ContentDigest {
-    hasher: Sha256,
-    len: u64,
-}
-
-impl ContentDigest {
-    /// An empty digest.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds the next `bytes`.
-    pub fn update(&mut self, bytes: &[u8]) {
-        self.hasher.update(bytes);
-        self.len += bytes.len() as u64;
-    }
-
-    /// Bytes fed so far.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether nothing was fed yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The digest of everything fed.
-    pub fn finish(self) -> Digest {
-        Digest {
-            len: self.len,
-            sha256: self.hasher.finalize().into(),
-        }
-    }
-}
 
 /// The request that downloads an uploaded file back from `download_url`: `GET` with the
 /// user agent (the CDN refuses requests without one) and without `Authorization`, which
 /// must never reach the storage host.
 ///
 /// ```
-/// use kie_proto::{Api, ApiKey, download_request};
+/// use kie_proto::{Api, ApiKey};
+/// use kie_proto::driver::download_request;
 /// let api = Api::new(ApiKey::new("sk-example")?);
 /// let request = download_request(&api, "https://tempfile.redpandaai.co/kieai/1/a.png")?;
 /// assert_eq!(request.method(), "GET");
@@ -162,7 +44,8 @@ pub fn download_request(api: &Api, download_url: &str) -> Result<Request<()>, In
 /// answer piece by piece.
 ///
 /// ```
-/// use kie_proto::{ContentDigest, DownloadCheck, IntegrityError, http::StatusCode};
+/// use kie_proto::{IntegrityError, http::StatusCode};
+/// use kie_proto::driver::{ContentDigest, DownloadCheck};
 /// let mut sent = ContentDigest::new();
 /// sent.update(b"hello");
 /// let sent = sent.finish();
@@ -242,22 +125,6 @@ impl DownloadCheck {
             sent: self.sent,
             received,
         }
-    }
-}
-
-/// Checks the `fileSize` of `result` against the `sent` content bytes.
-///
-/// An answer without `fileSize` passes: the endpoint pages and the quickstart both document
-/// it, but recorded answers (spec §2.1, [O]) and the `fileUrl`-only form do not always carry
-/// it, and an unreadable `fileSize` is read as absent.
-pub(crate) fn check_size(sent: u64, result: &UploadResult) -> Result<(), IntegrityError> {
-    match result.file_size {
-        Some(reported) if reported != sent => Err(IntegrityError::SizeMismatch {
-            sent,
-            reported,
-            result: Box::new(result.clone()),
-        }),
-        _ => Ok(()),
     }
 }
 
