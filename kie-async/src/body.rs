@@ -21,46 +21,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use kie_proto::driver::{CallBudget, FrameEncoder, ProgressReporter};
-use kie_proto::{Error, TimeoutReason};
-use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
+use kie_proto::driver::{AttemptFailure, CallBudget, FrameEncoder, ProgressReporter};
+use kie_proto::{Body, Error, TimeoutReason};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::Instant;
 
-/// Size of the read buffer: the only per-upload buffer, whatever the content's size.
-pub(crate) const CHUNK: usize = 64 * 1024;
-
-/// A reader that can also seek, for [`Client::send_with_content`](crate::Client::send_with_content):
-/// it is sought back to its starting position before every attempt.
-pub trait AsyncReadSeek: AsyncRead + AsyncSeek + Send + Unpin {}
-
-impl<T: AsyncRead + AsyncSeek + Send + Unpin + ?Sized> AsyncReadSeek for T {}
-
-/// A source of content bytes, boxed so every source is one type.
-pub(crate) enum Reader {
-    /// Read once (files are reopened for a retry instead).
-    Plain(Box<dyn AsyncRead + Send + Unpin>),
-    /// Sought back to its start for a retry.
-    Seekable(Box<dyn AsyncReadSeek>),
-}
-
-impl Reader {
-    pub(crate) fn plain(reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
-        Reader::Plain(Box::new(reader))
-    }
-}
-
-impl AsyncRead for Reader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Reader::Plain(reader) => Pin::new(reader).poll_read(cx, buf),
-            Reader::Seekable(reader) => Pin::new(reader).poll_read(cx, buf),
-        }
-    }
-}
+use crate::source::{CHUNK, Content, Reader};
 
 /// What the body stream and the upload future share.
 #[derive(Default)]
@@ -110,9 +76,9 @@ impl Drop for SlotGuard {
 /// for the budget's deadline. Time is tokio's (so paused-clock tests work), handed to the
 /// budget as a `std::time::Instant`.
 #[derive(Clone)]
-pub(crate) struct Activity(Arc<ActivityState>);
+pub(crate) struct AttemptState(Arc<AttemptShared>);
 
-struct ActivityState {
+struct AttemptShared {
     budget: Mutex<CallBudget>,
     /// Set when the server refused before the body was complete: the body stream ends
     /// (with an error, which aborts the rest of the upload) instead of sending the rest.
@@ -122,10 +88,10 @@ struct ActivityState {
     earlier: tokio::sync::Notify,
 }
 
-impl Activity {
+impl AttemptState {
     /// The budget of one attempt.
     pub(crate) fn new(budget: CallBudget) -> Self {
-        Self(Arc::new(ActivityState {
+        Self(Arc::new(AttemptShared {
             budget: Mutex::new(budget),
             refused: std::sync::atomic::AtomicBool::new(false),
             earlier: tokio::sync::Notify::new(),
@@ -234,7 +200,7 @@ pub(crate) struct BodyStream {
     path: Option<PathBuf>,
     buf: Box<[u8]>,
     progress: ProgressReporter,
-    activity: Activity,
+    attempt_state: AttemptState,
     done: bool,
 }
 
@@ -247,7 +213,7 @@ pub(crate) struct BodyParts {
     pub(crate) slot: Slot,
     pub(crate) path: Option<PathBuf>,
     pub(crate) progress: ProgressReporter,
-    pub(crate) activity: Activity,
+    pub(crate) attempt_state: AttemptState,
 }
 
 impl BodyStream {
@@ -264,7 +230,7 @@ impl BodyStream {
             path: parts.path,
             buf: vec![0; buf_len].into_boxed_slice(),
             progress: parts.progress,
-            activity: parts.activity,
+            attempt_state: parts.attempt_state,
             done: false,
         }
     }
@@ -381,7 +347,7 @@ impl Stream for BodyStream {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.activity.body_refused() {
+        if this.attempt_state.body_refused() {
             // Not the source's failure (nothing goes to the slot): the server refused, and
             // this error stops hyper from sending the rest.
             this.done = true;
@@ -407,13 +373,112 @@ impl Stream for BodyStream {
         match piece {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(out)) => {
-                this.activity.moved(out.len() as u64);
+                this.attempt_state.moved(out.len() as u64);
                 if this.done {
-                    this.activity.request_sent();
+                    this.attempt_state.request_sent();
                 }
                 Poll::Ready(Some(Ok(Bytes::from(out))))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Some(Err(this.fail(error)))),
+        }
+    }
+}
+
+impl Content {
+    /// The reqwest body of one attempt, with the guard that closes its source.
+    pub(crate) fn body(
+        &mut self,
+        body: &Body,
+        progress: ProgressReporter,
+        attempt_state: &AttemptState,
+    ) -> Result<(reqwest::Body, Option<SlotGuard>), AttemptFailure> {
+        let framed = match body {
+            Body::Empty => {
+                attempt_state.request_sent();
+                return Ok((reqwest::Body::from(Vec::new()), None));
+            }
+            // A complete body stays a replayable bytes body (a caller's client that follows
+            // a 307 can send it again), so the budget cannot see it go out: it counts as
+            // sent when the attempt starts (a few hundred bytes; the answer limit then also
+            // covers connecting).
+            Body::Complete(bytes) => {
+                attempt_state.request_sent();
+                return Ok((reqwest::Body::from(bytes.clone()), None));
+            }
+            Body::Framed(framed) => framed,
+        };
+        let content_len = framed.content_len();
+        let (prefix, reader, path, probe_eof) = match self {
+            Content::None => (
+                Bytes::new(),
+                Some(Reader::plain(tokio::io::empty())),
+                None,
+                false,
+            ),
+            Content::Bytes(bytes) => (bytes.clone(), None, None, false),
+            Content::File { path, first, .. } => {
+                let Some(start) = first.take() else {
+                    return Err(AttemptFailure::Fatal(Error::Io {
+                        path: Some(path.clone()),
+                        source: std::io::Error::other("the file was not reopened"),
+                    }));
+                };
+                let probe_eof = start.rest.is_some();
+                let reader = match start.rest {
+                    Some(file) => Some(Reader::plain(tokio::fs::File::from_std(file))),
+                    // Read whole; if it was short, an empty reader lets the encoder say so.
+                    None if (start.content.len() as u64) < content_len => {
+                        Some(Reader::plain(tokio::io::empty()))
+                    }
+                    None => None,
+                };
+                (start.content, reader, Some(path.clone()), probe_eof)
+            }
+            Content::Seekable { reader, .. } => match reader.take() {
+                Some(reader) => (Bytes::new(), Some(Reader::Seekable(reader)), None, true),
+                None => {
+                    return Err(AttemptFailure::Fatal(Error::Io {
+                        path: None,
+                        source: std::io::Error::other("the reader was lost by a failed attempt"),
+                    }));
+                }
+            },
+            Content::Reader { prefix, reader } => match reader.take() {
+                Some(reader) => (prefix.clone(), Some(reader), None, true),
+                None => {
+                    return Err(AttemptFailure::Fatal(Error::Io {
+                        path: None,
+                        source: std::io::Error::other("the reader was already consumed"),
+                    }));
+                }
+            },
+        };
+        let remaining = content_len.saturating_sub(prefix.len() as u64);
+        let slot = Slot::new(reader);
+        let stream = BodyStream::new(BodyParts {
+            encoder: framed.clone().into_encoder(),
+            prefix,
+            remaining,
+            probe_eof,
+            slot: slot.clone(),
+            path,
+            progress,
+            attempt_state: attempt_state.clone(),
+        });
+        Ok((reqwest::Body::wrap_stream(stream), Some(SlotGuard(slot))))
+    }
+
+    /// Takes the reader back after an attempt, if it can be sent again.
+    pub(crate) fn reclaim(&mut self, slot: &Slot) {
+        let mut state = slot.lock();
+        match self {
+            Content::Reader { reader, .. } if !state.touched => *reader = state.reader.take(),
+            Content::Seekable { reader, .. } => {
+                if let Some(Reader::Seekable(taken)) = state.reader.take() {
+                    *reader = Some(taken);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -441,7 +506,11 @@ mod tests {
             slot: slot.clone(),
             path: None,
             progress: ProgressReporter::new(None, 0),
-            activity: Activity::new(CallBudget::new(&Timeouts::NONE, CallKind::Upload, now())),
+            attempt_state: AttemptState::new(CallBudget::new(
+                &Timeouts::NONE,
+                CallKind::Upload,
+                now(),
+            )),
         });
         let mut wire = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -463,12 +532,12 @@ mod tests {
     #[tokio::test]
     async fn huge_idle_timeout_never_fires_and_does_not_panic() {
         let huge = Timeouts::NONE.with_idle(Some(Duration::MAX));
-        let activity = Activity::new(CallBudget::new(&huge, CallKind::Upload, now()));
-        let waited = tokio::time::timeout(Duration::from_millis(20), activity.expired()).await;
+        let attempt_state = AttemptState::new(CallBudget::new(&huge, CallKind::Upload, now()));
+        let waited = tokio::time::timeout(Duration::from_millis(20), attempt_state.expired()).await;
         assert!(waited.is_err(), "an idle limit of Duration::MAX fired");
         let tiny = Timeouts::NONE.with_idle(Some(Duration::from_millis(1)));
-        let activity = Activity::new(CallBudget::new(&tiny, CallKind::Upload, now()));
-        let waited = tokio::time::timeout(Duration::from_secs(5), activity.expired()).await;
+        let attempt_state = AttemptState::new(CallBudget::new(&tiny, CallKind::Upload, now()));
+        let waited = tokio::time::timeout(Duration::from_secs(5), attempt_state.expired()).await;
         assert_eq!(
             waited.ok(),
             Some(TimeoutReason::Idle {
@@ -481,20 +550,20 @@ mod tests {
     async fn bytes_moving_restart_the_idle_timer() {
         let limit = Duration::from_secs(10);
         let timeouts = Timeouts::NONE.with_idle(Some(limit));
-        let activity = Activity::new(CallBudget::new(&timeouts, CallKind::Upload, now()));
+        let attempt_state = AttemptState::new(CallBudget::new(&timeouts, CallKind::Upload, now()));
         let started = Instant::now();
         let feeder = {
-            let activity = activity.clone();
+            let attempt_state = attempt_state.clone();
             async move {
                 for _ in 0..5 {
                     tokio::time::sleep(Duration::from_secs(8)).await;
-                    activity.moved(1);
+                    attempt_state.moved(1);
                 }
                 std::future::pending::<()>().await;
             }
         };
         let reason = tokio::select! {
-            reason = activity.expired() => reason,
+            reason = attempt_state.expired() => reason,
             () = feeder => unreachable!(),
         };
         assert_eq!(reason, TimeoutReason::Idle { limit });

@@ -80,23 +80,27 @@
 
 mod body;
 mod client;
+mod common;
 mod many;
+mod run;
+mod source;
+mod tls;
 mod transport;
-mod verify;
+mod upload;
 
-pub use body::AsyncReadSeek;
 pub use client::{
     Client, ClientBuilder, DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOW_SPEED,
     DEFAULT_READ_TIMEOUT, DEFAULT_SMALL_CALL_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
-    ENV_UPLOAD_BASE_URL, IntoBytes,
+    ENV_UPLOAD_BASE_URL,
 };
-pub use many::UploadSource;
+pub use source::AsyncReadSeek;
+pub use upload::{IntoBytes, UploadSource};
 
 pub use kie_proto;
 pub use kie_proto::{
-    Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
-    ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
-    UploadOptions, UploadResult,
+    Api, ApiError, ApiKey, ClientConfig, Error, ErrorKind, IntegrityError, InvalidInput, Operation,
+    Progress, ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
+    UploadEndpoint, UploadOptions, UploadResult,
 };
 pub use reqwest;
 

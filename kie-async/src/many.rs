@@ -2,61 +2,16 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures_util::Stream;
 use kie_proto::{Error, UploadOptions, UploadResult};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::client::Client;
-
-/// What one upload of [`Client::upload_many`] sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum UploadSource {
-    /// A file, as [`Client::upload_file`] sends it (multipart).
-    Path(PathBuf),
-    /// A file, as [`Client::upload_base64_file`] sends it.
-    Base64Path(PathBuf),
-    /// Bytes, as [`Client::upload_bytes`] sends them (multipart).
-    Bytes(Bytes),
-    /// Bytes, as [`Client::upload_base64_bytes`] sends them.
-    Base64Bytes(Bytes),
-}
-
-impl UploadSource {
-    /// The file at `path`, multipart.
-    pub fn path(path: impl Into<PathBuf>) -> Self {
-        UploadSource::Path(path.into())
-    }
-
-    /// These bytes, multipart.
-    pub fn bytes(bytes: impl crate::IntoBytes) -> Self {
-        UploadSource::Bytes(bytes.into_bytes())
-    }
-}
-
-impl From<PathBuf> for UploadSource {
-    fn from(path: PathBuf) -> Self {
-        UploadSource::Path(path)
-    }
-}
-
-impl From<Bytes> for UploadSource {
-    fn from(bytes: Bytes) -> Self {
-        UploadSource::Bytes(bytes)
-    }
-}
-
-impl From<Vec<u8>> for UploadSource {
-    fn from(bytes: Vec<u8>) -> Self {
-        UploadSource::Bytes(bytes.into())
-    }
-}
+use crate::upload::UploadSource;
 
 impl Client {
     /// Uploads every `(source, options)` of `uploads`, at most `concurrency` at once (0 is
@@ -127,20 +82,6 @@ impl Client {
             Err(_) => Driver::NotStarted(Some(Box::pin(driver))),
         };
         UploadMany { driver, receiver }
-    }
-
-    /// Uploads one [`UploadSource`].
-    pub async fn upload_source(
-        &self,
-        source: UploadSource,
-        options: &UploadOptions,
-    ) -> Result<UploadResult, Error> {
-        match source {
-            UploadSource::Path(path) => self.upload_file(path, options).await,
-            UploadSource::Base64Path(path) => self.upload_base64_file(path, options).await,
-            UploadSource::Bytes(bytes) => self.upload_bytes(bytes, options).await,
-            UploadSource::Base64Bytes(bytes) => self.upload_base64_bytes(bytes, options).await,
-        }
     }
 }
 

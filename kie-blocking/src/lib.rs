@@ -94,21 +94,24 @@
 //! version of `ureq` is a major version of this crate.
 #![forbid(unsafe_code)]
 
+mod body;
 mod client;
+mod common;
 mod run;
 mod socket;
 mod source;
 mod transport;
-mod verify;
+mod upload;
 
 pub use client::{Client, ClientBuilder, ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 pub use source::ReadSeek;
+pub use upload::UploadSource;
 
 pub use kie_proto;
 pub use kie_proto::{
-    Api, ApiError, ApiKey, Error, ErrorKind, IntegrityError, InvalidInput, Operation, Progress,
-    ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
-    UploadOptions, UploadResult,
+    Api, ApiError, ApiKey, ClientConfig, Error, ErrorKind, IntegrityError, InvalidInput, Operation,
+    Progress, ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
+    UploadEndpoint, UploadOptions, UploadResult,
 };
 pub use ureq;
 

@@ -1,37 +1,19 @@
-//! The driver loop: one attempt after another, each a small step — build, send, read,
-//! judge — until kie-proto says the answer is final or the retry policy gives up.
+//! The driver loops: one attempt after another, each a small step — start, send, report,
+//! obey — until kie-proto's [`Call`] says the call is done or the retry policy gives up.
+//! [`run`] sends an operation; [`download`] fetches a stored file.
 
 use std::time::{Instant, SystemTime};
 
-use kie_proto::driver::{AttemptFailure, ProgressReporter};
-use kie_proto::driver::{Call, Moment, Next};
-use kie_proto::http::{HeaderValue, Response, header, request};
-use kie_proto::{Api, Body, Error, FramedBody, Operation, ProgressCallback, RetryPolicy, Timeouts};
-use ureq::SendBody;
+use kie_proto::driver::{AttemptFailure, Call, DownloadCheck, Moment, Next};
+use kie_proto::http::{Response, StatusCode};
+use kie_proto::{Api, Body, Digest, Error, Operation, ProgressCallback};
 
 use crate::socket::{self, AttemptState};
-use crate::source::{FramedReader, Source};
-use crate::transport::{self, Agents, Answer, TransportError};
+use crate::source::Source;
+use crate::transport::{self, Sink, Transport};
 
-/// Bodies longer than this are sent with `Expect: 100-continue` (as curl does): a server
-/// that refuses on the headers (a 413 on `Content-Length`) answers before any body byte is
-/// sent; one that says nothing gets the body after ureq's 1 s wait.
-pub(crate) const EXPECT_CONTINUE_ABOVE: u64 = 1024 * 1024;
-
-/// What a client sends with: the agents, their timeouts and the retry policy.
-#[derive(Clone)]
-pub(crate) struct Transport {
-    pub agents: Agents,
-    pub timeouts: Timeouts,
-    pub retry: RetryPolicy,
-    /// Whether the agent is the client's own, whose sockets obey the call budget
-    /// ([`socket`]); a caller's agent gets the timeouts as ureq settings instead.
-    pub budget_sockets: bool,
-}
-
-/// Sends `operation` until it succeeds, fails for good, or the policy stops retrying: the
-/// loop of kie-proto's [`Call`], which makes every decision. A framed body's content is read
-/// from `source`, which is rewound before every retry.
+/// Sends `operation` until it succeeds, fails for good, or the policy stops retrying. A
+/// framed body's content is read from `source`, which is rewound before every retry.
 pub(crate) fn run<O: Operation>(
     transport: &Transport,
     api: &Api,
@@ -54,21 +36,92 @@ pub(crate) fn run<O: Operation>(
         let mut progress = attempt.progress;
         let mut state = Some(AttemptState::new(attempt.budget, &body));
         let sent = socket::with_attempt(&mut state, || {
-            send_once(transport, &head, &body, source, &mut progress)
+            transport::send(transport, &head, &body, source, &mut progress)
         });
         let cut_by = state.and_then(|state| state.expired);
         let wait = match sent {
             Ok((parts, answer)) => {
                 let answer = Response::from_parts(parts, answer.as_slice());
-                match call.answered(operation, answer, source.can_rewind(), moment())? {
+                match call.answered(operation, answer, source.can_resend(), moment())? {
                     Next::Done(output) => return Ok(output),
                     Next::RetryAfter(wait) => wait,
                 }
             }
-            Err(failure) => call.failed(failure, cut_by, source.can_rewind(), moment())?,
+            Err(failure) => call.failed(failure, cut_by, source.can_resend(), moment())?,
         };
         source.rewind().map_err(|e| source.io_error(e))?;
         std::thread::sleep(wait);
+    }
+}
+
+/// Downloads the stored file at `url` (without `Authorization`) and checks it against the
+/// content `sent` ([`DownloadCheck`]), under the time budget of a download, retried like
+/// any call that may be sent twice; every attempt checks from the first byte again.
+pub(crate) fn download(
+    transport: &Transport,
+    api: &Api,
+    url: &str,
+    sent: Digest,
+) -> Result<(), Error> {
+    let request = kie_proto::driver::download_request(api, url)?;
+    let mut call = Call::download(
+        &request,
+        transport.retry,
+        &transport.timeouts,
+        Instant::now(),
+    );
+    loop {
+        let attempt = call.start_attempt(Instant::now())?;
+        let mut state = Some(AttemptState::new(attempt.budget, &Body::Empty));
+        let mut sink = Verify {
+            url,
+            sent,
+            check: None,
+        };
+        let fetched = socket::with_attempt(&mut state, || {
+            transport::fetch(transport, &request, &mut sink)
+        });
+        let cut_by = state.and_then(|state| state.expired);
+        let failure = match fetched.map(|()| sink.finish()) {
+            Ok(Ok(())) => {
+                call.done();
+                return Ok(());
+            }
+            Ok(Err(mismatch)) => AttemptFailure::Fatal(mismatch),
+            Err(failure) => failure,
+        };
+        let wait = call.failed(failure, cut_by, true, moment())?;
+        std::thread::sleep(wait);
+    }
+}
+
+/// A download checked against the content sent, from its status on.
+struct Verify<'a> {
+    url: &'a str,
+    sent: Digest,
+    check: Option<DownloadCheck>,
+}
+
+impl Sink for Verify<'_> {
+    fn head(&mut self, status: StatusCode) -> Result<(), Error> {
+        self.check = Some(DownloadCheck::new(self.url, self.sent, status)?);
+        Ok(())
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        match &mut self.check {
+            Some(check) => Ok(check.update(bytes)?),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Verify<'_> {
+    fn finish(self) -> Result<(), Error> {
+        match self.check {
+            Some(check) => Ok(check.finish()?),
+            None => Ok(()),
+        }
     }
 }
 
@@ -78,72 +131,5 @@ fn moment() -> Moment {
         at: Instant::now(),
         wall: SystemTime::now(),
         random: kie_proto::driver::random_unit(),
-    }
-}
-
-/// One attempt: sends the request, returns the answer.
-fn send_once(
-    transport: &Transport,
-    head: &request::Parts,
-    body: &Body,
-    source: &mut Source<'_>,
-    reporter: &mut ProgressReporter,
-) -> Result<Answer, AttemptFailure> {
-    let answer = match body {
-        Body::Empty => transport::exchange(transport, head, SendBody::none()),
-        Body::Complete(bytes) => transport::exchange(transport, head, bytes.as_slice()),
-        Body::Framed(framed) => return send_framed(transport, head, framed, source, reporter),
-    };
-    answer.map_err(TransportError::into_failure)
-}
-
-/// Streams a framed body: head, the content through the encoder, tail.
-fn send_framed(
-    transport: &Transport,
-    head: &request::Parts,
-    framed: &FramedBody,
-    source: &mut Source<'_>,
-    reporter: &mut ProgressReporter,
-) -> Result<Answer, AttemptFailure> {
-    let mut reader = FramedReader::new(framed, source, reporter);
-    let expect = (framed.len() > EXPECT_CONTINUE_ABOVE).then(|| {
-        let mut head = head.clone();
-        head.headers
-            .insert(header::EXPECT, HeaderValue::from_static("100-continue"));
-        head
-    });
-    let result = transport::exchange(
-        transport,
-        expect.as_ref().unwrap_or(head),
-        SendBody::from_reader(&mut reader),
-    );
-    // The source's own failure explains a transport error it caused.
-    if let Some(failure) = reader.failure() {
-        return Err(AttemptFailure::Fatal(failure));
-    }
-    result.map_err(TransportError::into_failure)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kie_proto::TransportFailure;
-
-    #[test]
-    fn transport_failures_report_attempts() {
-        let failure = TransportError {
-            kind: TransportFailure::Timeout,
-            source: ureq::Error::Timeout(ureq::Timeout::PerRead),
-        }
-        .into_failure();
-        let error = failure.into_error(3);
-        assert!(matches!(
-            error,
-            Error::Transport {
-                kind: TransportFailure::Timeout,
-                attempts: 3,
-                ..
-            }
-        ));
     }
 }

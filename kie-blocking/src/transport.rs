@@ -1,15 +1,38 @@
-//! The ureq side: agent settings, one HTTP exchange, and what a ureq error means.
+//! The ureq side: what a client sends with ([`Transport`]), one attempt's exchange (a
+//! request out, its body streamed, the answer in), and what a ureq error means.
 
 use std::io::{self, Read};
 
-use kie_proto::http::{self, request, response};
 use std::error::Error as StdError;
 
-use kie_proto::driver::{AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProxyRules};
-use kie_proto::{ProxyUrl, Timeouts, TlsFailure, TransportFailure};
-use ureq::{Agent, AsSendBody};
+use kie_proto::http::{self, HeaderValue, header, request, response};
 
-use crate::run::Transport;
+use kie_proto::driver::{
+    AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter, ProxyRules,
+};
+use kie_proto::{
+    Body, Error, FramedBody, ProxyUrl, RetryPolicy, Timeouts, TlsFailure, TransportFailure,
+};
+use ureq::{Agent, AsSendBody, SendBody};
+
+use crate::body::FramedReader;
+use crate::source::{CHUNK, Source};
+
+/// Bodies longer than this are sent with `Expect: 100-continue` (as curl does): a server
+/// that refuses on the headers (a 413 on `Content-Length`) answers before any body byte is
+/// sent; one that says nothing gets the body after ureq's 1 s wait.
+pub(crate) const EXPECT_CONTINUE_ABOVE: u64 = 1024 * 1024;
+
+/// What a client sends with: the agents, their timeouts and the retry policy.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    pub agents: Agents,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    /// Whether the agent is the client's own, whose sockets obey the call budget
+    /// ([`socket`]); a caller's agent gets the timeouts as ureq settings instead.
+    pub budget_sockets: bool,
+}
 
 /// A failed exchange: no answer arrived.
 #[derive(Debug)]
@@ -119,6 +142,97 @@ pub(crate) fn exchange(
     let (parts, body) = response.into_parts();
     let body = read_body(body).map_err(|error| failed(ureq::Error::from(error)))?;
     Ok((parts, body))
+}
+
+/// One attempt: sends the request (a framed body's content read from `source`), returns
+/// the answer.
+pub(crate) fn send(
+    transport: &Transport,
+    head: &request::Parts,
+    body: &Body,
+    source: &mut Source<'_>,
+    reporter: &mut ProgressReporter,
+) -> Result<Answer, AttemptFailure> {
+    let answer = match body {
+        Body::Empty => exchange(transport, head, SendBody::none()),
+        Body::Complete(bytes) => exchange(transport, head, bytes.as_slice()),
+        Body::Framed(framed) => return send_framed(transport, head, framed, source, reporter),
+    };
+    answer.map_err(TransportError::into_failure)
+}
+
+/// Streams a framed body: head, the content through the encoder, tail.
+fn send_framed(
+    transport: &Transport,
+    head: &request::Parts,
+    framed: &FramedBody,
+    source: &mut Source<'_>,
+    reporter: &mut ProgressReporter,
+) -> Result<Answer, AttemptFailure> {
+    let mut reader = FramedReader::new(framed, source, reporter);
+    let expect = (framed.len() > EXPECT_CONTINUE_ABOVE).then(|| {
+        let mut head = head.clone();
+        head.headers
+            .insert(header::EXPECT, HeaderValue::from_static("100-continue"));
+        head
+    });
+    let result = exchange(
+        transport,
+        expect.as_ref().unwrap_or(head),
+        SendBody::from_reader(&mut reader),
+    );
+    // The source's own failure explains a transport error it caused.
+    if let Some(failure) = reader.failure() {
+        return Err(AttemptFailure::Fatal(failure));
+    }
+    result.map_err(TransportError::into_failure)
+}
+
+/// Where a download's answer goes: its status, then its body piece by piece. An error of
+/// the sink is final (the status was refused, the bytes are wrong).
+pub(crate) trait Sink {
+    /// The answer's status arrived.
+    fn head(&mut self, status: http::StatusCode) -> Result<(), Error>;
+    /// The next bytes of the body.
+    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error>;
+}
+
+/// Fetches `request` (a download from the storage host) into `sink`, through a fixed
+/// buffer. A transport failure is reported for kie-proto to judge; a sink's error is
+/// [`AttemptFailure::Fatal`].
+pub(crate) fn fetch(
+    transport: &Transport,
+    request: &http::Request<()>,
+    sink: &mut dyn Sink,
+) -> Result<(), AttemptFailure> {
+    let agent = transport.agents.for_uri(request.uri());
+    let via_proxy = via_proxy(agent, request.uri());
+    let failed = |error| TransportError::new(error, via_proxy).into_failure();
+    let mut outgoing = http::Request::new(SendBody::none());
+    *outgoing.method_mut() = request.method().clone();
+    *outgoing.uri_mut() = request.uri().clone();
+    *outgoing.headers_mut() = request.headers().clone();
+    let outgoing = configure(
+        agent,
+        &transport.timeouts,
+        transport.budget_sockets,
+        outgoing,
+    );
+    let response = agent.run(outgoing).map_err(failed)?;
+    crate::socket::attempt(|state| state.budget.answer_head_received(std::time::Instant::now()));
+    let (parts, body) = response.into_parts();
+    sink.head(parts.status).map_err(AttemptFailure::Fatal)?;
+    let mut reader = body.into_reader();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(failed(ureq::Error::from(error))),
+        };
+        sink.bytes(&buf[..n]).map_err(AttemptFailure::Fatal)?;
+    }
 }
 
 /// Whether `agent` reaches `uri` through a proxy (so a failure to connect is the proxy's).
@@ -252,6 +366,24 @@ fn tls_failure(error: &rustls::Error) -> TlsFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_failures_report_attempts() {
+        let failure = TransportError {
+            kind: TransportFailure::Timeout,
+            source: ureq::Error::Timeout(ureq::Timeout::PerRead),
+        }
+        .into_failure();
+        let error = failure.into_error(3);
+        assert!(matches!(
+            error,
+            Error::Transport {
+                kind: TransportFailure::Timeout,
+                attempts: 3,
+                ..
+            }
+        ));
+    }
 
     fn classify(error: ureq::Error) -> TransportFailure {
         facts(&error, false).classify()

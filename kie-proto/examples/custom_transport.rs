@@ -20,12 +20,13 @@ use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use kie_proto::driver::{
-    AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, SNIFF_LEN, random_u64, random_unit,
+    AttemptFailure, Call, FailureFacts, MAX_RESPONSE_BODY, Moment, Next, SNIFF_LEN, random_u64,
+    random_unit,
 };
-use kie_proto::driver::{Call, Moment, Next};
 use kie_proto::http::{self, Request, Response};
 use kie_proto::{
-    Api, ApiKey, Body, GetCredits, Operation, RetryPolicy, Timeouts, UploadOptions, UploadResult,
+    Api, ApiKey, Body, ContentStart, GetCredits, Operation, RetryPolicy, SourceKind, Timeouts,
+    UploadOptions, UploadResult,
 };
 
 const CHUNK: usize = 64 * 1024;
@@ -54,10 +55,10 @@ pub fn upload_then_credits(api: &Api, path: &Path) -> Result<(UploadResult, f64)
     let size = file.metadata()?.len();
     let mut start = Vec::with_capacity(SNIFF_LEN);
     (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut start)?;
-    let source_name = path.file_name().and_then(|n| n.to_str());
-    let plan =
-        UploadOptions::new("examples/custom-transport").plan(source_name, &start, random_u64())?;
-    let upload = plan.stream_upload(size);
+    let content = ContentStart::new(SourceKind::File, &start, size)
+        .with_name(path.file_name().and_then(|n| n.to_str()));
+    let plan = UploadOptions::new("examples/custom-transport").plan(content, random_u64())?;
+    let upload = plan.upload();
 
     // 2. Send it, streaming `start` and then the rest of the file through the encoder.
     let request = upload.to_request(api)?;

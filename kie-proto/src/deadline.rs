@@ -189,6 +189,10 @@ pub enum CallKind {
     /// A streamed body (a file, bytes or a reader, multipart or base64): as long as it
     /// moves fast enough, it may take hours.
     Upload,
+    /// A download of a stored file (a verification, a generated result): the *answer's*
+    /// body streams, under the low-speed rule, for as long as it moves fast enough; the
+    /// answer limit covers only the wait for its status line and headers.
+    Download,
 }
 
 impl CallKind {
@@ -233,6 +237,12 @@ pub enum TimeoutReason {
         /// The rule.
         limit: LowSpeed,
     },
+    /// A download's body moved slower than the low-speed rule allows
+    /// ([`Timeouts::low_speed`]).
+    DownloadLowSpeed {
+        /// The rule.
+        limit: LowSpeed,
+    },
     /// One attempt took `limit` ([`Timeouts::overall`]).
     Attempt {
         /// The per-attempt limit.
@@ -267,6 +277,11 @@ impl fmt::Display for TimeoutReason {
             TimeoutReason::LowSpeed { limit } => write!(
                 f,
                 "the upload moved fewer than {} bytes in {:?} (low-speed limit)",
+                limit.bytes, limit.window
+            ),
+            TimeoutReason::DownloadLowSpeed { limit } => write!(
+                f,
+                "the download moved fewer than {} bytes in {:?} (low-speed limit)",
                 limit.bytes, limit.window
             ),
             TimeoutReason::Attempt { limit } => {
@@ -368,7 +383,7 @@ impl CallBudget {
             return;
         }
         self.last_moved = self.last_moved.max(now);
-        if self.request_sent.is_some() {
+        if !self.body_moving() {
             return;
         }
         let Some(rule) = self.low_speed() else {
@@ -396,14 +411,28 @@ impl CallBudget {
     /// rule (for request bodies) ends.
     pub fn request_sent(&mut self, now: Instant) {
         self.request_sent.get_or_insert(now);
-        self.window = None;
+        if self.kind != CallKind::Download {
+            self.window = None;
+        }
     }
 
     /// The answer's status line and headers are complete (at `now`, which counts as bytes
-    /// moved).
+    /// moved). For a download, the low-speed rule starts with its body.
     pub fn answer_head_received(&mut self, now: Instant) {
+        if !self.head_received && self.kind == CallKind::Download {
+            self.window = None;
+        }
         self.head_received = true;
         self.last_moved = self.last_moved.max(now);
+    }
+
+    /// Whether the bytes moving now are the streamed body the low-speed rule watches: the
+    /// request's (before its last byte), or a download's answer (after its head).
+    fn body_moving(&self) -> bool {
+        match self.kind {
+            CallKind::Small | CallKind::Upload => self.request_sent.is_none(),
+            CallKind::Download => self.head_received,
+        }
     }
 
     /// Whether the request's last byte was sent in this attempt.
@@ -442,16 +471,24 @@ impl CallBudget {
                     TimeoutReason::Attempt { limit },
                 ))
             }),
-            self.request_sent.zip(t.answer).and_then(|(sent, limit)| {
-                Some((sent.checked_add(limit)?, TimeoutReason::Answer { limit }))
-            }),
+            self.request_sent
+                .zip(t.answer)
+                .filter(|_| !(self.kind == CallKind::Download && self.head_received))
+                .and_then(|(sent, limit)| {
+                    Some((sent.checked_add(limit)?, TimeoutReason::Answer { limit }))
+                }),
             self.window
                 .zip(self.low_speed())
                 .and_then(|((start, moved), limit)| {
                     // A window with enough bytes can only fail at the end of the next one.
                     let windows = if moved >= limit.bytes { 2 } else { 1 };
                     let at = start.checked_add(limit.window.checked_mul(windows)?)?;
-                    Some((at, TimeoutReason::LowSpeed { limit }))
+                    let reason = if self.kind == CallKind::Download {
+                        TimeoutReason::DownloadLowSpeed { limit }
+                    } else {
+                        TimeoutReason::LowSpeed { limit }
+                    };
+                    Some((at, reason))
                 }),
             t.idle.and_then(|limit| {
                 let reason = if self.request_sent.is_some() && !self.head_received {
@@ -627,6 +664,41 @@ mod tests {
         assert_eq!(
             answered.check(at(t0, 61)),
             Err(TimeoutReason::AnswerHead { limit: s(60) })
+        );
+    }
+
+    #[test]
+    fn downloads_are_cut_by_a_stalled_answer_body_not_a_long_one() {
+        let t0 = Instant::now();
+        let rule = LowSpeed {
+            bytes: 1000,
+            window: s(10),
+        };
+        let timeouts = Timeouts {
+            idle: Some(s(60)),
+            answer: Some(s(30)),
+            low_speed: Some(rule),
+            ..Timeouts::NONE
+        };
+        let mut budget = CallBudget::new(&timeouts, CallKind::Download, t0);
+        budget.request_sent(t0);
+        // The wait for the head is the answer limit's.
+        assert_eq!(
+            budget.deadline(),
+            Some((at(t0, 30), TimeoutReason::Answer { limit: s(30) }))
+        );
+        budget.answer_head_received(at(t0, 1));
+        // A body at 100 B/s for an hour is never cut (the answer limit is off once the
+        // head is in).
+        for second in 1..3600 {
+            budget.moved(at(t0, second), 100);
+            assert_eq!(budget.check(at(t0, second)), Ok(()), "{second}");
+        }
+        // Then it drips: the low-speed rule ends it.
+        budget.moved(at(t0, 3600), 10);
+        assert_eq!(
+            budget.check(at(t0, 3610)),
+            Err(TimeoutReason::DownloadLowSpeed { limit: rule })
         );
     }
 

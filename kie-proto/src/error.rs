@@ -119,6 +119,16 @@ pub enum Error {
         /// The transport's own error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The client could not be built from its settings: the TLS library or the HTTP client
+    /// refused them. Nothing was sent. (Settings that break an API rule — a base URL, a
+    /// proxy URL, a certificate that is not DER — are [`Error::InvalidInput`].)
+    #[error("the client cannot be built: {what}")]
+    Config {
+        /// What could not be set up.
+        what: &'static str,
+        /// The library's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A retryable failure of an upload from a reader that cannot be rewound: the bytes
     /// already sent cannot be sent again, so the upload was not retried. The failure is
     /// the `source`.

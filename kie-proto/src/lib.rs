@@ -40,14 +40,15 @@
 //!
 //! # A complete request/response cycle
 //! ```
-//! use kie_proto::{Api, ApiKey, Body, Operation, UploadOptions};
+//! use kie_proto::{Api, ApiKey, Body, ContentStart, Operation, SourceKind, UploadOptions};
 //!
 //! let api = Api::new(ApiKey::new("sk-example")?).with_upload_base_url("http://127.0.0.1:8080")?;
 //! let content = b"hello, KIE";
 //!
 //! // Settle name and MIME type once (a retry reuses them), then build the request.
-//! let plan = UploadOptions::new("documents/uploads").file_name("hello.txt").plan(None, content, 42)?;
-//! let upload = plan.stream_upload(content.len() as u64);
+//! let start = ContentStart::new(SourceKind::Bytes, content, content.len() as u64);
+//! let plan = UploadOptions::new("documents/uploads").file_name("hello.txt").plan(start, 42)?;
+//! let upload = plan.upload();
 //! let request = upload.to_request(&api)?;
 //! assert_eq!(request.uri(), "http://127.0.0.1:8080/api/file-stream-upload");
 //!
@@ -84,6 +85,7 @@ mod api_error;
 mod body;
 mod common;
 mod config;
+mod content;
 mod data_url;
 mod deadline;
 mod digest;
@@ -116,6 +118,7 @@ pub use api_error::{ApiError, ErrorKind, RetryAfter};
 pub use body::{Body, ContentEncoding, ContentLengthMismatch, FramedBody};
 pub use common::{GetCredits, GetDownloadUrl};
 pub use config::{ClientConfig, ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL, TlsRoots};
+pub use content::{ContentStart, SourceKind};
 pub use data_url::{decode_base64_data, parse_data_url};
 pub use deadline::{
     DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOW_SPEED, DEFAULT_READ_TIMEOUT,
@@ -132,7 +135,9 @@ pub use operation::Operation;
 pub use options::{Progress, ProgressCallback, UploadOptions, UploadPlan};
 pub use proxy::{ProxySetting, ProxyUrl};
 pub use retry::{RetryDecision, RetryPolicy};
-pub use upload::{Base64Form, Base64Upload, StreamUpload, UrlUpload};
+pub use upload::{
+    Base64Form, Base64Upload, ContentUpload, StreamUpload, UploadEndpoint, UrlUpload,
+};
 pub use upload_result::UploadResult;
 
 /// The README's Rust snippets, compiled (and, where they need no network, run) as doctests.

@@ -5,9 +5,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::body::ContentLengthMismatch;
+use crate::content::ContentStart;
+use crate::error::Error;
 use crate::input::{FileName, InvalidInput, MimeType, UploadPath, extension_of};
-use crate::mime::{detect_mime, extension_for_mime};
-use crate::upload::{Base64Form, Base64Upload, StreamUpload, UrlUpload};
+use crate::mime::{detect_mime, extension_for_mime, sniff_len};
+use crate::upload::{
+    Base64Form, Base64Upload, ContentUpload, StreamUpload, UploadEndpoint, UrlUpload,
+};
 
 /// How far an upload has come: content bytes handed to the transport, out of the content's
 /// length (the file's size, not the larger base64 or multipart body).
@@ -60,6 +65,7 @@ pub struct UploadOptions {
     mime_type: Option<String>,
     data_url: bool,
     verify_download: bool,
+    endpoint: UploadEndpoint,
     progress: Option<ProgressCallback>,
 }
 
@@ -71,6 +77,7 @@ impl fmt::Debug for UploadOptions {
             .field("mime_type", &self.mime_type)
             .field("data_url", &self.data_url)
             .field("verify_download", &self.verify_download)
+            .field("endpoint", &self.endpoint)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .finish()
     }
@@ -85,8 +92,23 @@ impl UploadOptions {
             mime_type: None,
             data_url: false,
             verify_download: false,
+            endpoint: UploadEndpoint::Stream,
             progress: None,
         }
+    }
+
+    /// The endpoint that carries the content: [`UploadEndpoint::Stream`] (multipart, the
+    /// default, for files of any size) or [`UploadEndpoint::Base64`]. The drivers' `upload`
+    /// follows it; their named methods (`upload_file`, `upload_base64_file`, …) choose
+    /// their own.
+    pub fn endpoint(mut self, endpoint: UploadEndpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// The endpoint chosen with [`endpoint`](Self::endpoint).
+    pub fn get_endpoint(&self) -> UploadEndpoint {
+        self.endpoint
     }
 
     /// Store under this name, extension included. The same name in the same folder
@@ -172,24 +194,31 @@ impl UploadOptions {
         Ok(())
     }
 
-    /// Settles folder, name and MIME type for content that starts with `content_start`
-    /// (up to [`SNIFF_LEN`](crate::driver::SNIFF_LEN) bytes), from a source named `source_name`
-    /// (a path's file name, if any). `random` seeds the generated name when none was given.
-    pub fn plan(
-        &self,
-        source_name: Option<&str>,
-        content_start: &[u8],
-        random: u64,
-    ) -> Result<UploadPlan, InvalidInput> {
+    /// Settles what every attempt of an upload sends, before the first: checks the options
+    /// (as [`validate`](Self::validate)), that a verification can read the content again
+    /// ([`SourceKind::can_verify`](crate::SourceKind::can_verify), else
+    /// [`InvalidInput::VerifyDownloadNeedsContent`]) and that the source gave as many first
+    /// bytes as its length promises ([`ContentLengthMismatch`]); then the MIME type (given,
+    /// or detected from the first bytes and the name) and the file name (given, or
+    /// generated from `random` with the source's extension or the MIME type's), and the
+    /// endpoint.
+    pub fn plan(&self, content: ContentStart<'_>, random: u64) -> Result<UploadPlan, Error> {
+        self.validate()?;
+        if self.verify_download && !content.source.can_verify() {
+            return Err(InvalidInput::VerifyDownloadNeedsContent.into());
+        }
+        ContentLengthMismatch::check_prefix(content.prefix.len(), content.len)?;
+        let prefix = &content.prefix[..sniff_len(content.len).min(content.prefix.len())];
         let upload_path = UploadPath::new(self.upload_path.as_str())?;
         let mime_type = match &self.mime_type {
             Some(mime) => MimeType::new(mime.as_str())?,
-            None => detect_mime(content_start, self.file_name.as_deref().or(source_name)),
+            None => detect_mime(prefix, self.file_name.as_deref().or(content.name)),
         };
         let file_name = match &self.file_name {
             Some(name) => FileName::new(name.as_str())?,
             None => {
-                let extension = source_name
+                let extension = content
+                    .name
                     .and_then(extension_of)
                     .or_else(|| extension_for_mime(&mime_type));
                 FileName::generated(random, extension)
@@ -200,6 +229,8 @@ impl UploadOptions {
             file_name,
             mime_type,
             data_url: self.data_url,
+            endpoint: self.endpoint,
+            len: content.len,
         })
     }
 
@@ -238,9 +269,27 @@ pub struct UploadPlan {
     pub mime_type: MimeType,
     /// Whether the base64 endpoint gets a data URL.
     pub data_url: bool,
+    /// The endpoint that carries the content.
+    pub endpoint: UploadEndpoint,
+    /// The content's length.
+    pub len: u64,
 }
 
 impl UploadPlan {
+    /// The upload of the planned content through the planned endpoint.
+    pub fn upload(&self) -> ContentUpload {
+        match self.endpoint {
+            UploadEndpoint::Stream => ContentUpload::Stream(self.stream_upload(self.len)),
+            UploadEndpoint::Base64 => ContentUpload::Base64(self.base64_upload(self.len)),
+        }
+    }
+
+    /// The same plan through `endpoint`.
+    pub fn with_endpoint(mut self, endpoint: UploadEndpoint) -> UploadPlan {
+        self.endpoint = endpoint;
+        self
+    }
+
     /// A multipart upload of `content_len` bytes.
     pub fn stream_upload(&self, content_len: u64) -> StreamUpload {
         StreamUpload::new(
@@ -349,20 +398,24 @@ mod tests {
     use std::sync::Mutex;
 
     #[test]
-    fn plan_picks_a_name_once_from_random_and_extension() -> Result<(), InvalidInput> {
+    fn plan_picks_a_name_once_from_random_and_extension() -> Result<(), Error> {
+        use crate::content::SourceKind;
         let options = UploadOptions::new("images");
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-        let plan = options.plan(None, png, 0xabc)?;
+        let bytes = |prefix: &'static [u8]| {
+            ContentStart::new(SourceKind::Bytes, prefix, prefix.len() as u64)
+        };
+        let plan = options.plan(bytes(png), 0xabc)?;
         assert_eq!(plan.file_name.as_str(), "0000000000000abc.png");
         assert_eq!(plan.mime_type.as_str(), "image/png");
-        let plan = options.plan(Some("holiday.JPEG"), b"", 1)?;
+        let plan = options.plan(bytes(b"").with_name(Some("holiday.JPEG")), 1)?;
         assert_eq!(plan.file_name.as_str(), "0000000000000001.JPEG");
         assert_eq!(plan.mime_type.as_str(), "image/jpeg");
         let plan = options
             .clone()
             .file_name("mine.bin")
             .mime_type("video/mp4")
-            .plan(Some("x.png"), png, 1)?;
+            .plan(bytes(png).with_name(Some("x.png")), 1)?;
         assert_eq!(
             (plan.file_name.as_str(), plan.mime_type.as_str()),
             ("mine.bin", "video/mp4")
@@ -496,5 +549,43 @@ mod tests {
         empty.advance(0);
         empty.complete();
         assert_eq!(*count.lock().unwrap_or_else(|e| e.into_inner()), 1);
+    }
+}
+
+#[cfg(test)]
+mod plan_checks {
+    use super::*;
+    use crate::content::SourceKind;
+
+    #[test]
+    fn the_plan_refuses_what_cannot_work_before_anything_is_sent() {
+        let verify = UploadOptions::new("docs").verify_download(true);
+        for source in [SourceKind::Reader, SourceKind::Seekable] {
+            let error = verify
+                .plan(ContentStart::new(source, b"abc", 3), 1)
+                .unwrap_err();
+            assert!(matches!(
+                error,
+                Error::InvalidInput(InvalidInput::VerifyDownloadNeedsContent)
+            ));
+        }
+        assert!(
+            verify
+                .plan(ContentStart::new(SourceKind::File, b"abc", 3), 1)
+                .is_ok()
+        );
+        // A source that gave fewer first bytes than its length promises.
+        let short =
+            UploadOptions::new("docs").plan(ContentStart::new(SourceKind::Reader, b"ab", 5), 1);
+        assert!(matches!(short, Err(Error::ContentLength(_))), "{short:?}");
+        // The endpoint decides the operation.
+        let content = ContentStart::new(SourceKind::Bytes, b"abc", 3);
+        let stream = UploadOptions::new("docs").plan(content, 1).unwrap();
+        assert!(matches!(stream.upload(), ContentUpload::Stream(_)));
+        let base64 = UploadOptions::new("docs")
+            .endpoint(UploadEndpoint::Base64)
+            .plan(content, 1)
+            .unwrap();
+        assert!(matches!(base64.upload(), ContentUpload::Base64(_)));
     }
 }

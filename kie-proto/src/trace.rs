@@ -9,9 +9,6 @@
 
 use std::time::Duration;
 
-use http::Request;
-
-use crate::body::Body;
 use crate::error::Error;
 
 /// The trace of one call, kept by its [`Call`](crate::driver::Call).
@@ -23,16 +20,16 @@ pub(crate) struct CallTrace {
 
 impl CallTrace {
     /// Opens the call's span: `operation` (the request path), `host`, `content_length`.
-    pub(crate) fn start(request: &Request<Body>) -> CallTrace {
+    pub(crate) fn start(uri: &http::Uri, content_length: u64) -> CallTrace {
         #[cfg(not(feature = "tracing"))]
-        let _ = request;
+        let _ = (uri, content_length);
         CallTrace {
             #[cfg(feature = "tracing")]
             span: tracing::info_span!(
                 "kie.call",
-                operation = request.uri().path(),
-                host = request.uri().host().unwrap_or_default(),
-                content_length = request.body().len(),
+                operation = uri.path(),
+                host = uri.host().unwrap_or_default(),
+                content_length,
             ),
         }
     }

@@ -352,6 +352,54 @@ fn check_size(sent: u64, result: &UploadResult) -> Result<(), IntegrityError> {
     }
 }
 
+/// Which endpoint carries an upload's content (spec §2.2, §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum UploadEndpoint {
+    /// `POST /api/file-stream-upload`, multipart: for files of any size (the default).
+    #[default]
+    Stream,
+    /// `POST /api/file-base64-upload`, JSON with the content in base64 (a third larger on
+    /// the wire): the docs recommend it up to 10 MB.
+    Base64,
+}
+
+/// An upload of content through either endpoint, as [`UploadPlan::upload`](crate::UploadPlan::upload)
+/// makes it: one operation type for a driver's one upload path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContentUpload {
+    /// Through the stream endpoint.
+    Stream(StreamUpload),
+    /// Through the base64 endpoint.
+    Base64(Base64Upload),
+}
+
+impl Operation for ContentUpload {
+    type Output = UploadResult;
+
+    fn to_request(&self, api: &Api) -> Result<Request<Body>, InvalidInput> {
+        match self {
+            ContentUpload::Stream(upload) => upload.to_request(api),
+            ContentUpload::Base64(upload) => upload.to_request(api),
+        }
+    }
+
+    fn parse_response(&self, response: http::Response<&[u8]>) -> Result<UploadResult, ApiError> {
+        match self {
+            ContentUpload::Stream(upload) => upload.parse_response(response),
+            ContentUpload::Base64(upload) => upload.parse_response(response),
+        }
+    }
+
+    fn check_output(&self, output: &UploadResult) -> Result<(), IntegrityError> {
+        match self {
+            ContentUpload::Stream(upload) => upload.check_output(output),
+            ContentUpload::Base64(upload) => upload.check_output(output),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,7 +114,7 @@ impl Call {
             retry,
             budget: CallBudget::new(timeouts, CallKind::of(body), now),
             attempt: 0,
-            trace: CallTrace::start(request),
+            trace: CallTrace::start(request.uri(), body.len()),
             progress: None,
             content_len: match body {
                 Body::Framed(framed) => framed.content_len(),
@@ -122,6 +122,33 @@ impl Call {
             },
             idempotent: true,
         }
+    }
+
+    /// The call that downloads a stored file with `request` (from
+    /// [`download_request`](super::download_request)), under `retry` and `timeouts` as a
+    /// [`CallKind::Download`], starting at `now`. A driver reports a failure with
+    /// [`failed`](Self::failed) (a download can always be started again: it is a `GET`) and
+    /// the end of the body with [`done`](Self::done).
+    pub fn download<B>(
+        request: &Request<B>,
+        retry: RetryPolicy,
+        timeouts: &Timeouts,
+        now: Instant,
+    ) -> Call {
+        Call {
+            retry,
+            budget: CallBudget::new(timeouts, CallKind::Download, now),
+            attempt: 0,
+            trace: CallTrace::start(request.uri(), 0),
+            progress: None,
+            content_len: 0,
+            idempotent: true,
+        }
+    }
+
+    /// The download (or another exchange a driver judges itself) completed.
+    pub fn done(&mut self) {
+        self.trace.succeeded(self.attempt);
     }
 
     /// Reports the content's progress to `callback`.

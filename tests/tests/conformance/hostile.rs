@@ -130,6 +130,56 @@ pub fn hostile_stall_after_headers<D: Driver>() {
     );
 }
 
+/// The download of a verification stalls half-way (its server sends the head and 1 KiB of a
+/// 64 KiB file, then nothing): the download runs under the call budget like any call, so it
+/// ends at the idle limit with the budget's own reason — the same in both drivers — and,
+/// with retries, is tried again (the storage host is only read).
+pub fn hostile_verify_download_stalls<D: Driver>() {
+    let data = content(64 << 10, 21);
+    let mut partial = Behaviour::json_head(200, data.len())
+        .into_iter()
+        .collect::<Vec<u8>>();
+    partial.extend_from_slice(&data[..1024]);
+    let files = HostilePeer::start(Behaviour::StallAfterHeaders { head: partial });
+    let answer = Behaviour::json(
+        200,
+        &format!(
+            r#"{{"success":true,"code":200,"msg":"ok","data":{{"fileName":"v.bin","downloadUrl":"{}/v.bin","fileSize":{}}}}}"#,
+            files.base_url(),
+            data.len()
+        ),
+    );
+    let api = HostilePeer::start(Behaviour::Answer(answer));
+    for (retry, attempts) in [
+        (RetryPolicy::never(), 1),
+        (retries_on().with_max_attempts(2), 2),
+    ] {
+        let settings = Settings {
+            retry,
+            ..tight(IDLE)
+        };
+        let (driver, _emulator) = hostile_client::<D>(&api, settings);
+        let started = Instant::now();
+        let error = driver
+            .upload_bytes(
+                &data,
+                &UploadOptions::new("h")
+                    .file_name("v.bin")
+                    .verify_download(true),
+            )
+            .unwrap_err();
+        let bound = IDLE * attempts;
+        assert_cut(
+            &error,
+            attempts,
+            TimeoutReason::Idle { limit: IDLE },
+            started.elapsed(),
+            bound,
+        );
+    }
+    assert_eq!(files.connections().len(), 3, "one download, then two");
+}
+
 /// The answer drips one byte every 100 ms (headers first): the idle limit never fires, the
 /// answer limit does, and says so.
 pub fn hostile_answer_drip<D: Driver>() {

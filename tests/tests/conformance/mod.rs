@@ -241,6 +241,7 @@ macro_rules! conformance_suite {
             tls_roots_chosen_on_the_builder,
             hostile_stall_before_headers,
             hostile_stall_after_headers,
+            hostile_verify_download_stalls,
             hostile_answer_drip,
             hostile_header_drip,
             hostile_blackhole_upload,

@@ -1,0 +1,124 @@
+//! The driver loops: one attempt after another, each a small step — start, send, report,
+//! obey — until kie-proto's [`Call`] says the call is done or the retry policy gives up.
+//! [`Inner::run`] sends an operation; [`Inner::download`] fetches a stored file.
+
+use std::time::SystemTime;
+
+use kie_proto::driver::{AttemptFailure, Call, DownloadCheck, Moment, Next};
+use kie_proto::http::{self, StatusCode};
+use kie_proto::{Digest, Error, Operation, ProgressCallback};
+
+use crate::body::{AttemptState, now};
+use crate::client::Inner;
+use crate::source::Content;
+use crate::transport::Sink;
+
+impl Inner {
+    /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
+    /// framed body: the loop of kie-proto's [`Call`], which makes every decision.
+    pub(crate) async fn run<O: Operation>(
+        &self,
+        op: &O,
+        mut content: Content,
+        progress: Option<ProgressCallback>,
+    ) -> Result<O::Output, Error> {
+        let request = op.to_request(&self.api)?;
+        let mut call = Call::new(&request, self.retry_policy, &self.timeouts, now())
+            .with_progress(progress)
+            .idempotent(op.is_idempotent());
+        loop {
+            let attempt = call.start_attempt(now())?;
+            let attempt_state = AttemptState::new(attempt.budget);
+            let sent = self
+                .attempt(&request, &mut content, attempt.progress, &attempt_state)
+                .await;
+            let wait = match sent {
+                Ok((status, headers, body)) => {
+                    let mut answer = http::Response::new(&body[..]);
+                    *answer.status_mut() = status;
+                    *answer.headers_mut() = headers;
+                    match call.answered(op, answer, content.can_resend(), moment())? {
+                        Next::Done(output) => return Ok(output),
+                        Next::RetryAfter(wait) => wait,
+                    }
+                }
+                Err((failure, cut_by)) => {
+                    call.failed(failure, cut_by, content.can_resend(), moment())?
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl Inner {
+    /// Downloads the stored file at `url` (without `Authorization`) and checks it against
+    /// the content `sent` ([`DownloadCheck`]), under the time budget of a download, retried
+    /// like any call that may be sent twice; every attempt checks from the first byte again.
+    pub(crate) async fn download(&self, url: &str, sent: Digest) -> Result<(), Error> {
+        let request = kie_proto::driver::download_request(&self.api, url)?;
+        let mut call = Call::download(&request, self.retry_policy, &self.timeouts, now());
+        loop {
+            let attempt = call.start_attempt(now())?;
+            let attempt_state = AttemptState::new(attempt.budget);
+            let mut sink = Verify {
+                url,
+                sent,
+                check: None,
+            };
+            let fetched = tokio::select! {
+                fetched = self.fetch(&request, &mut sink, &attempt_state) => fetched.map_err(|failure| (failure, None)),
+                reason = attempt_state.expired() => Err((AttemptFailure::timed_out(reason), Some(reason))),
+            };
+            let (failure, cut_by) = match fetched.map(|()| sink.finish()) {
+                Ok(Ok(())) => {
+                    call.done();
+                    return Ok(());
+                }
+                Ok(Err(mismatch)) => (AttemptFailure::Fatal(mismatch), None),
+                Err(failed) => failed,
+            };
+            let wait = call.failed(failure, cut_by, true, moment())?;
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// A download checked against the content sent, from its status on.
+struct Verify<'a> {
+    url: &'a str,
+    sent: Digest,
+    check: Option<DownloadCheck>,
+}
+
+impl Sink for Verify<'_> {
+    fn head(&mut self, status: StatusCode) -> Result<(), Error> {
+        self.check = Some(DownloadCheck::new(self.url, self.sent, status)?);
+        Ok(())
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        match &mut self.check {
+            Some(check) => Ok(check.update(bytes)?),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Verify<'_> {
+    fn finish(self) -> Result<(), Error> {
+        match self.check {
+            Some(check) => Ok(check.finish()?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Now, as kie-proto's [`Call`] takes it (tokio's clock, so paused-clock tests work).
+fn moment() -> Moment {
+    Moment {
+        at: now(),
+        wall: SystemTime::now(),
+        random: kie_proto::driver::random_unit(),
+    }
+}
