@@ -63,15 +63,8 @@ async fn run() -> Result<()> {
         .is_some_and(|key| !key.is_empty())
     {
         let client = if args.http1 {
-            let env = |name: &str| std::env::var(name).ok();
-            let mut builder = Client::builder(&env(kie_async::ENV_API_KEY).unwrap_or_default());
-            if let Some(url) = env(kie_async::ENV_UPLOAD_BASE_URL) {
-                builder = builder.upload_base_url(&url);
-            }
-            if let Some(url) = env(kie_async::ENV_API_BASE_URL) {
-                builder = builder.api_base_url(&url);
-            }
-            builder.http1_only().build()?
+            let config = kie_async::ClientConfig::from_env_with(|name| std::env::var(name).ok());
+            Client::builder(config).http1_only().build()?
         } else {
             Client::from_env()?
         };
@@ -86,10 +79,12 @@ async fn run() -> Result<()> {
             "KIE_API_KEY is not set: uploading to a local KIE.AI emulator at {} (nothing leaves this machine).",
             emulator.upload_base_url()
         );
-        let client = Client::builder(emulator.api_key())
-            .upload_base_url(&emulator.upload_base_url())
-            .api_base_url(&emulator.api_base_url())
-            .build()?;
+        let client = Client::builder(
+            kie_proto::ClientConfig::new(emulator.api_key())
+                .upload_base_url(&emulator.upload_base_url())
+                .api_base_url(&emulator.api_base_url()),
+        )
+        .build()?;
         (client, Some(emulator))
     };
 

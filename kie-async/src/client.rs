@@ -31,10 +31,8 @@ pub use kie_proto::{
 /// }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// # let emulator = kie_emulator::Emulator::start();
-/// # let client = Client::builder(emulator.api_key())
-/// #     .upload_base_url(&emulator.upload_base_url())
-/// #     .api_base_url(&emulator.api_base_url())
-/// #     .build()?;
+/// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url())
+/// #     .api_base_url(&emulator.api_base_url()))?;
 /// // let client = Client::from_env()?; // KIE_API_KEY
 /// let url = share(&client).await?;
 /// assert!(url.ends_with("/documents/uploads/hello.txt"));
@@ -95,127 +93,6 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    fn with_config(config: ClientConfig) -> Self {
-        Self {
-            config,
-            http_client: None,
-            http1_only: false,
-        }
-    }
-
-    /// Sends uploads to `url` instead of [`kie_proto::DEFAULT_UPLOAD_BASE_URL`].
-    pub fn upload_base_url(mut self, url: &str) -> Self {
-        self.config = self.config.upload_base_url(url);
-        self
-    }
-
-    /// Sends credits and download-url requests to `url` instead of
-    /// [`kie_proto::DEFAULT_API_BASE_URL`].
-    pub fn api_base_url(mut self, url: &str) -> Self {
-        self.config = self.config.api_base_url(url);
-        self
-    }
-
-    /// Appends ` <suffix>` to the user agent (`kie-rs/<version> <suffix>`).
-    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.config = self.config.user_agent_suffix(suffix);
-        self
-    }
-
-    /// Time allowed to connect (TCP and TLS); default [`DEFAULT_CONNECT_TIMEOUT`]. Not
-    /// applied to a client given with [`http_client`](Self::http_client).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.connect_timeout(timeout);
-        self
-    }
-
-    /// Time allowed for a whole request, upload included; none by default (a large upload
-    /// on a slow link may take hours; the idle [`read_timeout`](Self::read_timeout) catches
-    /// stalls).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.timeout(timeout);
-        self
-    }
-
-    /// The longest time nothing may be sent or received during a request, default
-    /// [`DEFAULT_READ_TIMEOUT`] (none with a custom [`http_client`](Self::http_client) unless
-    /// set here). It restarts whenever bytes move, so it bounds stalls, not
-    /// the duration of an upload.
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.read_timeout(timeout);
-        self
-    }
-
-    /// The longest the answer may take to be complete after the request's last byte,
-    /// default [`DEFAULT_ANSWER_TIMEOUT`] (120 s). Bounds a server that drips its answer.
-    pub fn answer_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.answer_timeout(timeout);
-        self
-    }
-
-    /// Gives up an upload whose body moves fewer than `bytes` in `window` (like curl's
-    /// `--speed-limit`/`--speed-time`), default [`DEFAULT_LOW_SPEED`] (16 KiB per 30 s): a
-    /// stalled or dripping peer is cut, a slow but moving upload of hours is not.
-    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
-        self.config = self.config.low_speed_limit(bytes, window);
-        self
-    }
-
-    /// The longest `credits`, `download_url` and `upload_url` (any request without a
-    /// streamed body) may take, all attempts and retry waits included, default
-    /// [`DEFAULT_SMALL_CALL_TIMEOUT`] (90 s; the service itself fetches a URL for up to
-    /// 30 s).
-    pub fn small_call_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.small_call_timeout(timeout);
-        self
-    }
-
-    /// When and how to retry; default [`RetryPolicy::default`]. [`RetryPolicy::never`]
-    /// turns retries off.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.config = self.config.retry_policy(policy);
-        self
-    }
-
-    /// Sends every request through the proxy at `url`: `http://host:port` (or
-    /// `https://…` for a TLS connection to the proxy), credentials allowed
-    /// (`http://user:password@proxy:3128`, percent-encoded; sent as `Proxy-Authorization`,
-    /// never shown in `Debug` or errors). Requests to `https://` base URLs go through a
-    /// `CONNECT` tunnel; requests to a plain `http://` base URL are sent to the proxy as
-    /// they are, API key included, readable by it. Without this setting the `HTTPS_PROXY`,
-    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` variables apply ([`kie_proto::proxy`]). An
-    /// invalid URL fails [`build`](Self::build). Not applied to a client given with
-    /// [`http_client`](Self::http_client).
-    ///
-    /// ```
-    /// let client = kie_async::Client::builder("sk-example")
-    ///     .proxy("http://user:secret@proxy.internal:3128")
-    ///     .build()?;
-    /// assert!(!format!("{client:?}").contains("secret"));
-    /// # Ok::<(), kie_async::Error>(())
-    /// ```
-    pub fn proxy(mut self, url: &str) -> Self {
-        self.config = self.config.proxy(url);
-        self
-    }
-
-    /// Connects directly, ignoring the proxy environment variables.
-    pub fn no_proxy(mut self) -> Self {
-        self.config = self.config.no_proxy();
-        self
-    }
-
-    /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
-    /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
-    /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
-    /// Not applied to a client given with [`http_client`](Self::http_client).
-    /// [`build`](Self::build) fails with [`InvalidInput::TlsRootInvalid`] if a given
-    /// certificate is not DER-encoded.
-    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
-        self.config = self.config.tls_roots(roots);
-        self
-    }
-
     /// Speaks HTTP/1.1 only. By default HTTP/2 is offered by ALPN over TLS and used when
     /// the server accepts it (one connection then carries all of
     /// [`upload_many`](Client::upload_many)'s uploads at once); plain `http://` is always
@@ -341,29 +218,37 @@ impl Client {
     /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
     /// [`InvalidInput::ApiKeyNotInEnvironment`](crate::InvalidInput::ApiKeyNotInEnvironment).
     pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::with_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
-            .build()
+        Client::from_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
     }
 
-    /// A builder for a client with `key`, to change base URLs, timeouts, retries or the
-    /// `reqwest::Client`. The key is checked here and the error (which never shows the key)
-    /// is returned by [`ClientBuilder::build`].
+    /// A client with `config`'s settings ([`ClientConfig`]: key, base URLs, timeouts,
+    /// retries, proxy, TLS roots) and this crate's own transport. Nothing is sent.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use kie_async::{Client, RetryPolicy};
-    /// let client = Client::builder("sk-example")
+    /// use kie_async::{Client, ClientConfig, RetryPolicy};
+    /// let config = ClientConfig::new("sk-example")
     ///     .upload_base_url("http://127.0.0.1:8080")
     ///     .user_agent_suffix("my-app/1.0")
     ///     .connect_timeout(Duration::from_secs(5))
     ///     .read_timeout(Duration::from_secs(30))
-    ///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
-    ///     .build()?;
+    ///     .retry_policy(RetryPolicy::default().with_max_attempts(6));
+    /// let client = Client::from_config(config)?;
     /// assert_eq!(client.api().upload_base_url(), "http://127.0.0.1:8080");
     /// # Ok::<(), kie_async::Error>(())
     /// ```
-    pub fn builder(key: &str) -> ClientBuilder {
-        ClientBuilder::with_config(ClientConfig::new(key))
+    pub fn from_config(config: ClientConfig) -> Result<Client, Error> {
+        Client::builder(config).build()
+    }
+
+    /// A builder for a client with `config` (a [`ClientConfig`], or just a key), to choose
+    /// the `reqwest::Client` or HTTP/1.1 only before [`build`](ClientBuilder::build).
+    pub fn builder(config: impl Into<ClientConfig>) -> ClientBuilder {
+        ClientBuilder {
+            config: config.into(),
+            http_client: None,
+            http1_only: false,
+        }
     }
 
     /// The key, base URLs and user agent in use.
@@ -391,15 +276,18 @@ mod tests {
 
     #[test]
     fn proxy_credentials_are_never_shown() {
-        let builder = Client::builder("k").proxy("http://user:hunter2@proxy:3128");
+        let builder = Client::builder(
+            kie_proto::ClientConfig::new("k").proxy("http://user:hunter2@proxy:3128"),
+        );
         assert!(!format!("{builder:?}").contains("hunter2"));
         let client = builder.build().map_err(|e| e.to_string());
         assert!(client.is_ok());
         assert!(!format!("{client:?}").contains("hunter2"));
-        let error = Client::builder("k")
-            .proxy("socks5://user:hunter2@proxy:1080")
-            .build()
-            .err();
+        let error = Client::builder(
+            kie_proto::ClientConfig::new("k").proxy("socks5://user:hunter2@proxy:1080"),
+        )
+        .build()
+        .err();
         assert!(matches!(
             error,
             Some(Error::InvalidInput(
@@ -413,14 +301,13 @@ mod tests {
     fn timeouts_defaults_and_overrides() -> Result<(), Error> {
         let client = Client::new("k")?;
         assert_eq!(client.inner.timeouts, Timeouts::DEFAULT);
-        let client = Client::builder("k")
+        let client = Client::builder(ClientConfig::new("k").timeout(Duration::from_millis(5)))
             .http_client(
                 reqwest::Client::builder()
                     .tls_backend_preconfigured(tls_config(&TlsRoots::Platform, false)?)
                     .build()
                     .map_err(|error| config_error("test client", error))?,
             )
-            .timeout(Duration::from_millis(5))
             .build()?;
         assert_eq!(
             client.inner.timeouts.overall,

@@ -16,7 +16,7 @@ impl Client {
     /// # use kie_async::Client;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
     /// let credits = client.send(&kie_async::kie_proto::GetCredits).await?;
     /// # assert!(credits >= 0.0);
     /// # Ok::<(), kie_async::Error>(())
@@ -48,7 +48,7 @@ impl Client {
     /// assert!(uploaded.download_url.ends_with("/docs/a.txt"));
     /// # Ok(()) }
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// # tokio::runtime::Runtime::new()?.block_on(run(&client))?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -79,7 +79,7 @@ impl Client {
     /// # use kie_async::Client;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
     /// let credits = client.credits().await?;
     /// assert!(credits >= 0.0);
     /// # Ok::<(), kie_async::Error>(())
@@ -98,7 +98,7 @@ impl Client {
     /// # use kie_async::Client;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
     /// # let generated = emulator.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
     /// let link = client.download_url(&generated).await?;
     /// assert!(link.starts_with("http"));

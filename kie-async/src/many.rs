@@ -51,7 +51,7 @@ impl Client {
     /// }
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// # let dir = std::env::temp_dir().join(format!("kie-async-doc-many-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).unwrap();
     /// # let files: Vec<_> = (0..3).map(|i| { let p = dir.join(format!("{i}.png")); std::fs::write(&p, b"\x89PNG\r\n\x1a\n").unwrap(); p }).collect();

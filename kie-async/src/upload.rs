@@ -67,7 +67,7 @@ impl Client {
     /// use kie_async::{Client, UploadEndpoint, UploadOptions, UploadSource};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// let options = UploadOptions::new("notes").file_name("hi.txt").endpoint(UploadEndpoint::Base64);
     /// let uploaded = client.upload(UploadSource::bytes("hello"), &options).await?;
     /// assert!(uploaded.download_url.ends_with("/notes/hi.txt"));
@@ -112,7 +112,7 @@ impl Client {
     /// # use kie_async::{Client, UploadOptions};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// # let url = client.upload_bytes("GIF89a", &UploadOptions::new("src").file_name("cat.gif")).await?.download_url;
     /// // `url`: a publicly reachable http(s) URL.
     /// let uploaded = client.upload_url(&url, &UploadOptions::new("images/fetched")).await?;
@@ -152,7 +152,7 @@ impl Client {
     /// assert!(uploaded.download_url.ends_with(".png"));
     /// # Ok(()) }
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// # let dir = std::env::temp_dir().join(format!("kie-async-doc-file-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).map_err(|e| kie_async::Error::Io { path: None, source: e })?;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(run(&client, &dir))?;
@@ -180,7 +180,7 @@ impl Client {
     /// assert_eq!(uploaded.file_name.as_deref(), Some("note.txt"));
     /// # Ok(()) }
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// # let path = std::env::temp_dir().join(format!("kie-async-doc-b64-{}.txt", std::process::id()));
     /// # std::fs::write(&path, "hello").map_err(|e| kie_async::Error::Io { path: None, source: e })?;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(run(&client, &path))?;
@@ -203,7 +203,7 @@ impl Client {
     /// # use kie_async::{Client, UploadOptions};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// let report: Vec<u8> = b"%PDF-1.7\n".to_vec(); // moved, not copied
     /// let uploaded = client.upload_bytes(report, &UploadOptions::new("reports")).await?;
     /// assert_eq!(uploaded.mime_type.as_deref(), Some("application/pdf"));
@@ -243,7 +243,7 @@ impl Client {
     /// # use kie_async::{Client, UploadOptions};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// use tokio::io::AsyncReadExt as _;
     /// let data = tokio::io::repeat(b'x').take(100_000);
     /// let options = UploadOptions::new("logs").file_name("x.txt");

@@ -52,10 +52,12 @@ fn run() -> Result<()> {
         "KIE_API_KEY is not set: uploading to a local KIE.AI emulator at {} (nothing leaves this machine).",
         emulator.upload_base_url()
     );
-    let client = Client::builder(emulator.api_key())
-        .upload_base_url(&emulator.upload_base_url())
-        .api_base_url(&emulator.api_base_url())
-        .build()?;
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emulator.api_key())
+            .upload_base_url(&emulator.upload_base_url())
+            .api_base_url(&emulator.api_base_url()),
+    )
+    .build()?;
     let uploaded = upload(&client, &path, &options, base64)?;
     if discard {
         check_stored_digest(&emulator, &path)?;

@@ -1,7 +1,6 @@
 //! [`Client`] and [`ClientBuilder`].
 
 use std::fmt;
-use std::time::Duration;
 
 use kie_proto::{Api, ClientConfig, Error, InvalidInput, ProxyUrl, RetryPolicy, TlsRoots};
 use ureq::Agent;
@@ -29,10 +28,8 @@ pub use kie_proto::{ENV_API_BASE_URL, ENV_API_KEY, ENV_UPLOAD_BASE_URL};
 ///     Ok(uploaded.download_url)
 /// }
 /// # let emulator = kie_emulator::Emulator::start();
-/// # let client = Client::builder(emulator.api_key())
-/// #     .upload_base_url(&emulator.upload_base_url())
-/// #     .api_base_url(&emulator.api_base_url())
-/// #     .build()?;
+/// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url())
+/// #     .api_base_url(&emulator.api_base_url()))?;
 /// // let client = Client::from_env()?; // KIE_API_KEY
 /// let url = share(&client)?;
 /// assert!(url.ends_with("/documents/uploads/hello.txt"));
@@ -75,28 +72,36 @@ impl Client {
     /// `KIE_UPLOAD_BASE_URL` and `KIE_API_BASE_URL`. A missing key is
     /// [`InvalidInput::ApiKeyNotInEnvironment`](crate::InvalidInput::ApiKeyNotInEnvironment).
     pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::with_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
-            .build()
+        Client::from_config(ClientConfig::from_env_with(|name| std::env::var(name).ok()))
     }
 
-    /// A builder for a client with `key`, to change base URLs, timeouts, retries or the
-    /// ureq agent.
+    /// A client with `config`'s settings ([`ClientConfig`]: key, base URLs, timeouts,
+    /// retries, proxy, TLS roots) and this crate's own transport. Nothing is sent.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use kie_blocking::{Client, RetryPolicy};
-    /// let client = Client::builder("sk-example")
+    /// use kie_blocking::{Client, ClientConfig, RetryPolicy};
+    /// let config = ClientConfig::new("sk-example")
     ///     .upload_base_url("http://127.0.0.1:8080")
     ///     .user_agent_suffix("my-app/1.0")
     ///     .connect_timeout(Duration::from_secs(5))
     ///     .read_timeout(Duration::from_secs(30))
-    ///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
-    ///     .build()?;
+    ///     .retry_policy(RetryPolicy::default().with_max_attempts(6));
+    /// let client = Client::from_config(config)?;
     /// assert_eq!(client.api().upload_base_url(), "http://127.0.0.1:8080");
     /// # Ok::<(), kie_blocking::Error>(())
     /// ```
-    pub fn builder(key: &str) -> ClientBuilder {
-        ClientBuilder::with_config(ClientConfig::new(key))
+    pub fn from_config(config: ClientConfig) -> Result<Client, Error> {
+        Client::builder(config).build()
+    }
+
+    /// A builder for a client with `config` (a [`ClientConfig`], or just a key), to choose
+    /// the ureq agent before [`build`](ClientBuilder::build).
+    pub fn builder(config: impl Into<ClientConfig>) -> ClientBuilder {
+        ClientBuilder {
+            config: config.into(),
+            agent: None,
+        }
     }
 
     /// The key, base URLs and user agent in use.
@@ -116,14 +121,14 @@ impl Client {
 /// [`CallBudget`](kie_proto::driver::CallBudget)); the client's own agent enforces it on every
 /// socket wait, so each limit holds to within a second:
 ///
-/// | builder | ends an attempt when | default |
+/// | setting ([`ClientConfig`]) | ends an attempt when | default |
 /// |---|---|---|
-/// | [`connect_timeout`](Self::connect_timeout) | resolving and connecting (TCP + TLS) take longer (ureq's `timeout_resolve` and `timeout_connect`) | 30 s |
-/// | [`read_timeout`](Self::read_timeout) | nothing moved either way for this long, including the wait for the answer's head | 60 s |
-/// | [`low_speed_limit`](Self::low_speed_limit) | the body moves fewer bytes than this per window | 16 KiB per 30 s |
-/// | [`answer_timeout`](Self::answer_timeout) | the answer is not complete this long after the request's last byte | 120 s |
-/// | [`timeout`](Self::timeout) | one attempt, from connecting to the last byte of the answer, takes longer | none |
-/// | [`small_call_timeout`](Self::small_call_timeout) | `credits`, `download_url`, `upload_url` take longer, retries included | 90 s |
+/// | [`connect_timeout`](ClientConfig::connect_timeout) | resolving and connecting (TCP + TLS) take longer (ureq's `timeout_resolve` and `timeout_connect`) | 30 s |
+/// | [`read_timeout`](ClientConfig::read_timeout) | nothing moved either way for this long, including the wait for the answer's head | 60 s |
+/// | [`low_speed_limit`](ClientConfig::low_speed_limit) | the body moves fewer bytes than this per window | 16 KiB per 30 s |
+/// | [`answer_timeout`](ClientConfig::answer_timeout) | the answer is not complete this long after the request's last byte | 120 s |
+/// | [`timeout`](ClientConfig::timeout) | one attempt, from connecting to the last byte of the answer, takes longer | none |
+/// | [`small_call_timeout`](ClientConfig::small_call_timeout) | `credits`, `download_url`, `upload_url` take longer, retries included | 90 s |
 ///
 /// The overall timeout includes sending the body, so leave it unset (or generous) for large
 /// uploads: the idle and low-speed limits catch a stalled connection. Each retry gets the
@@ -147,135 +152,12 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    fn with_config(config: ClientConfig) -> Self {
-        Self {
-            config,
-            agent: None,
-        }
-    }
-
-    /// Sends uploads to `url` (default `https://kieai.redpandaai.co`).
-    pub fn upload_base_url(mut self, url: &str) -> Self {
-        self.config = self.config.upload_base_url(url);
-        self
-    }
-
-    /// Sends credits and download-url requests to `url` (default `https://api.kie.ai`).
-    pub fn api_base_url(mut self, url: &str) -> Self {
-        self.config = self.config.api_base_url(url);
-        self
-    }
-
-    /// Appends ` <suffix>` to the `kie-rs/<version>` user agent, e.g. `my-app/1.0`.
-    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.config = self.config.user_agent_suffix(suffix);
-        self
-    }
-
-    /// Limit on resolving the host and establishing the connection, TLS included.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.connect_timeout(timeout);
-        self
-    }
-
-    /// Limit on one whole attempt, body upload included (see the table above).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.timeout(timeout);
-        self
-    }
-
-    /// Limit on how long the connection may stall, sending or receiving; this is also how
-    /// long the client waits for the server to start answering.
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.read_timeout(timeout);
-        self
-    }
-
-    /// The longest the answer may take to be complete after the request's last byte,
-    /// default [`DEFAULT_ANSWER_TIMEOUT`](kie_proto::DEFAULT_ANSWER_TIMEOUT) (120 s). Bounds
-    /// a server that drips its answer.
-    pub fn answer_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.answer_timeout(timeout);
-        self
-    }
-
-    /// Gives up an upload whose body moves fewer than `bytes` in `window` (like curl's
-    /// `--speed-limit`/`--speed-time`), default
-    /// [`DEFAULT_LOW_SPEED`](kie_proto::DEFAULT_LOW_SPEED) (16 KiB per 30 s): a stalled or
-    /// dripping peer is cut, a slow but moving upload of hours is not.
-    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
-        self.config = self.config.low_speed_limit(bytes, window);
-        self
-    }
-
-    /// The longest `credits`, `download_url` and `upload_url` (any request without a
-    /// streamed body) may take, all attempts and retry waits included, default
-    /// [`DEFAULT_SMALL_CALL_TIMEOUT`](kie_proto::DEFAULT_SMALL_CALL_TIMEOUT) (90 s; the
-    /// service itself fetches a URL for up to 30 s).
-    pub fn small_call_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.small_call_timeout(timeout);
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]: 4 attempts, jittered exponential
-    /// backoff from 500 ms, `Retry-After` honoured up to 60 s). [`RetryPolicy::never`]
-    /// turns retries off.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.config = self.config.retry_policy(policy);
-        self
-    }
-
-    /// Sends every request through the proxy at `url`: `http://host:port` (or
-    /// `https://…` for a TLS connection to the proxy), credentials allowed
-    /// (`http://user:password@proxy:3128`, percent-encoded; sent as `Proxy-Authorization`,
-    /// never shown in `Debug` or errors). Requests to `https://` base URLs go through a
-    /// `CONNECT` tunnel. Without this setting the `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
-    /// and `NO_PROXY` variables apply ([`kie_proto::proxy`]). An invalid URL fails
-    /// [`build`](Self::build). Not applied to an [`agent`](Self::agent) given here.
-    ///
-    /// ```
-    /// let client = kie_blocking::Client::builder("sk-example")
-    ///     .proxy("http://user:secret@proxy.internal:3128")
-    ///     .build()?;
-    /// assert!(!format!("{client:?}").contains("secret"));
-    /// # Ok::<(), kie_blocking::Error>(())
-    /// ```
-    pub fn proxy(mut self, url: &str) -> Self {
-        self.config = self.config.proxy(url);
-        self
-    }
-
-    /// Connects directly, ignoring the proxy environment variables.
-    pub fn no_proxy(mut self) -> Self {
-        self.config = self.config.no_proxy();
-        self
-    }
-
-    /// The certificate authorities to trust: by default [`TlsRoots::Platform`] (the system
-    /// store; `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), or Mozilla's bundled roots
-    /// ([`TlsRoots::WebPki`], with the `webpki-roots` feature), or only the given ones.
-    /// Not applied to an [`agent`](Self::agent) given here. [`build`](Self::build) fails
-    /// with [`InvalidInput::TlsRootInvalid`] if a given certificate is not DER-encoded.
-    ///
-    /// ```
-    /// use kie_blocking::{Client, TlsRoots};
-    /// fn private_client(private_ca_der: Vec<u8>) -> Result<Client, kie_blocking::Error> {
-    ///     Client::builder("sk-example")
-    ///         .tls_roots(TlsRoots::Only(vec![private_ca_der]))
-    ///         .build()
-    /// }
-    /// ```
-    pub fn tls_roots(mut self, roots: TlsRoots) -> Self {
-        self.config = self.config.tls_roots(roots);
-        self
-    }
-
     /// Uses this ureq agent (proxy, TLS roots, pool sizes, …). The client still refuses
     /// redirects and reads every status itself; the timeouts of this builder are applied
     /// only when set explicitly, otherwise the agent's own apply, and only as ureq settings
     /// (see the table above): the low-speed and answer limits, the exact stalled-write
     /// timing and the reading of early answers need the client's own agent. Its proxy and
-    /// TLS settings apply too (this builder's [`proxy`](Self::proxy) is not applied).
+    /// TLS settings apply too (the config's [`proxy`](ClientConfig::proxy) and [`tls_roots`](ClientConfig::tls_roots) are not).
     pub fn agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self
@@ -401,6 +283,7 @@ compile_error!(
 mod tests {
     use super::*;
     use kie_proto::{InvalidInput, Timeouts};
+    use std::time::Duration;
 
     #[test]
     fn crypto_provider_follows_the_features() {
@@ -428,14 +311,17 @@ mod tests {
 
     #[test]
     fn proxy_credentials_are_never_shown() {
-        let builder = Client::builder("k").proxy("http://user:hunter2@proxy:3128");
+        let builder = Client::builder(
+            kie_proto::ClientConfig::new("k").proxy("http://user:hunter2@proxy:3128"),
+        );
         assert!(!format!("{builder:?}").contains("hunter2"));
         let client = builder.build().unwrap();
         assert!(!format!("{client:?}").contains("hunter2"));
-        let error = Client::builder("k")
-            .proxy("socks5://user:hunter2@proxy:1080")
-            .build()
-            .unwrap_err();
+        let error = Client::builder(
+            kie_proto::ClientConfig::new("k").proxy("socks5://user:hunter2@proxy:1080"),
+        )
+        .build()
+        .unwrap_err();
         assert!(matches!(
             error,
             Error::InvalidInput(InvalidInput::ProxyUrl { .. })
@@ -450,11 +336,11 @@ mod tests {
             Err(Error::InvalidInput(InvalidInput::ApiKeyInvalidByte { .. }))
         ));
         assert!(matches!(
-            Client::builder("k").upload_base_url("ftp://x").build(),
+            Client::from_config(kie_proto::ClientConfig::new("k").upload_base_url("ftp://x")),
             Err(Error::InvalidInput(InvalidInput::UrlScheme { .. }))
         ));
         assert!(matches!(
-            Client::builder("k").user_agent_suffix("\n").build(),
+            Client::from_config(kie_proto::ClientConfig::new("k").user_agent_suffix("\n")),
             Err(Error::InvalidInput(InvalidInput::UserAgent(_)))
         ));
     }
@@ -463,9 +349,9 @@ mod tests {
     fn timeouts_defaults_and_overrides() {
         let client = Client::new("k").unwrap();
         assert_eq!(client.transport.timeouts, Timeouts::DEFAULT);
-        let client = Client::builder("k")
+        let config = ClientConfig::new("k").read_timeout(Duration::from_millis(5));
+        let client = Client::builder(config)
             .agent(Agent::new_with_defaults())
-            .read_timeout(Duration::from_millis(5))
             .build()
             .unwrap();
         assert_eq!(

@@ -13,7 +13,7 @@ impl Client {
     /// ```
     /// # use kie_blocking::Client;
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
     /// let credits = client.credits()?;
     /// assert!(credits >= 0.0);
     /// # Ok::<(), kie_blocking::Error>(())
@@ -28,7 +28,7 @@ impl Client {
     /// ```
     /// # use kie_blocking::Client;
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
     /// # let generated = emulator.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
     /// let link = client.download_url(&generated)?;
     /// assert!(link.starts_with("http"));
@@ -47,7 +47,7 @@ impl Client {
     /// ```
     /// # use kie_blocking::Client;
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).api_base_url(&emulator.api_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
     /// let credits = client.send(&kie_blocking::kie_proto::GetCredits)?;
     /// # assert!(credits >= 0.0);
     /// # Ok::<(), kie_blocking::Error>(())
@@ -72,7 +72,7 @@ impl Client {
     /// assert!(uploaded.download_url.ends_with("/docs/a.txt"));
     /// # Ok(()) }
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?)?;
+    /// # run(&Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_with_content<O: Operation>(

@@ -61,10 +61,8 @@
 //!     Ok(())
 //! }
 //! # let emulator = kie_emulator::Emulator::start();
-//! # let client = Client::builder(emulator.api_key())
-//! #     .upload_base_url(&emulator.upload_base_url())
-//! #     .api_base_url(&emulator.api_base_url())
-//! #     .build()?;
+//! # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url())
+//! #     .api_base_url(&emulator.api_base_url()))?;
 //! // let client = Client::from_env()?; // reads KIE_API_KEY
 //! run(&client)?;
 //! # Ok::<(), kie_blocking::Error>(())

@@ -68,7 +68,7 @@ impl Client {
     /// ```
     /// use kie_blocking::{Client, UploadEndpoint, UploadOptions, UploadSource};
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// let options = UploadOptions::new("notes").file_name("hi.txt").endpoint(UploadEndpoint::Base64);
     /// let uploaded = client.upload(UploadSource::bytes(&b"hello"[..]), &options)?;
     /// assert!(uploaded.download_url.ends_with("/notes/hi.txt"));
@@ -112,7 +112,7 @@ impl Client {
     /// assert!(uploaded.download_url.ends_with(".png"));
     /// # Ok(()) }
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// # let dir = std::env::temp_dir().join(format!("kie-blocking-doc-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
     /// # run(&client, &dir)?;
@@ -144,7 +144,7 @@ impl Client {
     /// assert_eq!(uploaded.file_size, Some(100_000));
     /// # Ok(()) }
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?)?;
+    /// # run(&Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?)?;
     /// # Ok::<(), kie_blocking::Error>(())
     /// ```
     pub fn upload_reader(
@@ -191,7 +191,7 @@ impl Client {
     /// # let emulator = kie_emulator::Emulator::start();
     /// # let path = std::env::temp_dir().join(format!("kie-blocking-doc-b64-{}.txt", std::process::id()));
     /// # std::fs::write(&path, "hello").map_err(|e| kie_blocking::Error::Io { path: None, source: e })?;
-    /// # run(&Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?, &path)?;
+    /// # run(&Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?, &path)?;
     /// # let _ = std::fs::remove_file(&path);
     /// # Ok::<(), kie_blocking::Error>(())
     /// ```
@@ -221,7 +221,7 @@ impl Client {
     /// ```
     /// # use kie_blocking::{Client, UploadOptions};
     /// # let emulator = kie_emulator::Emulator::start();
-    /// # let client = Client::builder(emulator.api_key()).upload_base_url(&emulator.upload_base_url()).build()?;
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).upload_base_url(&emulator.upload_base_url()))?;
     /// let error = client.upload_url("ftp://example.com/a.png", &UploadOptions::new("images")).unwrap_err();
     /// assert!(matches!(error, kie_blocking::Error::InvalidInput(_)));
     /// # assert!(emulator.requests().is_empty());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kie_async::{Client, ENV_API_KEY, Error, InvalidInput, RetryPolicy};
+use kie_async::{Client, ClientConfig, ENV_API_KEY, Error, InvalidInput, RetryPolicy};
 
 use crate::cli::GlobalArgs;
 
@@ -12,24 +12,24 @@ use crate::cli::GlobalArgs;
 /// is the SDK's, and no error shows the key.
 pub fn build(global: &GlobalArgs) -> Result<Client, Error> {
     let key = api_key(global)?;
-    let mut builder =
-        Client::builder(&key).user_agent_suffix(concat!("kie-cli/", env!("CARGO_PKG_VERSION")));
+    let mut config =
+        ClientConfig::new(&key).user_agent_suffix(concat!("kie-cli/", env!("CARGO_PKG_VERSION")));
     if let Some(url) = &global.upload_base_url {
-        builder = builder.upload_base_url(url);
+        config = config.upload_base_url(url);
     }
     if let Some(url) = &global.api_base_url {
-        builder = builder.api_base_url(url);
+        config = config.api_base_url(url);
     }
     if let Some(attempts) = global.max_attempts {
-        builder = builder.retry_policy(RetryPolicy::default().with_max_attempts(attempts));
+        config = config.retry_policy(RetryPolicy::default().with_max_attempts(attempts));
     }
     if let Some(seconds) = global.connect_timeout {
-        builder = builder.connect_timeout(Duration::from_secs(seconds));
+        config = config.connect_timeout(Duration::from_secs(seconds));
     }
     if let Some(seconds) = global.read_timeout {
-        builder = builder.read_timeout(Duration::from_secs(seconds));
+        config = config.read_timeout(Duration::from_secs(seconds));
     }
-    builder.build()
+    Client::from_config(config)
 }
 
 /// The key: the content of `--api-key-file` less a final line break, or `KIE_API_KEY`.

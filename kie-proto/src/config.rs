@@ -23,9 +23,10 @@ pub const ENV_UPLOAD_BASE_URL: &str = "KIE_UPLOAD_BASE_URL";
 pub const ENV_API_BASE_URL: &str = "KIE_API_BASE_URL";
 
 /// The transport-independent settings of a client: API key, base URLs, user agent suffix,
-/// timeouts and retry policy. Both drivers' `ClientBuilder`s hold one and forward their
-/// setters to it; nothing is checked until [`api`](Self::api) is called (by the driver's
-/// `build`), except the key, checked at once (its error never shows the key).
+/// timeouts, retry policy, proxy and TLS roots — the same for both drivers, which take one
+/// (`Client::from_config(config)`, or `Client::builder(config)` to add their own transport
+/// knobs). Nothing is checked until [`api`](Self::api) is called (by the driver's `build`),
+/// except the key, checked at once (its error never shows the key).
 ///
 /// `Debug` never shows the key.
 ///
@@ -90,6 +91,27 @@ impl fmt::Debug for ClientConfig {
             .field("proxy", &self.proxy)
             .field("tls_roots", &self.tls_roots)
             .finish()
+    }
+}
+
+impl From<&str> for ClientConfig {
+    /// [`ClientConfig::new`] with this key.
+    fn from(key: &str) -> Self {
+        ClientConfig::new(key)
+    }
+}
+
+impl From<&String> for ClientConfig {
+    /// [`ClientConfig::new`] with this key.
+    fn from(key: &String) -> Self {
+        ClientConfig::new(key)
+    }
+}
+
+impl From<String> for ClientConfig {
+    /// [`ClientConfig::new`] with this key.
+    fn from(key: String) -> Self {
+        ClientConfig::new(&key)
     }
 }
 

@@ -28,11 +28,13 @@ fn big_file(tag: &str, len: usize) -> PathBuf {
 }
 
 fn client(emu: &Emulator) -> Client {
-    Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .retry_policy(RetryPolicy::never())
-        .build()
-        .unwrap()
+    Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key())
+            .upload_base_url(&emu.upload_base_url())
+            .retry_policy(RetryPolicy::never()),
+    )
+    .build()
+    .unwrap()
 }
 
 /// Waits until `condition` holds, for at most `limit`.

@@ -52,11 +52,13 @@ fn fronts() -> Fronts {
 }
 
 fn client(fronts: &Fronts, http1_only: bool) -> Client {
-    let mut builder = Client::builder(fronts.emulator.api_key())
-        .upload_base_url(&fronts.upload.base_url())
-        .api_base_url(&fronts.api.base_url())
-        .tls_roots(TlsRoots::Only(vec![fronts.ca.der()]))
-        .no_proxy();
+    let mut builder = Client::builder(
+        kie_proto::ClientConfig::new(fronts.emulator.api_key())
+            .upload_base_url(&fronts.upload.base_url())
+            .api_base_url(&fronts.api.base_url())
+            .tls_roots(TlsRoots::Only(vec![fronts.ca.der()]))
+            .no_proxy(),
+    );
     if http1_only {
         builder = builder.http1_only();
     }

@@ -22,13 +22,11 @@ fn following_client(emu: &Emulator) -> Client {
         .redirect(reqwest::redirect::Policy::limited(5))
         .build()
         .unwrap();
-    Client::builder(emu.api_key())
+    let config = kie_proto::ClientConfig::new(emu.api_key())
         .upload_base_url(&emu.upload_base_url())
         .api_base_url(&emu.api_base_url())
-        .http_client(http)
-        .retry_policy(RetryPolicy::never())
-        .build()
-        .unwrap()
+        .retry_policy(RetryPolicy::never());
+    Client::builder(config).http_client(http).build().unwrap()
 }
 
 fn on_files_host(emu: &Emulator) -> Vec<LoggedRequest> {

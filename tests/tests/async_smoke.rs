@@ -10,12 +10,14 @@ use kie_async::{Client, Error, RetryPolicy, UploadOptions};
 use kie_tests::{Emulator, Fault, Route};
 
 fn client(emu: &Emulator) -> Client {
-    Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .api_base_url(&emu.api_base_url())
-        .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(10)))
-        .build()
-        .unwrap()
+    Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key())
+            .upload_base_url(&emu.upload_base_url())
+            .api_base_url(&emu.api_base_url())
+            .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(10))),
+    )
+    .build()
+    .unwrap()
 }
 
 async fn download(url: &str) -> Vec<u8> {
@@ -182,12 +184,14 @@ async fn stalls_hit_the_idle_timeout() {
     );
     emu.faults()
         .push(Route::Credits, Fault::StallResponse(Duration::from_secs(5)));
-    let client = Client::builder(emu.api_key())
-        .api_base_url(&emu.api_base_url())
-        .read_timeout(Duration::from_millis(300))
-        .retry_policy(RetryPolicy::never())
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key())
+            .api_base_url(&emu.api_base_url())
+            .read_timeout(Duration::from_millis(300))
+            .retry_policy(RetryPolicy::never()),
+    )
+    .build()
+    .unwrap();
     for _ in 0..2 {
         let started = std::time::Instant::now();
         let err = client.credits().await.unwrap_err();
@@ -217,12 +221,14 @@ async fn a_user_supplied_reqwest_client_is_used() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let client = Client::builder(emu.api_key())
-        .api_base_url(&emu.api_base_url())
-        .user_agent_suffix("custom/1")
-        .http_client(http)
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key())
+            .api_base_url(&emu.api_base_url())
+            .user_agent_suffix("custom/1"),
+    )
+    .http_client(http)
+    .build()
+    .unwrap();
     assert!(client.credits().await.unwrap() >= 0.0);
     let ua = emu.requests()[0].user_agent.clone().unwrap();
     assert!(

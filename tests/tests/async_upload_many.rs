@@ -37,11 +37,13 @@ async fn two_hundred_uploads_at_concurrency_eight() {
         Route::StreamUpload,
         Fault::json(400, serde_json::json!({"code": 400, "msg": "injected"})),
     );
-    let client = Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(5)))
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key())
+            .upload_base_url(&emu.upload_base_url())
+            .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(5))),
+    )
+    .build()
+    .unwrap();
 
     let dir = std::env::temp_dir().join(format!("kie-async-many-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -110,10 +112,11 @@ async fn two_hundred_uploads_at_concurrency_eight() {
 #[tokio::test]
 async fn concurrency_zero_means_one_and_an_empty_input_ends_at_once() {
     let emu = Emulator::start();
-    let client = Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key()).upload_base_url(&emu.upload_base_url()),
+    )
+    .build()
+    .unwrap();
     let uploads = (0..5).map(|i| {
         (
             UploadSource::bytes(vec![i as u8; 100]),
@@ -153,10 +156,11 @@ fn handles_to(paths: &[PathBuf]) -> usize {
 /// upload stored by then, on either runtime flavour.
 async fn uploads_progress_without_polling() {
     let emu = Emulator::start();
-    let client = Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key()).upload_base_url(&emu.upload_base_url()),
+    )
+    .build()
+    .unwrap();
     let uploads = (0..24).map(|i| {
         (
             UploadSource::bytes(content(i)),
@@ -213,11 +217,13 @@ async fn dropping_the_stream_aborts_every_upload(tag: &str) {
         })
         .collect();
     drop(big);
-    let client = Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .retry_policy(RetryPolicy::never())
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key())
+            .upload_base_url(&emu.upload_base_url())
+            .retry_policy(RetryPolicy::never()),
+    )
+    .build()
+    .unwrap();
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..6).map(|_| AtomicU64::new(0)).collect());
     let uploads: Vec<_> = paths
         .iter()
@@ -290,10 +296,11 @@ async fn dropping_the_stream_aborts_every_upload_current_thread() {
 async fn a_panicking_upload_panics_the_consumer() {
     use futures_util::FutureExt as _;
     let emu = Emulator::start();
-    let client = Client::builder(emu.api_key())
-        .upload_base_url(&emu.upload_base_url())
-        .build()
-        .unwrap();
+    let client = Client::builder(
+        kie_proto::ClientConfig::new(emu.api_key()).upload_base_url(&emu.upload_base_url()),
+    )
+    .build()
+    .unwrap();
     let options = UploadOptions::new("panics")
         .file_name("p.bin")
         .on_progress(|_| panic!("progress callback panicked"));

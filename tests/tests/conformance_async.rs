@@ -45,39 +45,9 @@ impl Driver for Async {
     const NEGOTIATES_HTTP2: bool = true;
 
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
-        let mut builder = Client::builder(settings.key_for(emulator))
-            .upload_base_url(&settings.upload_base_url_for(emulator))
-            .api_base_url(&settings.api_base_url_for(emulator))
-            .retry_policy(settings.retry);
-        if let Some(timeout) = settings.connect_timeout {
-            builder = builder.connect_timeout(timeout);
-        }
-        if let Some(timeout) = settings.timeout {
-            builder = builder.timeout(timeout);
-        }
-        if let Some(timeout) = settings.read_timeout {
-            builder = builder.read_timeout(timeout);
-        }
-        if let Some(proxy) = &settings.proxy {
-            builder = builder.proxy(proxy);
-        }
-        if settings.no_proxy {
-            builder = builder.no_proxy();
-        }
-        if let Some(roots) = &settings.tls_roots {
-            builder = builder.tls_roots(roots.clone());
-        }
+        let mut builder = Client::builder(settings.config(emulator));
         if settings.http1_only {
             builder = builder.http1_only();
-        }
-        if let Some(timeout) = settings.answer_timeout {
-            builder = builder.answer_timeout(timeout);
-        }
-        if let Some((bytes, window)) = settings.low_speed_limit {
-            builder = builder.low_speed_limit(bytes, window);
-        }
-        if let Some(timeout) = settings.small_call_timeout {
-            builder = builder.small_call_timeout(timeout);
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -36,6 +36,23 @@ struct Settings {
     roots: Option<TlsRoots>,
 }
 
+impl Settings {
+    /// The client settings for a peer at `base`, the same for both drivers.
+    fn config(&self, base: &str) -> kie_proto::ClientConfig {
+        let mut config = kie_proto::ClientConfig::new("k")
+            .upload_base_url(base)
+            .api_base_url(base)
+            .retry_policy(self.retry);
+        if let Some(idle) = self.idle {
+            config = config.read_timeout(idle);
+        }
+        if let Some(roots) = &self.roots {
+            config = config.tls_roots(roots.clone());
+        }
+        config
+    }
+}
+
 fn outcome<T>(result: &Result<T, Error>) -> String {
     match result {
         Ok(_) => "ok".to_owned(),
@@ -62,29 +79,11 @@ impl Driver {
             });
         match self {
             Driver::Blocking => {
-                let mut builder = kie_blocking::Client::builder("k")
-                    .upload_base_url(base)
-                    .api_base_url(base)
-                    .retry_policy(settings.retry);
-                if let Some(idle) = settings.idle {
-                    builder = builder.read_timeout(idle);
-                }
-                if let Some(roots) = &settings.roots {
-                    builder = builder.tls_roots(roots.clone());
-                }
+                let builder = kie_blocking::Client::builder(settings.config(base));
                 outcome(&builder.build().unwrap().upload_file(path, &options))
             }
             Driver::Async => {
-                let mut builder = kie_async::Client::builder("k")
-                    .upload_base_url(base)
-                    .api_base_url(base)
-                    .retry_policy(settings.retry);
-                if let Some(idle) = settings.idle {
-                    builder = builder.read_timeout(idle);
-                }
-                if let Some(roots) = &settings.roots {
-                    builder = builder.tls_roots(roots.clone());
-                }
+                let builder = kie_async::Client::builder(settings.config(base));
                 let client = builder.build().unwrap();
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
@@ -99,17 +98,19 @@ impl Driver {
     fn credits(self, base: &str) -> String {
         match self {
             Driver::Blocking => {
-                let client = kie_blocking::Client::builder("k")
-                    .api_base_url(base)
-                    .build()
-                    .unwrap();
+                let client = kie_blocking::Client::builder(
+                    kie_proto::ClientConfig::new("k").api_base_url(base),
+                )
+                .build()
+                .unwrap();
                 outcome(&client.credits())
             }
             Driver::Async => {
-                let client = kie_async::Client::builder("k")
-                    .api_base_url(base)
-                    .build()
-                    .unwrap();
+                let client = kie_async::Client::builder(
+                    kie_proto::ClientConfig::new("k").api_base_url(base),
+                )
+                .build()
+                .unwrap();
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

@@ -169,11 +169,13 @@ fn blocking_calls_are_traced() {
     let capture = Capture::default();
     let _default = tracing::subscriber::set_default(capture.clone());
     let client = |key: &str| {
-        kie_blocking::Client::builder(key)
-            .upload_base_url(&emu.upload_base_url())
-            .api_base_url(&emu.api_base_url())
-            .build()
-            .unwrap()
+        kie_blocking::Client::builder(
+            kie_proto::ClientConfig::new(key)
+                .upload_base_url(&emu.upload_base_url())
+                .api_base_url(&emu.api_base_url()),
+        )
+        .build()
+        .unwrap()
     };
     emu.faults()
         .push(Route::Credits, Fault::rate_limited(Some(1)));
@@ -203,11 +205,13 @@ async fn async_calls_are_traced() {
     let capture = Capture::default();
     let _default = tracing::subscriber::set_default(capture.clone());
     let client = |key: &str| {
-        kie_async::Client::builder(key)
-            .upload_base_url(&emu.upload_base_url())
-            .api_base_url(&emu.api_base_url())
-            .build()
-            .unwrap()
+        kie_async::Client::builder(
+            kie_proto::ClientConfig::new(key)
+                .upload_base_url(&emu.upload_base_url())
+                .api_base_url(&emu.api_base_url()),
+        )
+        .build()
+        .unwrap()
     };
     emu.faults()
         .push(Route::Credits, Fault::rate_limited(Some(1)));

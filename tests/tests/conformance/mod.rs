@@ -54,8 +54,8 @@ pub use real_servers::*;
 // The harness
 // ---------------------------------------------------------------------------------------
 
-/// How a scenario wants its client configured. Every field maps to a builder method of
-/// the same name in both drivers.
+/// How a scenario wants its client configured. Every field maps to a `ClientConfig` setter
+/// of the same name ([`Settings::config`]), but `http1_only`, kie-async's own knob.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The API key; `None` uses the emulator's.
@@ -137,6 +137,43 @@ impl Settings {
         self.api_base_url
             .clone()
             .unwrap_or_else(|| emulator.api_base_url())
+    }
+
+    /// The client settings for `emulator`, the same for every driver (a driver adds only
+    /// its own transport knobs, such as `http1_only`).
+    pub fn config(&self, emulator: &Emulator) -> kie_proto::ClientConfig {
+        let mut config = kie_proto::ClientConfig::new(self.key_for(emulator))
+            .upload_base_url(&self.upload_base_url_for(emulator))
+            .api_base_url(&self.api_base_url_for(emulator))
+            .retry_policy(self.retry);
+        if let Some(timeout) = self.connect_timeout {
+            config = config.connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.timeout {
+            config = config.timeout(timeout);
+        }
+        if let Some(timeout) = self.read_timeout {
+            config = config.read_timeout(timeout);
+        }
+        if let Some(proxy) = &self.proxy {
+            config = config.proxy(proxy);
+        }
+        if self.no_proxy {
+            config = config.no_proxy();
+        }
+        if let Some(roots) = &self.tls_roots {
+            config = config.tls_roots(roots.clone());
+        }
+        if let Some(timeout) = self.answer_timeout {
+            config = config.answer_timeout(timeout);
+        }
+        if let Some((bytes, window)) = self.low_speed_limit {
+            config = config.low_speed_limit(bytes, window);
+        }
+        if let Some(timeout) = self.small_call_timeout {
+            config = config.small_call_timeout(timeout);
+        }
+        config
     }
 }
 
