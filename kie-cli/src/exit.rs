@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use kie_async::{Error, ErrorKind, IntegrityError, InvalidInput, TransportFailure};
+use kie_async::{ApiError, Error, ErrorKind, IntegrityError, InvalidInput, TransportFailure};
 
 /// The process's exit status; the numbers are documented in `kie --help` and the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,43 +69,12 @@ const fn class(kind: &'static str, exit: Exit) -> Class {
 /// `network`) until they get their own line here.
 pub fn classify(error: &Error) -> Class {
     match error {
-        Error::Api(api) => match api.kind {
-            ErrorKind::Unauthorized => class("unauthorized", Exit::Auth),
-            ErrorKind::BadRequest => class("bad_request", Exit::Refused),
-            ErrorKind::InsufficientCredits => class("insufficient_credits", Exit::Refused),
-            ErrorKind::NotFound => class("not_found", Exit::Refused),
-            ErrorKind::MethodNotAllowed => class("method_not_allowed", Exit::Refused),
-            ErrorKind::Timeout => class("service_timeout", Exit::Refused),
-            ErrorKind::Validation => class("validation", Exit::Refused),
-            ErrorKind::RateLimited => class("rate_limited", Exit::Refused),
-            ErrorKind::UsageLimitExceeded => class("usage_limit_exceeded", Exit::Refused),
-            ErrorKind::Maintenance => class("maintenance", Exit::Refused),
-            ErrorKind::Server => class("server_error", Exit::Refused),
-            ErrorKind::GenerationFailed => class("generation_failed", Exit::Refused),
-            ErrorKind::FeatureDisabled => class("feature_disabled", Exit::Refused),
-            ErrorKind::CdnRefused => class("cdn_refused", Exit::Refused),
-            ErrorKind::NotJson => class("not_json", Exit::Refused),
-            ErrorKind::MalformedResponse => class("malformed_response", Exit::Refused),
-            ErrorKind::PayloadTooLarge => class("payload_too_large", Exit::Refused),
-            ErrorKind::Redirect => class("redirect", Exit::Refused),
-            ErrorKind::ProxyAuthenticationRequired => class("proxy_auth", Exit::Network),
-            ErrorKind::Other => class("api_error", Exit::Refused),
-            // Kinds added to the SDK later: refusals until named here.
-            _ => class("api_error", Exit::Refused),
-        },
-        Error::Transport { kind, .. } => match kind {
-            TransportFailure::Connect => class("connect", Exit::Network),
-            TransportFailure::ConnectionLost => class("connection_lost", Exit::Network),
-            TransportFailure::Timeout => class("timeout", Exit::Network),
-            TransportFailure::Tls(_) => class("tls", Exit::Network),
-            TransportFailure::ProxyUnreachable => class("proxy_unreachable", Exit::Network),
-            TransportFailure::ProxyRefused { .. } => class("proxy_refused", Exit::Network),
-            TransportFailure::MalformedAnswer => class("malformed_answer", Exit::Network),
-            TransportFailure::Unsendable => class("unsendable", Exit::Network),
-            TransportFailure::Redirected => class("redirected", Exit::Network),
-            // Failures added to the SDK later.
-            _ => class("network", Exit::Network),
-        },
+        Error::Api { error, .. } => refusal(error),
+        Error::Transport { kind, .. } => transport(*kind),
+        Error::NotRewindable {
+            transport: Some(kind),
+            ..
+        } => transport(*kind),
         Error::InvalidInput(
             InvalidInput::ApiKeyEmpty
             | InvalidInput::ApiKeyNotInEnvironment { .. }
@@ -124,9 +93,59 @@ pub fn classify(error: &Error) -> Class {
             // Checks added to the SDK later.
             _ => class("integrity", Exit::Integrity),
         },
-        Error::NotRewindable { source } => classify(source),
+        Error::NotRewindable { .. } => match error.api_error() {
+            Some(refused) => refusal(refused),
+            None => class("error", Exit::Failed),
+        },
+        Error::Config { .. } => class("config", Exit::Usage),
         // Errors added to the SDK later.
         _ => class("error", Exit::Failed),
+    }
+}
+
+/// The kind and exit code of a refusal.
+fn refusal(api: &ApiError) -> Class {
+    match api.kind {
+        ErrorKind::Unauthorized => class("unauthorized", Exit::Auth),
+        ErrorKind::BadRequest => class("bad_request", Exit::Refused),
+        ErrorKind::InsufficientCredits => class("insufficient_credits", Exit::Refused),
+        ErrorKind::NotFound => class("not_found", Exit::Refused),
+        ErrorKind::MethodNotAllowed => class("method_not_allowed", Exit::Refused),
+        ErrorKind::Timeout => class("service_timeout", Exit::Refused),
+        ErrorKind::Validation => class("validation", Exit::Refused),
+        ErrorKind::RateLimited => class("rate_limited", Exit::Refused),
+        ErrorKind::UsageLimitExceeded => class("usage_limit_exceeded", Exit::Refused),
+        ErrorKind::Maintenance => class("maintenance", Exit::Refused),
+        ErrorKind::Server => class("server_error", Exit::Refused),
+        ErrorKind::GenerationFailed => class("generation_failed", Exit::Refused),
+        ErrorKind::FeatureDisabled => class("feature_disabled", Exit::Refused),
+        ErrorKind::CdnRefused => class("cdn_refused", Exit::Refused),
+        ErrorKind::NotJson => class("not_json", Exit::Refused),
+        ErrorKind::MalformedResponse => class("malformed_response", Exit::Refused),
+        ErrorKind::PayloadTooLarge => class("payload_too_large", Exit::Refused),
+        ErrorKind::Redirect => class("redirect", Exit::Refused),
+        ErrorKind::ProxyAuthenticationRequired => class("proxy_auth", Exit::Network),
+        ErrorKind::Other => class("api_error", Exit::Refused),
+        // Kinds added to the SDK later: refusals until named here.
+        _ => class("api_error", Exit::Refused),
+    }
+}
+
+/// The kind and exit code of a transport failure.
+fn transport(kind: TransportFailure) -> Class {
+    match kind {
+        TransportFailure::Connect => class("connect", Exit::Network),
+        TransportFailure::ConnectTimeout => class("connect_timeout", Exit::Network),
+        TransportFailure::ConnectionLost => class("connection_lost", Exit::Network),
+        TransportFailure::Timeout => class("timeout", Exit::Network),
+        TransportFailure::Tls(_) => class("tls", Exit::Network),
+        TransportFailure::ProxyUnreachable => class("proxy_unreachable", Exit::Network),
+        TransportFailure::ProxyRefused { .. } => class("proxy_refused", Exit::Network),
+        TransportFailure::MalformedAnswer => class("malformed_answer", Exit::Network),
+        TransportFailure::Unsendable => class("unsendable", Exit::Network),
+        TransportFailure::Redirected => class("redirected", Exit::Network),
+        // Failures added to the SDK later.
+        _ => class("network", Exit::Network),
     }
 }
 
@@ -156,11 +175,9 @@ mod tests {
     #[test]
     fn not_rewindable_is_classified_by_its_cause() {
         let error = Error::NotRewindable {
-            source: Box::new(Error::Transport {
-                kind: TransportFailure::ConnectionLost,
-                attempts: 1,
-                source: "reset".into(),
-            }),
+            attempts: 1,
+            transport: Some(TransportFailure::ConnectionLost),
+            source: "reset".into(),
         };
         assert_eq!(classify(&error), class("connection_lost", Exit::Network));
     }

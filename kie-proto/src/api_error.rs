@@ -170,9 +170,6 @@ pub struct ApiError {
     /// For a [redirect](ErrorKind::Redirect): the host its `Location` points to (the
     /// endpoint's own host for a relative `Location`), when it has one.
     pub redirect_host: Option<Box<str>>,
-    /// Attempts made, the one answered with this error included (1 until a driver's retry
-    /// loop reports the final count).
-    pub attempts: u32,
 }
 
 impl ApiError {
@@ -195,7 +192,6 @@ impl ApiError {
             retry_after: None,
             body_excerpt: None,
             redirect_host: None,
-            attempts: 1,
         }
     }
 
@@ -213,15 +209,19 @@ impl ApiError {
     }
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = if self.attempts == 1 { "" } else { "s" };
-        write!(
-            f,
-            "KIE.AI answered HTTP {} after {} attempt{s}",
-            self.status.as_u16(),
-            self.attempts
-        )?;
+impl ApiError {
+    /// The refusal in words, with the attempts made when a call ended with it
+    /// ([`Error::Api`](crate::Error::Api)).
+    pub(crate) fn describe(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        attempts: Option<u32>,
+    ) -> fmt::Result {
+        write!(f, "KIE.AI answered HTTP {}", self.status.as_u16())?;
+        if let Some(attempts) = attempts {
+            let s = if attempts == 1 { "" } else { "s" };
+            write!(f, " after {attempts} attempt{s}")?;
+        }
         if let Some(code) = self.code {
             write!(f, ", code {code}")?;
         }
@@ -236,6 +236,28 @@ impl fmt::Display for ApiError {
         } else {
             write!(f, " ({})", self.kind.hint())
         }
+    }
+}
+
+/// An [`ApiError`] said with the attempts a call made ([`ApiError::with_attempts`]).
+pub(crate) struct WithAttempts<'a>(&'a ApiError, u32);
+
+impl fmt::Display for WithAttempts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.describe(f, Some(self.1))
+    }
+}
+
+impl ApiError {
+    /// The refusal in words, with the `attempts` a call made.
+    pub(crate) fn with_attempts(&self, attempts: u32) -> WithAttempts<'_> {
+        WithAttempts(self, attempts)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, None)
     }
 }
 

@@ -141,7 +141,6 @@ fn malformed(response: &http::Response<&[u8]>, message: &str) -> ApiError {
         retry_after: crate::RetryAfter::from_headers(response.headers()),
         body_excerpt: None,
         redirect_host: None,
-        attempts: 1,
     }
 }
 

@@ -167,7 +167,6 @@ pub fn parse_envelope<T: DeserializeOwned>(
         retry_after,
         body_excerpt,
         redirect_host: None,
-        attempts: 1,
     };
 
     let text = body_text(body);
@@ -260,7 +259,6 @@ fn not_json(status: StatusCode, text: &str, retry_after: Option<RetryAfter>) -> 
         retry_after,
         body_excerpt: Some(excerpt),
         redirect_host: None,
-        attempts: 1,
     }
 }
 
@@ -352,7 +350,7 @@ mod tests {
         assert_eq!(err.as_ref().map(ApiError::is_retryable), Some(true));
         assert_eq!(
             err.map(|e| e.to_string()).unwrap_or_default(),
-            "KIE.AI answered HTTP 502 after 1 attempt: \"<h1>502</h1>\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)"
+            "KIE.AI answered HTTP 502: \"<h1>502</h1>\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)"
         );
     }
 
@@ -368,7 +366,7 @@ mod tests {
         assert_eq!(
             err.map(|e| e.to_string()).unwrap_or_default(),
             format!(
-                "KIE.AI answered HTTP 413 after 1 attempt: {html:?} (the upload is over a size limit of KIE.AI or of a proxy or CDN in front of it; a base64 upload sends a third more bytes than the file, so the stream upload sends 25 % fewer)"
+                "KIE.AI answered HTTP 413: {html:?} (the upload is over a size limit of KIE.AI or of a proxy or CDN in front of it; a base64 upload sends a third more bytes than the file, so the stream upload sends 25 % fewer)"
             )
         );
         let err =
@@ -399,7 +397,7 @@ mod tests {
         assert_eq!(err.as_ref().map(ApiError::is_retryable), Some(false));
         assert_eq!(
             err.map(|e| e.to_string()).unwrap_or_default(),
-            "KIE.AI answered HTTP 307 after 1 attempt: \"\" (it points to elsewhere.example; redirects are not followed; check the base URLs)"
+            "KIE.AI answered HTTP 307: \"\" (it points to elsewhere.example; redirects are not followed; check the base URLs)"
         );
         assert_eq!(
             kind_of(301, "<html>moved</html>"),
@@ -457,7 +455,6 @@ mod tests {
                 retry_after: None,
                 body_excerpt: None,
                 redirect_host: None,
-                attempts: 1,
             })
         );
         // `"false"` alone (HTTP 200, code 200) is a refusal, like `false`.
@@ -485,7 +482,7 @@ mod tests {
         );
         assert_eq!(
             err.map(|e| e.to_string()),
-            Some("KIE.AI answered HTTP 400 after 1 attempt, code 400: bad \u{fffd}\u{fffd} name (the request was rejected; check uploadPath, fileName and the content)".to_owned())
+            Some("KIE.AI answered HTTP 400, code 400: bad \u{fffd}\u{fffd} name (the request was rejected; check uploadPath, fileName and the content)".to_owned())
         );
         let body =
             b"{\"code\":200,\"msg\":\"\xe6\x96\x87\xe4\xbb\",\"data\":5,\"note\":\"\xc3\x28\"}";
@@ -520,7 +517,6 @@ mod tests {
                 retry_after: None,
                 body_excerpt: None,
                 redirect_host: None,
-                attempts: 1,
             })
         );
     }
@@ -535,7 +531,6 @@ mod tests {
             retry_after: None,
             body_excerpt: Some(body.to_owned()),
             redirect_host: None,
-            attempts: 1,
         };
         let upload = r#"[true,200,"ok",{"downloadUrl":"https://a.example/x.png"}]"#;
         assert_eq!(
@@ -551,7 +546,7 @@ mod tests {
         assert_eq!(empty.as_ref().map_err(ApiError::is_retryable), Err(true));
         assert_eq!(
             empty.map_err(|e| e.to_string()),
-            Err("KIE.AI answered HTTP 502 after 1 attempt: \"[]\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)".to_owned())
+            Err("KIE.AI answered HTTP 502: \"[]\" (the answer was not KIE.AI's JSON; a proxy or CDN may have answered)".to_owned())
         );
         for scalar in ["5", "\"ok\"", "null", "true", "[{\"code\":200,\"data\":5}]"] {
             assert_eq!(

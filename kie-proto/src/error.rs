@@ -85,10 +85,15 @@ pub enum IntegrityError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The service (or the CDN or a proxy in front of it) refused or failed the request;
-    /// [`ApiError::attempts`] says after how many attempts.
-    #[error(transparent)]
-    Api(#[from] ApiError),
+    /// The service (or the CDN or a proxy in front of it) refused or failed the request,
+    /// after `attempts` attempts.
+    #[error("{}", .error.with_attempts(*.attempts))]
+    Api {
+        /// The refusal.
+        error: ApiError,
+        /// Attempts made, the refused one included.
+        attempts: u32,
+    },
     /// An input broke an API rule; nothing was sent. (The rule is the message; there is no
     /// underlying cause.)
     #[error("invalid input, nothing was sent: {0}")]
@@ -130,14 +135,22 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A retryable failure of an upload from a reader that cannot be rewound: the bytes
-    /// already sent cannot be sent again, so the upload was not retried. The failure is
-    /// the `source`.
+    /// already sent cannot be sent again, so the upload was not retried after `attempts`
+    /// attempts. The failure is the `source`: an [`ApiError`] (also through
+    /// [`api_error`](Error::api_error)) or, when `transport` says what failed, the
+    /// transport's own error.
     #[error(
-        "the upload failed and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)"
+        "{} after {attempts} attempt{s}, and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)",
+        .transport.map_or_else(|| "KIE.AI refused the upload".to_owned(), |kind| kind.summary()),
+        s = if *.attempts == 1 { "" } else { "s" }
     )]
     NotRewindable {
-        /// The failure.
-        source: Box<Error>,
+        /// Attempts made, the failed one included.
+        attempts: u32,
+        /// What failed, when no answer arrived.
+        transport: Option<TransportFailure>,
+        /// The refusal ([`ApiError`]) or the transport's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -151,8 +164,8 @@ impl Error {
     /// The [`ApiError`], when the service answered with a refusal.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(error) => Some(error),
-            Error::NotRewindable { source } => source.api_error(),
+            Error::Api { error, .. } => Some(error),
+            Error::NotRewindable { source, .. } => source.downcast_ref::<ApiError>(),
             _ => None,
         }
     }
@@ -161,9 +174,9 @@ impl Error {
     /// (an API refusal or a transport failure, also inside [`Error::NotRewindable`]).
     pub fn attempts(&self) -> Option<u32> {
         match self {
-            Error::Api(error) => Some(error.attempts),
-            Error::Transport { attempts, .. } => Some(*attempts),
-            Error::NotRewindable { source } => source.attempts(),
+            Error::Api { attempts, .. }
+            | Error::Transport { attempts, .. }
+            | Error::NotRewindable { attempts, .. } => Some(*attempts),
             _ => None,
         }
     }
@@ -201,21 +214,32 @@ mod tests {
         );
         assert!(std::error::Error::source(&err).is_none());
         let err = Error::NotRewindable {
-            source: Box::new(Error::Transport {
-                kind: TransportFailure::ConnectionLost,
-                attempts: 1,
-                source: "connection reset".into(),
-            }),
+            attempts: 1,
+            transport: Some(TransportFailure::ConnectionLost),
+            source: "connection reset".into(),
         };
         assert_eq!(
             chain(&err),
             [
-                "the upload failed and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)",
-                "the connection to KIE.AI broke before an answer arrived after 1 attempt: retrying later may help",
+                "the connection to KIE.AI broke before an answer arrived after 1 attempt, and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)",
                 "connection reset",
             ]
         );
         assert_eq!(err.attempts(), Some(1));
+        let refusal = crate::ApiError::new(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            crate::ErrorKind::Server,
+        );
+        let err = Error::NotRewindable {
+            attempts: 2,
+            transport: None,
+            source: Box::new(refusal),
+        };
+        assert_eq!(
+            chain(&err)[0],
+            "KIE.AI refused the upload after 2 attempts, and was not retried because the reader cannot be rewound (upload a file or bytes to get retries)"
+        );
+        assert_eq!(err.api_error().map(|e| e.status.as_u16()), Some(503));
     }
 
     /// Every message of a chain, outermost first.
@@ -244,10 +268,9 @@ mod tests {
                 source: cause.into(),
             },
             Error::NotRewindable {
-                source: Box::new(Error::Io {
-                    path: None,
-                    source: std::io::Error::other(cause),
-                }),
+                attempts: 1,
+                transport: Some(TransportFailure::Timeout),
+                source: cause.into(),
             },
         ];
         for error in errors {

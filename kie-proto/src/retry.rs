@@ -137,13 +137,28 @@ impl AttemptFailure {
     /// one included).
     pub fn into_error(self, attempts: u32) -> Error {
         match self {
-            AttemptFailure::Api(mut error) => {
-                error.attempts = attempts;
-                Error::Api(error)
-            }
+            AttemptFailure::Api(error) => Error::Api { error, attempts },
             AttemptFailure::Transport { kind, source } => Error::Transport {
                 kind,
                 attempts,
+                source,
+            },
+            AttemptFailure::Fatal(error) => error,
+        }
+    }
+
+    /// The error reported when this failure would have been retried but the content
+    /// cannot be sent again ([`Error::NotRewindable`]), after `attempts` attempts.
+    pub fn into_not_rewindable(self, attempts: u32) -> Error {
+        match self {
+            AttemptFailure::Api(error) => Error::NotRewindable {
+                attempts,
+                transport: None,
+                source: Box::new(error),
+            },
+            AttemptFailure::Transport { kind, source } => Error::NotRewindable {
+                attempts,
+                transport: Some(kind),
                 source,
             },
             AttemptFailure::Fatal(error) => error,
@@ -310,7 +325,6 @@ mod tests {
             retry_after,
             body_excerpt: None,
             redirect_host: None,
-            attempts: 1,
         }
     }
 

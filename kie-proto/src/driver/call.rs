@@ -274,9 +274,7 @@ impl Call {
             }
         };
         if !can_resend {
-            let error = Error::NotRewindable {
-                source: Box::new(failure.into_error(attempt)),
-            };
+            let error = failure.into_not_rewindable(attempt);
             self.trace.failed(attempt, &reason, &error);
             return Err(error);
         }
@@ -456,7 +454,7 @@ mod tests {
                 moment(t0),
             )
             .unwrap_err();
-        assert!(matches!(error, Error::Api(_)), "{error:?}");
+        assert!(matches!(error, Error::Api { .. }), "{error:?}");
     }
 
     #[test]

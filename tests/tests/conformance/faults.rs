@@ -330,9 +330,13 @@ pub fn non_rewindable_reader<D: Driver>() {
         )
         .unwrap_err();
     match &error {
-        Error::NotRewindable { source } => assert_eq!(
-            transport_kind(source),
-            Some((TransportFailure::ConnectionLost, 1)),
+        Error::NotRewindable {
+            attempts,
+            transport,
+            source,
+        } => assert_eq!(
+            (*transport, *attempts),
+            (Some(TransportFailure::ConnectionLost), 1),
             "{source:?}"
         ),
         other => panic!("expected NotRewindable, got {other:?}"),
@@ -354,7 +358,7 @@ pub fn non_rewindable_reader<D: Driver>() {
         )
         .unwrap_err();
     assert_eq!(api_kind(&error), Some(ErrorKind::BadRequest));
-    assert!(matches!(error, Error::Api(_)));
+    assert!(matches!(error, Error::Api { .. }));
 }
 
 /// A reader no longer than the detection window is held whole, so it is retried.
