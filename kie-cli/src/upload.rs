@@ -12,7 +12,7 @@ use crate::progress::{Terminal, UploadBars};
 
 /// One file to upload, found on the command line or in a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
+pub struct LocalFile {
     /// The local file.
     pub path: PathBuf,
     /// Its size when it was listed (for the total bar).
@@ -31,26 +31,26 @@ pub fn list_files(
     paths: &[PathBuf],
     recursive: bool,
     upload_path: &str,
-) -> (Vec<Job>, Vec<(PathBuf, std::io::Error)>) {
-    let mut jobs = Vec::new();
+) -> (Vec<LocalFile>, Vec<(PathBuf, std::io::Error)>) {
+    let mut files = Vec::new();
     let mut unreadable = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
-                walk(path, recursive, upload_path, &mut jobs, &mut unreadable)
+                walk(path, recursive, upload_path, &mut files, &mut unreadable)
             }
-            Ok(meta) => jobs.push(job(path.clone(), meta.len(), upload_path)),
+            Ok(meta) => files.push(local_file(path.clone(), meta.len(), upload_path)),
             Err(error) => unreadable.push((path.clone(), error)),
         }
     }
-    (jobs, unreadable)
+    (files, unreadable)
 }
 
 fn walk(
     dir: &Path,
     recursive: bool,
     upload_path: &str,
-    jobs: &mut Vec<Job>,
+    files: &mut Vec<LocalFile>,
     unreadable: &mut Vec<(PathBuf, std::io::Error)>,
 ) {
     let entries = match std::fs::read_dir(dir) {
@@ -69,10 +69,10 @@ fn walk(
                         .map(|name| name.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     let sub_path = format!("{upload_path}/{sub}");
-                    walk(&path, recursive, &sub_path, jobs, unreadable);
+                    walk(&path, recursive, &sub_path, files, unreadable);
                 }
             }
-            Ok(meta) if meta.is_file() => jobs.push(job(path, meta.len(), upload_path)),
+            Ok(meta) if meta.is_file() => files.push(local_file(path, meta.len(), upload_path)),
             // Sockets, FIFOs, devices: not files to upload.
             Ok(_) => {}
             // A dangling link inside a directory: nothing to upload.
@@ -82,12 +82,12 @@ fn walk(
     }
 }
 
-fn job(path: PathBuf, size: u64, upload_path: &str) -> Job {
+fn local_file(path: PathBuf, size: u64, upload_path: &str) -> LocalFile {
     let file_name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Job {
+    LocalFile {
         path,
         size,
         upload_path: upload_path.to_owned(),
@@ -104,19 +104,19 @@ pub async fn upload(
     quiet: bool,
     terminal: &Terminal,
 ) -> Exit {
-    let (mut jobs, unreadable) = list_files(&args.paths, args.recursive, &args.upload_path);
+    let (mut files, unreadable) = list_files(&args.paths, args.recursive, &args.upload_path);
     if let Some(name) = &args.name {
         if args.paths.len() != 1 || args.paths.iter().any(|path| path.is_dir()) {
             return usage(
                 "--name names one file; it cannot be used with several files or a directory",
             );
         }
-        if let Some(job) = jobs.first_mut() {
-            job.file_name.clone_from(name);
+        if let Some(local_file) = files.first_mut() {
+            local_file.file_name.clone_from(name);
         }
     }
 
-    if jobs.is_empty() && unreadable.is_empty() {
+    if files.is_empty() && unreadable.is_empty() {
         let hint = if args.recursive {
             ""
         } else {
@@ -146,35 +146,35 @@ pub async fn upload(
         }
     }
 
-    let names: Vec<(String, u64)> = jobs
+    let names: Vec<(String, u64)> = files
         .iter()
-        .map(|job| (job.file_name.clone(), job.size))
+        .map(|local_file| (local_file.file_name.clone(), local_file.size))
         .collect();
     let bars = UploadBars::new(terminal, &names);
     let base64 = args.base64 || args.data_url;
-    let uploads: Vec<(UploadSource, UploadOptions)> = jobs
+    let uploads: Vec<(UploadSource, UploadOptions)> = files
         .iter()
         .enumerate()
-        .map(|(index, job)| {
-            let mut options = options_for(&args, job);
+        .map(|(index, local_file)| {
+            let mut options = options_for(&args, local_file);
             if let Some(callback) = bars.callback(index) {
                 options = options.on_progress(callback);
             }
             let source = if base64 {
-                UploadSource::Base64Path(job.path.clone())
+                UploadSource::Base64Path(local_file.path.clone())
             } else {
-                UploadSource::Path(job.path.clone())
+                UploadSource::Path(local_file.path.clone())
             };
             (source, options)
         })
         .collect();
 
-    let mut results: Vec<Option<UploadResult>> = vec![None; jobs.len()];
+    let mut results: Vec<Option<UploadResult>> = vec![None; files.len()];
     let mut stream = client.upload_many(uploads, usize::from(args.concurrency));
     while let Some((index, result)) = stream.next().await {
-        let path = jobs
+        let path = files
             .get(index)
-            .map_or_else(String::new, |job| job.path.display().to_string());
+            .map_or_else(String::new, |local_file| local_file.path.display().to_string());
         bars.finished(index, result.is_ok());
         match result {
             Ok(uploaded) => {
@@ -198,10 +198,10 @@ pub async fn upload(
     }
     bars.finish();
 
-    let succeeded: Vec<(String, &UploadResult)> = jobs
+    let succeeded: Vec<(String, &UploadResult)> = files
         .iter()
         .zip(&results)
-        .filter_map(|(job, result)| Some((job.path.display().to_string(), result.as_ref()?)))
+        .filter_map(|(local_file, result)| Some((local_file.path.display().to_string(), result.as_ref()?)))
         .collect();
     if !json && !succeeded.is_empty() {
         let rows: Vec<(&str, &UploadResult)> =
@@ -224,11 +224,11 @@ pub async fn upload(
     )
 }
 
-/// The options of one job: its folder and name, and the flags' settings (`--verify` is
+/// The options of one local_file: its folder and name, and the flags' settings (`--verify` is
 /// the SDK's download-and-compare, so a difference is its `Error::Integrity`).
-fn options_for(args: &UploadArgs, job: &Job) -> UploadOptions {
-    let mut options = UploadOptions::new(job.upload_path.as_str())
-        .file_name(job.file_name.as_str())
+fn options_for(args: &UploadArgs, local_file: &LocalFile) -> UploadOptions {
+    let mut options = UploadOptions::new(local_file.upload_path.as_str())
+        .file_name(local_file.file_name.as_str())
         .data_url(args.data_url)
         .verify_download(args.verify);
     if let Some(mime) = &args.mime {

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use conformance::{Driver, Settings};
-use kie_async::{Client, Error, UploadOptions, UploadResult};
+use conformance::{Driver, Settings, Source};
+use kie_async::{Client, Error, UploadOptions, UploadResult, UploadSource};
 use kie_tests::Emulator;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::runtime::Runtime;
@@ -49,11 +49,7 @@ impl Driver for Async {
         if settings.http1_only {
             builder = builder.http1_only();
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         let client = builder.build()?;
         Ok(Async { client, runtime })
     }
@@ -111,6 +107,98 @@ impl Driver for Async {
     fn debug_of_client(&self) -> String {
         format!("{:?}", self.client)
     }
+
+    fn from_config(config: kie_proto::ClientConfig) -> Result<Self, Error> {
+        let client = Client::from_config(config)?;
+        Ok(Async {
+            client,
+            runtime: runtime(),
+        })
+    }
+
+    fn from_env() -> Result<Self, Error> {
+        let client = Client::from_env()?;
+        Ok(Async {
+            client,
+            runtime: runtime(),
+        })
+    }
+
+    fn api(&self) -> kie_proto::Api {
+        self.client.api().clone()
+    }
+
+    fn retry_policy(&self) -> kie_proto::RetryPolicy {
+        *self.client.retry_policy()
+    }
+
+    fn upload(&self, source: Source<'_>, options: &UploadOptions) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload(upload_source(source), options))
+    }
+
+    fn upload_source(
+        &self,
+        source: Source<'_>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.runtime
+            .block_on(self.client.upload_source(upload_source(source), options))
+    }
+
+    fn upload_base64_reader(
+        &self,
+        reader: Box<dyn Read + Send>,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.runtime.block_on(
+            self.client
+                .upload_base64_reader(SyncReader(reader), len, options),
+        )
+    }
+
+    fn send<O>(&self, operation: &O) -> Result<O::Output, Error>
+    where
+        O: kie_proto::Operation + Sync,
+        O::Output: Send,
+    {
+        self.runtime.block_on(self.client.send(operation))
+    }
+
+    fn send_with_content<O>(
+        &self,
+        operation: &O,
+        content: Vec<u8>,
+        progress: Option<kie_proto::ProgressCallback>,
+    ) -> Result<O::Output, Error>
+    where
+        O: kie_proto::Operation + Sync,
+        O::Output: Send,
+    {
+        self.runtime.block_on(self.client.send_with_content(
+            operation,
+            std::io::Cursor::new(content),
+            progress,
+        ))
+    }
+}
+
+/// The suite's source as kie-async's.
+fn upload_source(source: Source<'_>) -> UploadSource {
+    match source {
+        Source::Path(path) => UploadSource::path(path),
+        Source::Bytes(bytes) => UploadSource::bytes(bytes),
+    }
+}
+
+/// The runtime a client's futures run on (multi-thread, two workers).
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 conformance_suite!(Async);

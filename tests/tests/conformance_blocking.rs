@@ -7,8 +7,8 @@ mod conformance;
 use std::io::Read;
 use std::path::Path;
 
-use conformance::{Driver, Settings};
-use kie_blocking::{Client, Error, UploadOptions, UploadResult};
+use conformance::{Driver, Settings, Source};
+use kie_blocking::{Client, Error, UploadOptions, UploadResult, UploadSource};
 use kie_tests::Emulator;
 
 /// kie-blocking's client, as the suite sees it.
@@ -70,6 +70,73 @@ impl Driver for Blocking {
 
     fn debug_of_client(&self) -> String {
         format!("{:?}", self.0)
+    }
+
+    fn from_config(config: kie_proto::ClientConfig) -> Result<Self, Error> {
+        Client::from_config(config).map(Blocking)
+    }
+
+    fn from_env() -> Result<Self, Error> {
+        Client::from_env().map(Blocking)
+    }
+
+    fn api(&self) -> kie_proto::Api {
+        self.0.api().clone()
+    }
+
+    fn retry_policy(&self) -> kie_proto::RetryPolicy {
+        *self.0.retry_policy()
+    }
+
+    fn upload(&self, source: Source<'_>, options: &UploadOptions) -> Result<UploadResult, Error> {
+        self.0.upload(upload_source(source), options)
+    }
+
+    fn upload_source(
+        &self,
+        source: Source<'_>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.0.upload_source(upload_source(source), options)
+    }
+
+    fn upload_base64_reader(
+        &self,
+        reader: Box<dyn Read + Send>,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error> {
+        self.0.upload_base64_reader(reader, len, options)
+    }
+
+    fn send<O>(&self, operation: &O) -> Result<O::Output, Error>
+    where
+        O: kie_proto::Operation + Sync,
+        O::Output: Send,
+    {
+        self.0.send(operation)
+    }
+
+    fn send_with_content<O>(
+        &self,
+        operation: &O,
+        content: Vec<u8>,
+        progress: Option<kie_proto::ProgressCallback>,
+    ) -> Result<O::Output, Error>
+    where
+        O: kie_proto::Operation + Sync,
+        O::Output: Send,
+    {
+        self.0
+            .send_with_content(operation, &mut std::io::Cursor::new(content), progress)
+    }
+}
+
+/// The suite's source as kie-blocking's.
+fn upload_source(source: Source<'_>) -> UploadSource<'_> {
+    match source {
+        Source::Path(path) => UploadSource::path(path),
+        Source::Bytes(bytes) => UploadSource::bytes(bytes),
     }
 }
 

@@ -623,3 +623,76 @@ pub fn malformed_answers<D: Driver>() {
         );
     }
 }
+
+/// Every public method of both clients, through the mirror the `Driver` trait checks at
+/// compile time: `upload` follows the options' endpoint (`upload_source` is the same), the
+/// base64 reader upload, `send` and `send_with_content` with hand-built operations, and the
+/// accessors.
+pub fn every_method_of_the_client<D: Driver>() {
+    use kie_proto::{FileName, GetCredits, StreamUpload, UploadEndpoint, UploadPath};
+
+    let emulator = Emulator::builder().credits(7.5).start();
+    let settings = Settings::default();
+    let driver = D::from_config(settings.config(&emulator)).unwrap();
+    assert_eq!(driver.api().upload_base_url(), emulator.upload_base_url());
+    assert_eq!(driver.retry_policy(), settings.retry);
+
+    let dir = TempDir::new("methods");
+    let path = dir.path().join("doc.txt");
+    std::fs::write(&path, b"a file").unwrap();
+    let stored = |result: &UploadResult| {
+        let (status, body) = http_get(&result.download_url);
+        assert_eq!(status, 200);
+        body
+    };
+    let base64 = UploadOptions::new("m").endpoint(UploadEndpoint::Base64);
+    let cases: [(Source<'_>, &UploadOptions, Route, &[u8]); 4] = [
+        (
+            Source::Bytes(b"bytes"),
+            &base64,
+            Route::Base64Upload,
+            b"bytes",
+        ),
+        (Source::Path(&path), &base64, Route::Base64Upload, b"a file"),
+        (
+            Source::Bytes(b"bytes"),
+            &UploadOptions::new("m"),
+            Route::StreamUpload,
+            b"bytes",
+        ),
+        (
+            Source::Path(&path),
+            &UploadOptions::new("m"),
+            Route::StreamUpload,
+            b"a file",
+        ),
+    ];
+    for (source, options, route, content) in cases {
+        let before = requests_to(&emulator, route).len();
+        let uploaded = driver.upload(source, options).unwrap();
+        assert_eq!(stored(&uploaded), content, "{source:?}");
+        assert_eq!(
+            requests_to(&emulator, route).len(),
+            before + 1,
+            "{source:?}"
+        );
+        let again = driver.upload_source(source, options).unwrap();
+        assert_eq!(stored(&again), content);
+    }
+    let reader = Box::new(std::io::Cursor::new(b"read once".to_vec()));
+    let uploaded = driver
+        .upload_base64_reader(reader, 9, &UploadOptions::new("m").file_name("r.txt"))
+        .unwrap();
+    assert_eq!(stored(&uploaded), b"read once");
+
+    assert_eq!(driver.send(&GetCredits).unwrap(), 7.5);
+    let upload = StreamUpload::new(
+        UploadPath::new("m").unwrap(),
+        FileName::new("hand.txt").unwrap(),
+        4,
+    );
+    let uploaded = driver
+        .send_with_content(&upload, b"hand".to_vec(), None)
+        .unwrap();
+    assert_eq!(stored(&uploaded), b"hand");
+}

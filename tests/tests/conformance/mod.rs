@@ -234,6 +234,54 @@ pub trait Driver: Sized {
     fn download_url(&self, url: &str) -> Result<String, Error>;
     /// `format!("{client:?}")`.
     fn debug_of_client(&self) -> String;
+    /// `from_config`.
+    fn from_config(config: kie_proto::ClientConfig) -> Result<Self, Error>;
+    /// `from_env` (reads `KIE_API_KEY` and the base URL variables).
+    fn from_env() -> Result<Self, Error>;
+    /// `api`.
+    fn api(&self) -> kie_proto::Api;
+    /// `retry_policy`.
+    fn retry_policy(&self) -> RetryPolicy;
+    /// `upload` of a path or bytes, through the endpoint the options choose.
+    fn upload(&self, source: Source<'_>, options: &UploadOptions) -> Result<UploadResult, Error>;
+    /// `upload_source`.
+    fn upload_source(
+        &self,
+        source: Source<'_>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>;
+    /// `upload_base64_reader`.
+    fn upload_base64_reader(
+        &self,
+        reader: Box<dyn Read + Send>,
+        len: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult, Error>;
+    /// `send`.
+    fn send<O>(&self, operation: &O) -> Result<O::Output, Error>
+    where
+        O: kie_proto::Operation + Sync,
+        O::Output: Send;
+    /// `send_with_content`, the content in memory (read through each driver's seekable
+    /// reader type).
+    fn send_with_content<O>(
+        &self,
+        operation: &O,
+        content: Vec<u8>,
+        progress: Option<kie_proto::ProgressCallback>,
+    ) -> Result<O::Output, Error>
+    where
+        O: kie_proto::Operation + Sync,
+        O::Output: Send;
+}
+
+/// What [`Driver::upload`] sends: each driver's `UploadSource` of the same name.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file.
+    Path(&'a Path),
+    /// Bytes.
+    Bytes(&'a [u8]),
 }
 
 /// Generates one `#[test]` per scenario for `$driver` (declare the module with
@@ -272,6 +320,7 @@ macro_rules! conformance_suite {
             wire_format,
             stored_size_is_checked,
             verify_download,
+            every_method_of_the_client,
             url_upload_sends_the_normalised_url,
             payload_too_large_413,
             malformed_answers,
