@@ -4,14 +4,13 @@
 
 use std::time::SystemTime;
 
-use kie_proto::driver::{AttemptFailure, Call, DownloadCheck, Moment, Next};
-use kie_proto::http::{self, StatusCode};
+use kie_proto::driver::{AttemptFailure, Call, DownloadSink as _, Moment, Next, VerifySink};
+use kie_proto::http;
 use kie_proto::{Digest, Error, Operation, ProgressCallback};
 
 use crate::body::{AttemptState, now};
 use crate::client::Inner;
 use crate::source::Content;
-use crate::transport::Sink;
 
 impl Inner {
     /// Sends `op` until it succeeds or the retry policy gives up, streaming `content` for a
@@ -53,7 +52,7 @@ impl Inner {
 
 impl Inner {
     /// Downloads the stored file at `url` (without `Authorization`) and checks it against
-    /// the content `sent` ([`DownloadCheck`]), under the time budget of a download, retried
+    /// the content `sent` ([`VerifySink`]), under the time budget of a download, retried
     /// like any call that may be sent twice; every attempt checks from the first byte again.
     pub(crate) async fn download(&self, url: &str, sent: Digest) -> Result<(), Error> {
         let request = kie_proto::driver::download_request(&self.api, url)?;
@@ -61,11 +60,7 @@ impl Inner {
         loop {
             let attempt = call.start_attempt(now())?;
             let attempt_state = AttemptState::new(attempt.budget);
-            let mut sink = Verify {
-                url,
-                sent,
-                check: None,
-            };
+            let mut sink = VerifySink::new(url, sent);
             let fetched = tokio::select! {
                 fetched = self.fetch(&request, &mut sink, &attempt_state) => fetched.map_err(|failure| (failure, None)),
                 reason = attempt_state.expired() => Err((AttemptFailure::timed_out(reason), Some(reason))),
@@ -80,36 +75,6 @@ impl Inner {
             };
             let wait = call.failed(failure, cut_by, true, moment())?;
             tokio::time::sleep(wait).await;
-        }
-    }
-}
-
-/// A download checked against the content sent, from its status on.
-struct Verify<'a> {
-    url: &'a str,
-    sent: Digest,
-    check: Option<DownloadCheck>,
-}
-
-impl Sink for Verify<'_> {
-    fn head(&mut self, status: StatusCode) -> Result<(), Error> {
-        self.check = Some(DownloadCheck::new(self.url, self.sent, status)?);
-        Ok(())
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        match &mut self.check {
-            Some(check) => Ok(check.update(bytes)?),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Verify<'_> {
-    fn finish(self) -> Result<(), Error> {
-        match self.check {
-            Some(check) => Ok(check.finish()?),
-            None => Ok(()),
         }
     }
 }

@@ -3,9 +3,11 @@
 
 use std::error::Error as StdError;
 
-use kie_proto::driver::{AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter};
+use kie_proto::driver::{
+    AttemptFailure, DownloadSink, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter,
+};
 use kie_proto::http::{self, HeaderMap, StatusCode};
-use kie_proto::{Body, Error, TimeoutReason, TlsFailure, TransportFailure};
+use kie_proto::{Body, TimeoutReason, TlsFailure, TransportFailure};
 
 use crate::body::AttemptState;
 use crate::client::Inner;
@@ -119,7 +121,7 @@ impl Inner {
     pub(crate) async fn fetch(
         &self,
         request: &http::Request<()>,
-        sink: &mut dyn Sink,
+        sink: &mut (dyn DownloadSink + Send),
         attempt_state: &AttemptState,
     ) -> Result<(), AttemptFailure> {
         let outgoing = request.clone().map(|()| reqwest::Body::from(Vec::new()));
@@ -146,15 +148,6 @@ impl Inner {
             }
         }
     }
-}
-
-/// Where a download's answer goes: its status, then its body piece by piece. An error of
-/// the sink is final (the status was refused, the bytes are wrong).
-pub(crate) trait Sink: Send {
-    /// The answer's status arrived.
-    fn head(&mut self, status: StatusCode) -> Result<(), Error>;
-    /// The next bytes of the body.
-    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error>;
 }
 
 pub(crate) fn transport(

@@ -4,13 +4,13 @@
 
 use std::time::{Instant, SystemTime};
 
-use kie_proto::driver::{AttemptFailure, Call, DownloadCheck, Moment, Next};
-use kie_proto::http::{Response, StatusCode};
+use kie_proto::driver::{AttemptFailure, Call, DownloadSink as _, Moment, Next, VerifySink};
+use kie_proto::http::Response;
 use kie_proto::{Api, Body, Digest, Error, Operation, ProgressCallback};
 
 use crate::socket::{self, AttemptState};
 use crate::source::Source;
-use crate::transport::{self, Sink, Transport};
+use crate::transport::{self, Transport};
 
 /// Sends `operation` until it succeeds, fails for good, or the policy stops retrying. A
 /// framed body's content is read from `source`, which is rewound before every retry.
@@ -55,7 +55,7 @@ pub(crate) fn run<O: Operation>(
 }
 
 /// Downloads the stored file at `url` (without `Authorization`) and checks it against the
-/// content `sent` ([`DownloadCheck`]), under the time budget of a download, retried like
+/// content `sent` ([`VerifySink`]), under the time budget of a download, retried like
 /// any call that may be sent twice; every attempt checks from the first byte again.
 pub(crate) fn download(
     transport: &Transport,
@@ -73,11 +73,7 @@ pub(crate) fn download(
     loop {
         let attempt = call.start_attempt(Instant::now())?;
         let mut state = Some(AttemptState::new(attempt.budget, &Body::Empty));
-        let mut sink = Verify {
-            url,
-            sent,
-            check: None,
-        };
+        let mut sink = VerifySink::new(url, sent);
         let fetched = socket::with_attempt(&mut state, || {
             transport::fetch(transport, &request, &mut sink)
         });
@@ -92,36 +88,6 @@ pub(crate) fn download(
         };
         let wait = call.failed(failure, cut_by, true, moment())?;
         std::thread::sleep(wait);
-    }
-}
-
-/// A download checked against the content sent, from its status on.
-struct Verify<'a> {
-    url: &'a str,
-    sent: Digest,
-    check: Option<DownloadCheck>,
-}
-
-impl Sink for Verify<'_> {
-    fn head(&mut self, status: StatusCode) -> Result<(), Error> {
-        self.check = Some(DownloadCheck::new(self.url, self.sent, status)?);
-        Ok(())
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        match &mut self.check {
-            Some(check) => Ok(check.update(bytes)?),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Verify<'_> {
-    fn finish(self) -> Result<(), Error> {
-        match self.check {
-            Some(check) => Ok(check.finish()?),
-            None => Ok(()),
-        }
     }
 }
 

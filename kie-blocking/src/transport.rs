@@ -8,11 +8,9 @@ use std::error::Error as StdError;
 use kie_proto::http::{self, HeaderValue, header, request, response};
 
 use kie_proto::driver::{
-    AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter, ProxyRules,
+    AttemptFailure, DownloadSink, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter, ProxyRules,
 };
-use kie_proto::{
-    Body, Error, FramedBody, ProxyUrl, RetryPolicy, Timeouts, TlsFailure, TransportFailure,
-};
+use kie_proto::{Body, FramedBody, ProxyUrl, RetryPolicy, Timeouts, TlsFailure, TransportFailure};
 use ureq::{Agent, AsSendBody, SendBody};
 
 use crate::body::FramedReader;
@@ -188,22 +186,13 @@ fn send_framed(
     result.map_err(TransportError::into_failure)
 }
 
-/// Where a download's answer goes: its status, then its body piece by piece. An error of
-/// the sink is final (the status was refused, the bytes are wrong).
-pub(crate) trait Sink {
-    /// The answer's status arrived.
-    fn head(&mut self, status: http::StatusCode) -> Result<(), Error>;
-    /// The next bytes of the body.
-    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error>;
-}
-
 /// Fetches `request` (a download from the storage host) into `sink`, through a fixed
 /// buffer. A transport failure is reported for kie-proto to judge; a sink's error is
 /// [`AttemptFailure::Fatal`].
 pub(crate) fn fetch(
     transport: &Transport,
     request: &http::Request<()>,
-    sink: &mut dyn Sink,
+    sink: &mut dyn DownloadSink,
 ) -> Result<(), AttemptFailure> {
     let agent = transport.agents.for_uri(request.uri());
     let via_proxy = via_proxy(agent, request.uri());
@@ -366,6 +355,7 @@ fn tls_failure(error: &rustls::Error) -> TlsFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kie_proto::Error;
 
     #[test]
     fn transport_failures_report_attempts() {

@@ -172,9 +172,9 @@ pub async fn upload(
     let mut results: Vec<Option<UploadResult>> = vec![None; files.len()];
     let mut stream = client.upload_many(uploads, usize::from(args.concurrency));
     while let Some((index, result)) = stream.next().await {
-        let path = files
-            .get(index)
-            .map_or_else(String::new, |local_file| local_file.path.display().to_string());
+        let path = files.get(index).map_or_else(String::new, |local_file| {
+            local_file.path.display().to_string()
+        });
         bars.finished(index, result.is_ok());
         match result {
             Ok(uploaded) => {
@@ -201,7 +201,9 @@ pub async fn upload(
     let succeeded: Vec<(String, &UploadResult)> = files
         .iter()
         .zip(&results)
-        .filter_map(|(local_file, result)| Some((local_file.path.display().to_string(), result.as_ref()?)))
+        .filter_map(|(local_file, result)| {
+            Some((local_file.path.display().to_string(), result.as_ref()?))
+        })
         .collect();
     if !json && !succeeded.is_empty() {
         let rows: Vec<(&str, &UploadResult)> =

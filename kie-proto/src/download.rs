@@ -11,7 +11,7 @@ use http::{Method, Request, StatusCode, header};
 
 use crate::api::Api;
 use crate::digest::{ContentDigest, Digest};
-use crate::error::IntegrityError;
+use crate::error::{Error, IntegrityError};
 use crate::input::HttpUrl;
 
 /// The request that downloads an uploaded file back from `download_url`: `GET` with the
@@ -124,6 +124,80 @@ impl DownloadCheck {
             url: self.url.clone(),
             sent: self.sent,
             received,
+        }
+    }
+}
+
+/// Where a download's answer goes, as a driver streams it: its status, then its body piece
+/// by piece, then its end. An error is final (a refused status, wrong bytes); a driver
+/// reports it as it is and does not retry.
+pub trait DownloadSink {
+    /// The answer's status arrived (a new attempt starts here: a sink starts again).
+    fn head(&mut self, status: StatusCode) -> Result<(), Error>;
+    /// The next bytes of the body.
+    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// The body ended.
+    fn finish(&mut self) -> Result<(), Error>;
+}
+
+/// The sink of a verification ([`UploadOptions::verify_download`](crate::UploadOptions::verify_download)):
+/// a [`DownloadCheck`] of the answer against the content `sent`, started again by every
+/// attempt's status.
+///
+/// ```
+/// use kie_proto::driver::{ContentDigest, DownloadSink, VerifySink};
+/// use kie_proto::http::StatusCode;
+/// let mut sent = ContentDigest::new();
+/// sent.update(b"hello");
+/// let mut sink = VerifySink::new("https://files.example/a.txt", sent.finish());
+/// sink.head(StatusCode::OK)?;
+/// sink.bytes(b"hel")?;
+/// // The connection broke; the next attempt starts from the top.
+/// sink.head(StatusCode::OK)?;
+/// sink.bytes(b"hello")?;
+/// sink.finish()?;
+/// # Ok::<(), kie_proto::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct VerifySink {
+    url: String,
+    sent: Digest,
+    check: Option<DownloadCheck>,
+}
+
+impl VerifySink {
+    /// A verification of the download of `url` against `sent`.
+    pub fn new(url: &str, sent: Digest) -> Self {
+        VerifySink {
+            url: url.to_owned(),
+            sent,
+            check: None,
+        }
+    }
+}
+
+impl DownloadSink for VerifySink {
+    fn head(&mut self, status: StatusCode) -> Result<(), Error> {
+        self.check = Some(DownloadCheck::new(&self.url, self.sent, status)?);
+        Ok(())
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        match &mut self.check {
+            Some(check) => Ok(check.update(bytes)?),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        match self.check.take() {
+            Some(check) => Ok(check.finish()?),
+            // No status arrived: nothing was downloaded.
+            None => Err(IntegrityError::DownloadRefused {
+                url: self.url.clone(),
+                status: 0,
+            }
+            .into()),
         }
     }
 }

@@ -24,7 +24,7 @@ pub use interim::{AnswerHead, check_final_status, next_answer_head, skip_interim
 pub use crate::body::{Base64Encoder, FrameEncoder};
 pub use crate::deadline::{CallBudget, CallKind};
 pub use crate::digest::ContentDigest;
-pub use crate::download::{DownloadCheck, download_request};
+pub use crate::download::{DownloadCheck, DownloadSink, VerifySink, download_request};
 pub use crate::envelope::MAX_RESPONSE_BODY;
 pub use crate::failure::FailureFacts;
 pub use crate::mime::{SNIFF_LEN, sniff_len};
