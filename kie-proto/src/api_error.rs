@@ -54,6 +54,9 @@ pub enum ErrorKind {
     Redirect,
     /// HTTP 407: a proxy between this client and the service wants credentials.
     ProxyAuthenticationRequired,
+    /// A task the service does not show yet: 422 "recordInfo is null", what it answers right
+    /// after a create (and for ids it does not know). A poller waits a grace period for it.
+    TaskNotVisible,
     /// Any other failure (an undocumented code, `success:false` without a code).
     Other,
 }
@@ -116,6 +119,9 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirects are not followed; check the base URLs",
             ErrorKind::ProxyAuthenticationRequired => {
                 "a proxy wants credentials; put them in the proxy URL (http://user:password@host:port)"
+            }
+            ErrorKind::TaskNotVisible => {
+                "the task is not visible yet (it was just created, or the id is unknown)"
             }
             ErrorKind::Other => "unexpected answer",
         }

@@ -40,6 +40,10 @@ struct Envelope<'a> {
     code: Option<&'a RawValue>,
     #[serde(default, borrow)]
     msg: Option<&'a RawValue>,
+    /// `message`: what some pages (the rendered Market task page, J1 of the jobs spec) call
+    /// `msg`; read when `msg` is absent.
+    #[serde(default, borrow)]
+    message: Option<&'a RawValue>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
 }
@@ -175,7 +179,7 @@ pub fn parse_envelope<T: DeserializeOwned>(
     };
     let code = Member::from_raw(envelope.code, read_code);
     let success = Member::from_raw(envelope.success, read_success);
-    let message = read_msg(envelope.msg);
+    let message = read_msg(envelope.msg.or(envelope.message));
     let succeeded = status.is_success()
         && matches!(code, Member::Absent | Member::Read(200))
         && matches!(success, Member::Absent | Member::Read(true));
@@ -216,7 +220,7 @@ fn refused_on_purpose(response: &http::Response<&[u8]>) -> Option<ApiError> {
     let mut error = match serde_json::from_str::<ObjectOnly<Envelope<'_>>>(&text) {
         Ok(ObjectOnly(envelope)) => ApiError {
             code: Member::from_raw(envelope.code, read_code).value(),
-            message: read_msg(envelope.msg),
+            message: read_msg(envelope.msg.or(envelope.message)),
             retry_after,
             ..ApiError::new(status, kind)
         },
@@ -265,6 +269,17 @@ fn not_json(status: StatusCode, text: &str, retry_after: Option<RetryAfter>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_is_read_where_msg_is_absent() {
+        let error =
+            parse_envelope::<i64>(&response(200, r#"{"code":404,"message":"Task not found"}"#))
+                .unwrap_err();
+        assert_eq!(error.message.as_deref(), Some("Task not found"));
+        let both = parse_envelope::<i64>(&response(200, r#"{"code":404,"msg":"a","message":"b"}"#))
+            .unwrap_err();
+        assert_eq!(both.message.as_deref(), Some("a"));
+    }
     use http::HeaderMap;
     use std::time::{Duration, SystemTime};
 

@@ -134,6 +134,39 @@ pub enum Error {
         /// The library's own error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A request that must not run twice (creating a paid task) failed in a way that does not
+    /// prove it was not received — a timeout or a reset once it may have arrived, a 5xx —
+    /// so the task may exist. It was **not** sent again. Look for the task (the callback,
+    /// the KIE.AI logs) before creating it again. `source` is the refusal ([`ApiError`]) or
+    /// the transport's own error; `transport` says what failed when no answer came.
+    #[error(
+        "{} after {attempts} attempt{s}; the request may have reached KIE.AI, so the task may exist and was not created again: check the callback or https://kie.ai/logs before creating it again",
+        .transport.map_or_else(|| "KIE.AI answered with a server error".to_owned(), |kind| kind.summary()),
+        s = if *.attempts == 1 { "" } else { "s" }
+    )]
+    MaybeCreated {
+        /// Attempts made, the failed one included.
+        attempts: u32,
+        /// What failed, when no answer arrived.
+        transport: Option<TransportFailure>,
+        /// The refusal ([`ApiError`]) or the transport's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A wait for a task stopped without its outcome: `reason`. The task (`task`, printed
+    /// as `family:id`) was not cancelled; unless `may_finish` is false (the service does
+    /// not know it), it may still finish — query it again.
+    #[error(
+        "stopped waiting for task {task}: {reason}{}",
+        if *.may_finish { "; the task may still finish: query it again with its id" } else { "" }
+    )]
+    TaskWait {
+        /// The task, `family:id`.
+        task: String,
+        /// Why the wait stopped.
+        reason: String,
+        /// Whether the task may still finish.
+        may_finish: bool,
+    },
     /// A retryable failure of an upload from a reader that cannot be rewound: the bytes
     /// already sent cannot be sent again, so the upload was not retried after `attempts`
     /// attempts. The failure is the `source`: an [`ApiError`] (also through
@@ -165,7 +198,9 @@ impl Error {
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Error::Api { error, .. } => Some(error),
-            Error::NotRewindable { source, .. } => source.downcast_ref::<ApiError>(),
+            Error::NotRewindable { source, .. } | Error::MaybeCreated { source, .. } => {
+                source.downcast_ref::<ApiError>()
+            }
             _ => None,
         }
     }
@@ -176,7 +211,8 @@ impl Error {
         match self {
             Error::Api { attempts, .. }
             | Error::Transport { attempts, .. }
-            | Error::NotRewindable { attempts, .. } => Some(*attempts),
+            | Error::NotRewindable { attempts, .. }
+            | Error::MaybeCreated { attempts, .. } => Some(*attempts),
             _ => None,
         }
     }

@@ -143,6 +143,15 @@ pub enum InvalidInput {
     /// The webhook key is empty.
     #[error("webhook HMAC key is empty")]
     WebhookKeyEmpty,
+    /// A task id is empty or holds white space or a control character.
+    #[error("the task id {0:?} is empty or holds white space or a control character")]
+    TaskId(String),
+    /// A task's `input` is not a JSON object.
+    #[error("a task's input must be a JSON object")]
+    TaskInput,
+    /// A model slug is empty or holds white space or a control character.
+    #[error("the model {0:?} is empty or holds white space or a control character")]
+    Model(String),
 }
 
 /// Implements `as_str`, `Display`, `AsRef<str>`, `FromStr` and `TryFrom<&str | String>` for a

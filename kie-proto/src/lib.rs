@@ -102,6 +102,7 @@ mod options;
 pub mod proxy;
 mod random;
 mod retry;
+pub mod task;
 mod trace;
 mod upload;
 mod upload_result;

@@ -147,6 +147,45 @@ impl AttemptFailure {
         }
     }
 
+    /// Whether a request that failed so may have created what it asked for: it may have
+    /// reached the service ([`may_have_reached_service`](Self::may_have_reached_service))
+    /// and no answer proves it was refused before being acted on — a transport failure
+    /// once the request may have arrived, or an answer of a server error (500 and other
+    /// 5xx, 408, or an answer that is not the service's JSON). A refusal for the request
+    /// itself (401, 402, 404, 422, 429, 455, …) created nothing.
+    pub fn may_have_created(&self) -> bool {
+        match self {
+            AttemptFailure::Api(error) => matches!(
+                error.kind,
+                crate::ErrorKind::Server
+                    | crate::ErrorKind::Timeout
+                    | crate::ErrorKind::NotJson
+                    | crate::ErrorKind::MalformedResponse
+                    | crate::ErrorKind::Other
+            ),
+            AttemptFailure::Transport { .. } => self.may_have_reached_service(),
+            AttemptFailure::Fatal(_) => false,
+        }
+    }
+
+    /// The error of a request that must not run twice and may have done its work
+    /// ([`Error::MaybeCreated`]), after `attempts` attempts.
+    pub fn into_maybe_created(self, attempts: u32) -> Error {
+        match self {
+            AttemptFailure::Api(error) => Error::MaybeCreated {
+                attempts,
+                transport: None,
+                source: Box::new(error),
+            },
+            AttemptFailure::Transport { kind, source } => Error::MaybeCreated {
+                attempts,
+                transport: Some(kind),
+                source,
+            },
+            AttemptFailure::Fatal(error) => error,
+        }
+    }
+
     /// The error reported when this failure would have been retried but the content
     /// cannot be sent again ([`Error::NotRewindable`]), after `attempts` attempts.
     pub fn into_not_rewindable(self, attempts: u32) -> Error {

@@ -332,4 +332,40 @@ mod tests {
             Err(WebhookError::MissingTaskId)
         );
     }
+
+    /// The jobs spec's two vectors for Market-shaped callbacks (key
+    /// `example-webhook-hmac-key`), verified and then read as Market callbacks.
+    #[test]
+    fn market_callback_vectors() {
+        let verifier = WebhookVerifier::new("example-webhook-hmac-key").unwrap();
+        for (task, timestamp, signature) in [
+            (
+                "e989621f54392584b05867f87b160672",
+                "1755599645",
+                "RtvvEtoFJWpg1p4xRTAcWuc6tLhN8/XMqBPX40SHCZE=",
+            ),
+            (
+                "bd3a37c523149e4adf45a3ddb5faf1a8",
+                "1755597082",
+                "s5FcBxxh4YaclOmSU88qjmyT9e4D9PSGVteVmaUYQg8=",
+            ),
+        ] {
+            assert_eq!(sign("example-webhook-hmac-key", task, timestamp), signature);
+            let body = format!(
+                r#"{{"code":200,"msg":"Playground task completed successfully.","data":{{"taskId":"{task}","model":"m","state":"success","param":"{{}}","resultJson":"{{\"resultUrls\":[\"https://tempfile.aiquickdraw.com/r.png\"]}}"}}}}"#
+            );
+            let mut headers = HeaderMap::new();
+            headers.insert(TIMESTAMP_HEADER, timestamp.parse().unwrap());
+            headers.insert(SIGNATURE_HEADER, signature.parse().unwrap());
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(timestamp.parse().unwrap());
+            let verified = verifier.verify(&headers, body.as_bytes(), now).unwrap();
+            assert_eq!(verified.task_id, task);
+            let callback = crate::task::MarketCallback::parse(body.as_bytes()).unwrap();
+            assert_eq!(callback.record.task.id(), task);
+            assert_eq!(callback.record.view().assets.len(), 1);
+            // A stale timestamp is refused.
+            let late = now + Duration::from_secs(3600);
+            assert!(verifier.verify(&headers, body.as_bytes(), late).is_err());
+        }
+    }
 }

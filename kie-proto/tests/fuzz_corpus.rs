@@ -58,3 +58,13 @@ fn boundary_corpus() {
 fn retry_after_corpus() {
     replay("retry_after", fuzz_targets::retry_after);
 }
+
+#[test]
+fn task_record_corpus() {
+    replay("task_record", fuzz_targets::task_record);
+}
+
+#[test]
+fn market_callback_corpus() {
+    replay("market_callback", fuzz_targets::market_callback);
+}

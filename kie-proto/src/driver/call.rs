@@ -268,7 +268,12 @@ impl Call {
                 wait
             }
             _ => {
-                let error = failure.into_error(attempt);
+                // A request that must not run twice says so when it may have done its work.
+                let error = if !self.idempotent && failure.may_have_created() {
+                    failure.into_maybe_created(attempt)
+                } else {
+                    failure.into_error(attempt)
+                };
                 self.trace.failed(attempt, &reason, &error);
                 return Err(error);
             }
@@ -374,7 +379,24 @@ mod tests {
             let what = failure.reason();
             let error = call.failed(failure, None, true, moment(t0)).unwrap_err();
             assert_eq!(error.attempts(), Some(1), "{what}");
+            assert!(
+                matches!(error, Error::MaybeCreated { .. }),
+                "{what}: {error:?}"
+            );
+            assert!(error.to_string().contains("the task may exist"), "{error}");
         }
+        // A refusal of the request itself created nothing: reported as it is.
+        let mut call = call(false, &Timeouts::NONE, t0);
+        call.start_attempt(t0).unwrap();
+        let error = call
+            .failed(
+                refusal(ErrorKind::InsufficientCredits, 402),
+                None,
+                true,
+                moment(t0),
+            )
+            .unwrap_err();
+        assert!(matches!(error, Error::Api { .. }), "{error:?}");
     }
 
     #[test]

@@ -952,3 +952,66 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
     panic!("future kept waiting on an in-memory stream");
 }
+
+/// `task_record` target. Input: any bytes, as a `recordInfo` answer body (HTTP 200). The
+/// checker: reading never panics; a record it reads has a non-empty task id, a view whose
+/// assets appear only for a succeeded task, a terminal status only for `success`/`fail`,
+/// and a progress within 0–100; reading the same bytes twice gives the same record.
+pub fn task_record(data: &[u8]) {
+    use kie_proto::task::{TaskRef, TaskStatus};
+    let get = TaskRef::market("fuzz").unwrap().get();
+    let read = || get.parse_response(http::Response::new(data));
+    let first = read();
+    assert_eq!(first, read(), "reading is deterministic");
+    let Ok(record) = first else {
+        return;
+    };
+    assert!(!record.task.id().is_empty());
+    assert!(record.progress.is_none_or(|p| p <= 100));
+    let view = record.view();
+    if view.status != TaskStatus::Succeeded {
+        assert!(
+            view.assets.is_empty(),
+            "assets of a task that did not succeed"
+        );
+    }
+    let terminal = matches!(
+        record.state,
+        kie_proto::task::market::TaskState::Success | kie_proto::task::market::TaskState::Fail
+    );
+    assert_eq!(view.status.is_terminal(), terminal);
+    assert!(view.credits_consumed.is_none_or(f64::is_finite));
+}
+
+/// `market_callback` target. Input: any bytes, as a callback body. The checker: parsing
+/// never panics, is deterministic, and a parsed callback names a non-empty task that is
+/// one of the documented places' values.
+pub fn market_callback(data: &[u8]) {
+    use kie_proto::task::MarketCallback;
+    let first = MarketCallback::parse(data);
+    assert_eq!(
+        first,
+        MarketCallback::parse(data),
+        "parsing is deterministic"
+    );
+    let Ok(callback) = first else {
+        return;
+    };
+    let id = callback.record.task.id().to_owned();
+    assert!(!id.is_empty());
+    let value: serde_json::Value = serde_json::from_slice(data).unwrap();
+    let text = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let places = [
+        text(value["data"].get("taskId")),
+        text(value["data"].get("task_id")),
+        text(value.get("taskId")),
+    ];
+    assert!(
+        places.iter().flatten().any(|p| *p == id),
+        "{id} is in no documented place"
+    );
+}
