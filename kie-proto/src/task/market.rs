@@ -746,3 +746,63 @@ mod tests {
         assert_eq!(callback_ack().status(), http::StatusCode::OK);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json_number(n as f64, n)),
+            "[a-zA-Z0-9 _:/.\\-]{0,12}".prop_map(Value::String),
+            Just(Value::Array(vec![Value::String("u".into())])),
+            Just(serde_json::json!({"resultUrls": ["x"]})),
+        ]
+    }
+
+    fn json_number(_: f64, n: i64) -> Value {
+        Value::Number(n.into())
+    }
+
+    proptest! {
+        /// Any mix of documented fields with any scalar values: reading never fails for
+        /// a state other than `success`, keeps every unknown field, reads `failCode`
+        /// numbers and strings alike, and its view never shows assets of a task that did
+        /// not succeed.
+        #[test]
+        fn records_read_whatever_the_field_types(
+            state in prop_oneof![Just("waiting"), Just("queuing"), Just("generating"), Just("success"), Just("fail"), Just("Failed"), Just("")],
+            fields in proptest::collection::btree_map(
+                prop_oneof![Just("failCode"), Just("failMsg"), Just("resultJson"), Just("param"), Just("costTime"),
+                    Just("createTime"), Just("progress"), Just("creditsConsumed"), Just("model"), Just("somethingNew")],
+                scalar(),
+                0..8,
+            ),
+        ) {
+            let mut data: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            data.insert("state".to_owned(), Value::String(state.to_owned()));
+            let code_sent = data.get("failCode").cloned();
+            let new_field = data.get("somethingNew").cloned();
+            let task = TaskRef::market("t").unwrap();
+            match TaskRecord::from_data(data, &task) {
+                Ok(record) => {
+                    prop_assert_eq!(record.extra.get("somethingNew").cloned(), new_field);
+                    match code_sent {
+                        Some(Value::Number(n)) => prop_assert_eq!(record.fail_code.clone(), Some(n.to_string())),
+                        Some(Value::String(s)) if !s.is_empty() => prop_assert_eq!(record.fail_code.clone(), Some(s)),
+                        _ => prop_assert_eq!(record.fail_code.clone(), None),
+                    }
+                    let view = record.view();
+                    if view.status != TaskStatus::Succeeded {
+                        prop_assert!(view.assets.is_empty());
+                    }
+                    prop_assert!(record.progress.is_none_or(|p| p <= 100));
+                }
+                Err(_) => prop_assert_eq!(state, "success", "only a success with unreadable results fails"),
+            }
+        }
+    }
+}

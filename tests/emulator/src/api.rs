@@ -1,4 +1,4 @@
-//! The common API host: credits and download-url.
+//! The common API host: credits, download-url, and the Market task routes (`jobs.rs`).
 
 use std::time::Duration;
 
@@ -28,8 +28,8 @@ pub(crate) async fn handle(
 ) -> Reply {
     let style = shared.settings().api_style;
     let expected = match route {
-        Some(Route::Credits) => http::Method::GET,
-        Some(Route::DownloadUrl) => http::Method::POST,
+        Some(Route::Credits | Route::RecordInfo) => http::Method::GET,
+        Some(Route::DownloadUrl | Route::CreateTask) => http::Method::POST,
         _ => {
             let body = json!({"code": 404, "msg": "Not Found", "data": null});
             return Reply::json(404, &body);
@@ -43,6 +43,13 @@ pub(crate) async fn handle(
         // The documented body has no `data` field.
         let body = json!({"code": 401, "msg": "You do not have access permissions"});
         return Reply::json(style.status_for(401), &body);
+    }
+    match route {
+        Some(Route::CreateTask) => {
+            return crate::jobs::create(shared, parts, body, rec, style).await;
+        }
+        Some(Route::RecordInfo) => return crate::jobs::record_info(shared, parts, style),
+        _ => {}
     }
     if route == Some(Route::Credits) {
         let credits = shared.settings().credits.clone();

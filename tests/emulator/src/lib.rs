@@ -70,6 +70,7 @@ pub mod base64_body;
 pub mod clock;
 pub mod faults;
 pub(crate) mod files;
+pub(crate) mod jobs;
 pub mod log;
 pub mod routes;
 pub(crate) mod server;
@@ -89,6 +90,9 @@ use tokio::sync::watch;
 pub use api::{DOWNLOAD_LINK_TTL, EXTERNAL_URL_MSG};
 pub use clock::Clock;
 pub use faults::{Fault, FaultPlan};
+pub use jobs::{
+    CallbackAttempt, CallbackSignature, FailCodeForm, JobQuirks, JobSettings, sign as jobs_sign,
+};
 pub use log::LoggedRequest;
 pub use routes::{Host, Route};
 pub use server::BOT_USER_AGENT_PREFIXES;
@@ -144,6 +148,7 @@ pub struct EmulatorBuilder {
     account_id: String,
     port: u16,
     credits: serde_json::Number,
+    jobs: JobSettings,
 }
 
 impl Default for EmulatorBuilder {
@@ -163,6 +168,7 @@ impl Default for EmulatorBuilder {
             account_id: DEFAULT_ACCOUNT_ID.to_owned(),
             port: 0,
             credits: serde_json::Number::from(100),
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -260,6 +266,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The settings of the generation-task engine ([`JobSettings`]: stage durations,
+    /// strict models, rate window, webhook key, callback faults, wire quirks).
+    pub fn jobs(mut self, jobs: JobSettings) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
     /// Binds the three loopback listeners and starts serving.
     ///
     /// # Panics
@@ -331,8 +344,10 @@ impl EmulatorBuilder {
                 refuse_bot_user_agents: self.refuse_bot_user_agents,
                 quickstart_fields: self.quickstart_fields,
                 credits: self.credits,
+                jobs: self.jobs,
             }),
             storage: Mutex::new(Storage::default()),
+            jobs: Mutex::new(jobs::Jobs::default()),
             log: RequestLog::default(),
             faults: FaultPlan::default(),
             clock: Clock::new(),
@@ -366,6 +381,10 @@ impl EmulatorBuilder {
                             Err(e) => eprintln!("kie emulator: listener failed: {e}"),
                         }
                     }
+                    tokio::spawn(jobs::deliver_callbacks(
+                        Arc::clone(&serving),
+                        stop_rx.clone(),
+                    ));
                     let mut stop = stop_rx;
                     let _ = stop.changed().await;
                 });
@@ -409,7 +428,7 @@ impl std::error::Error for BindError {
 }
 
 /// Converts an `f64` balance to a JSON number (integral values as integers).
-fn number(value: f64) -> serde_json::Number {
+pub(crate) fn number(value: f64) -> serde_json::Number {
     if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
         serde_json::Number::from(value as i64)
     } else {
@@ -531,6 +550,21 @@ impl Emulator {
     /// Switches the quickstart extras in upload responses.
     pub fn set_quickstart_fields(&self, on: bool) {
         self.shared.settings().quickstart_fields = on;
+    }
+
+    /// Changes the settings of the generation-task engine while running.
+    pub fn update_jobs(&self, change: impl FnOnce(&mut JobSettings)) {
+        change(&mut self.shared.settings().jobs);
+    }
+
+    /// Every callback delivery attempt so far, in order.
+    pub fn callback_attempts(&self) -> Vec<CallbackAttempt> {
+        self.shared.jobs().callbacks.clone()
+    }
+
+    /// The credit balance now (tasks debit it; failed tasks are refunded).
+    pub fn credits(&self) -> f64 {
+        self.shared.settings().credits.as_f64().unwrap_or(0.0)
     }
 
     /// Registers `bytes` as a file "generated" by the service and returns its URL on the

@@ -35,6 +35,10 @@ pub enum Route {
     Credits,
     /// `POST /api/v1/common/download-url` on the api host.
     DownloadUrl,
+    /// `POST /api/v1/jobs/createTask` on the api host.
+    CreateTask,
+    /// `GET /api/v1/jobs/recordInfo` on the api host.
+    RecordInfo,
     /// Any path on the files host (downloads of stored and generated files).
     Files,
 }
@@ -49,6 +53,10 @@ pub const URL_UPLOAD_PATH: &str = "/api/file-url-upload";
 pub const CREDITS_PATH: &str = "/api/v1/chat/credit";
 /// Path of the download-url route.
 pub const DOWNLOAD_URL_PATH: &str = "/api/v1/common/download-url";
+/// Path of the Market create-task route.
+pub const CREATE_TASK_PATH: &str = "/api/v1/jobs/createTask";
+/// Path of the Market task-record route.
+pub const RECORD_INFO_PATH: &str = "/api/v1/jobs/recordInfo";
 
 impl Route {
     /// The route a request for `path` on `host` belongs to, if any. Every path on the
@@ -60,6 +68,8 @@ impl Route {
             (Host::Upload, URL_UPLOAD_PATH) => Some(Route::UrlUpload),
             (Host::Api, CREDITS_PATH) => Some(Route::Credits),
             (Host::Api, DOWNLOAD_URL_PATH) => Some(Route::DownloadUrl),
+            (Host::Api, CREATE_TASK_PATH) => Some(Route::CreateTask),
+            (Host::Api, RECORD_INFO_PATH) => Some(Route::RecordInfo),
             (Host::Files, _) => Some(Route::Files),
             _ => None,
         }
@@ -69,7 +79,9 @@ impl Route {
     pub fn host(self) -> Host {
         match self {
             Route::Base64Upload | Route::StreamUpload | Route::UrlUpload => Host::Upload,
-            Route::Credits | Route::DownloadUrl => Host::Api,
+            Route::Credits | Route::DownloadUrl | Route::CreateTask | Route::RecordInfo => {
+                Host::Api
+            }
             Route::Files => Host::Files,
         }
     }

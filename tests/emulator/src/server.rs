@@ -50,6 +50,7 @@ pub(crate) struct Settings {
     pub refuse_bot_user_agents: bool,
     pub quickstart_fields: bool,
     pub credits: serde_json::Number,
+    pub jobs: crate::JobSettings,
 }
 
 /// The three base URLs, without trailing slash.
@@ -66,6 +67,7 @@ pub(crate) struct Shared {
     pub cfg: Config,
     pub settings: Mutex<Settings>,
     pub storage: Mutex<Storage>,
+    pub jobs: Mutex<crate::jobs::Jobs>,
     pub log: RequestLog,
     pub faults: FaultPlan,
     pub clock: Clock,
@@ -82,6 +84,10 @@ impl Shared {
 
     pub fn storage(&self) -> MutexGuard<'_, Storage> {
         self.storage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn jobs(&self) -> MutexGuard<'_, crate::jobs::Jobs> {
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the request carries exactly `Authorization: Bearer <key>`.

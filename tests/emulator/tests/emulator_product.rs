@@ -273,7 +273,7 @@ fn the_binary_help_describes_the_binary() {
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(
         help.starts_with(
-            "Runs a local emulator of the KIE.AI File Upload API and Common API until Ctrl-C."
+            "Runs a local emulator of the KIE.AI File Upload API, Common API and Market task API"
         ),
         "{help}"
     );
@@ -283,6 +283,9 @@ fn the_binary_help_describes_the_binary() {
         "--generated-file <PATH>",
         "--refuse-bot-user-agents",
         "KIE_UPLOAD_BASE_URL=",
+        "--task-seconds <SECONDS>",
+        "--webhook-key <KEY>",
+        "--not-visible-polls <N>",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

@@ -13,10 +13,12 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use kie_emulator::{Emulator, ErrorStyle, Host, StorageMode};
 
-/// Runs a local emulator of the KIE.AI File Upload API and Common API until Ctrl-C.
+/// Runs a local emulator of the KIE.AI File Upload API, Common API and Market task API
+/// until Ctrl-C.
 ///
 /// Three loopback HTTP listeners play the service's three hosts: upload (the upload
-/// routes), api (credits, download-url) and files (serves uploads and generated files).
+/// routes), api (credits, download-url, jobs/createTask, jobs/recordInfo) and files (serves
+/// uploads, generated files and task results).
 /// On start it prints KIE_UPLOAD_BASE_URL=, KIE_API_BASE_URL=, KIE_FILES_BASE_URL= and
 /// KIE_API_KEY= lines (and a KIE_GENERATED_URL= line per --generated-file) for clients to
 /// read.
@@ -70,6 +72,31 @@ struct Args {
     /// bodies are refused. Default 256 MiB; a 1 GiB file is ~1.43 GB of base64 JSON.
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
     json_body_limit: u64,
+    /// Generation tasks: seconds a task generates (it also waits 0.2 s and queues 0.3 s;
+    /// a prompt with `#slow` takes ten times longer).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    task_seconds: f64,
+    /// Sign task callbacks with this webhook HMAC key (X-Webhook-Timestamp and
+    /// X-Webhook-Signature).
+    #[arg(long, value_name = "KEY")]
+    webhook_key: Option<String>,
+    /// Refuse models outside the emulated registry (by default any well-formed slug is
+    /// accepted).
+    #[arg(long)]
+    strict_models: bool,
+    /// How many polls of each task answer 422 "recordInfo is null" first.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    not_visible_polls: u32,
+    /// Creates allowed per 10 s (more are refused with 429).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    create_limit: usize,
+    /// Deliver every task callback twice.
+    #[arg(long)]
+    duplicate_callbacks: bool,
+    /// Task records with `resultJson` as an object, `failCode` as a number and `message`
+    /// instead of `msg` (the variants other pages document).
+    #[arg(long)]
+    record_variants: bool,
 }
 
 /// An error style on the command line.
@@ -126,9 +153,37 @@ fn style(s: Style) -> ErrorStyle {
     }
 }
 
+/// The task engine's settings from the command line.
+fn job_settings(args: &Args) -> kie_emulator::JobSettings {
+    let defaults = kie_emulator::JobSettings::default();
+    let generating =
+        Duration::try_from_secs_f64(args.task_seconds.max(0.0)).unwrap_or(Duration::from_secs(1));
+    let mut quirks = kie_emulator::JobQuirks::default();
+    if args.record_variants {
+        quirks.result_json_object = true;
+        quirks.fail_code = kie_emulator::FailCodeForm::Number;
+        quirks.message_key = true;
+    }
+    kie_emulator::JobSettings {
+        stage_durations: [
+            defaults.stage_durations[0],
+            defaults.stage_durations[1],
+            generating,
+        ],
+        strict_models: args.strict_models,
+        not_visible_polls: args.not_visible_polls,
+        create_limit: args.create_limit,
+        webhook_key: args.webhook_key.clone(),
+        callback_duplicate: args.duplicate_callbacks,
+        quirks,
+        ..defaults
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
+    let jobs = job_settings(&args);
     let mut builder = Emulator::builder()
         .port(args.port)
         .api_key(args.key)
@@ -142,7 +197,8 @@ async fn main() {
         .quickstart_fields(args.quickstart_fields)
         .credits(args.credits)
         .account_id(args.account_id)
-        .json_body_limit(args.json_body_limit);
+        .json_body_limit(args.json_body_limit)
+        .jobs(jobs);
     if let Some(s) = args.upload_error_style.or(args.error_style) {
         builder = builder.error_style(Host::Upload, style(s));
     }
