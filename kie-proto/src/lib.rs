@@ -23,6 +23,11 @@
 //! - What only a driver needs, in [`driver`]: one call as pure state ([`driver::Call`]:
 //!   retries, the time budget, progress, idempotency, an outer deadline), failure facts,
 //!   encoders, interim answers, downloads, proxies by the environment, OS random numbers.
+//! - Generation tasks, in [`task`]: a [`task::TaskRef`] that carries its family, the
+//!   Market operations ([`task::CreateTask`] — not idempotent — and [`task::GetTask`]), a
+//!   tolerant [`task::TaskRecord`] and its common [`task::TaskView`], the pure
+//!   [`task::PollPolicy`] and [`task::CreateWindow`], callbacks ([`task::MarketCallback`])
+//!   and the result-download rule ([`task::ResultDownload`]).
 //! - MIME detection ([`detect_mime`]), `webhook` signature verification, and reading
 //!   `base64Data` back ([`parse_data_url`], [`decode_base64_data`]) for emulators and tests.
 //!

@@ -468,3 +468,56 @@ fn callbacks_are_posted_signed_retried_and_recorded() {
         failed_body.contains("\"code\":501") && failed_body.contains("Playground task failed.")
     );
 }
+
+/// The callback faults a receiver must survive: a duplicate delivery, a late one (after
+/// the record already shows the outcome), a wrong and a stale signature — each judged as a
+/// receiver does: the signature recomputed, the timestamp within five minutes.
+#[test]
+fn callback_faults_are_switchable() {
+    let key = "example-webhook-hmac-key";
+    let emu = Emulator::builder()
+        .jobs(JobSettings {
+            webhook_key: Some(key.to_owned()),
+            callback_duplicate: true,
+            callback_delay: Duration::from_millis(300),
+            ..quick()
+        })
+        .start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut verdicts = Vec::new();
+    for signature in [
+        CallbackSignature::Valid,
+        CallbackSignature::Wrong,
+        CallbackSignature::Stale,
+    ] {
+        emu.update_jobs(|jobs| jobs.callback_signature = signature);
+        let (url, seen) = receiver(200);
+        let created = runtime.block_on(create(
+            &emu,
+            &json!({"model": "m/x", "callBackUrl": url, "input": {"prompt": "x"}}),
+        ));
+        let id = created["data"]["taskId"].as_str().unwrap().to_owned();
+        // Late: the record shows success before the callback arrives.
+        let done = runtime.block_on(finished(&emu, &id));
+        assert_eq!(done["data"]["state"], "success");
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "delivered before the delay"
+        );
+        wait_for(|| seen.lock().unwrap().len() == 2);
+        let request = seen.lock().unwrap()[1].clone();
+        let timestamp = header(&request, "x-webhook-timestamp").unwrap();
+        let signature = header(&request, "x-webhook-signature").unwrap();
+        let now = emu
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let fresh = now.abs_diff(timestamp.parse::<u64>().unwrap()) <= 300;
+        verdicts.push(fresh && signature == kie_emulator::jobs_sign(key, &id, timestamp));
+    }
+    assert_eq!(verdicts, [true, false, false], "valid, wrong, stale");
+    let attempts = emu.callback_attempts();
+    assert_eq!(attempts.len(), 6, "two deliveries each");
+    assert!(attempts.iter().all(|a| a.status == Some(200)));
+}
