@@ -81,6 +81,7 @@
 mod body;
 mod client;
 mod common;
+mod jobs;
 mod many;
 mod run;
 mod source;

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use kie_proto::driver::{AttemptFailure, Call, DownloadSink as _, Moment, Next, VerifySink};
+use kie_proto::driver::{AttemptFailure, Call, DownloadSink, Moment, Next, VerifySink};
 use kie_proto::http;
 use kie_proto::{Digest, Error, Operation, ProgressCallback};
 
@@ -18,11 +18,24 @@ impl Inner {
     pub(crate) async fn run<O: Operation>(
         &self,
         op: &O,
+        content: Content,
+        progress: Option<ProgressCallback>,
+    ) -> Result<O::Output, Error> {
+        self.run_until(op, content, progress, None).await
+    }
+
+    /// [`run`](Self::run) under an outer `deadline`: no attempt starts and no retry sleeps
+    /// past it (a wait for a task bounds every poll so).
+    pub(crate) async fn run_until<O: Operation>(
+        &self,
+        op: &O,
         mut content: Content,
         progress: Option<ProgressCallback>,
+        deadline: Option<std::time::Instant>,
     ) -> Result<O::Output, Error> {
         let request = op.to_request(&self.api)?;
         let mut call = Call::new(&request, self.retry_policy, &self.timeouts, now())
+            .with_deadline(deadline)
             .with_progress(progress)
             .idempotent(op.is_idempotent());
         loop {
@@ -62,7 +75,7 @@ impl Inner {
             let attempt_state = AttemptState::new(attempt.budget);
             let mut sink = VerifySink::new(url, sent);
             let fetched = tokio::select! {
-                fetched = self.fetch(&request, &mut sink, &attempt_state) => fetched.map_err(|failure| (failure, None)),
+                fetched = self.fetch_into(&request, &mut sink, &attempt_state) => fetched.map_err(|failure| (failure, None)),
                 reason = attempt_state.expired() => Err((AttemptFailure::timed_out(reason), Some(reason))),
             };
             let (failure, cut_by) = match fetched.map(|()| sink.finish()) {
@@ -76,6 +89,24 @@ impl Inner {
             let wait = call.failed(failure, cut_by, true, moment())?;
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+impl Inner {
+    /// Fetches `request` into a sink that judges the bytes as they come (a verification).
+    async fn fetch_into(
+        &self,
+        request: &http::Request<()>,
+        sink: &mut (dyn DownloadSink + Send),
+        attempt_state: &AttemptState,
+    ) -> Result<(), AttemptFailure> {
+        let mut fetch = self.fetch(request, attempt_state).await?;
+        sink.head(fetch.status(), fetch.content_length())
+            .map_err(AttemptFailure::Fatal)?;
+        while let Some(chunk) = fetch.chunk(attempt_state).await? {
+            sink.bytes(&chunk).map_err(AttemptFailure::Fatal)?;
+        }
+        Ok(())
     }
 }
 

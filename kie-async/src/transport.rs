@@ -3,9 +3,7 @@
 
 use std::error::Error as StdError;
 
-use kie_proto::driver::{
-    AttemptFailure, DownloadSink, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter,
-};
+use kie_proto::driver::{AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter};
 use kie_proto::http::{self, HeaderMap, StatusCode};
 use kie_proto::{Body, TimeoutReason, TlsFailure, TransportFailure};
 
@@ -115,37 +113,61 @@ impl Inner {
         Ok((status, headers, body))
     }
 
-    /// Fetches `request` (a download from the storage host) into `sink`, chunk by chunk,
-    /// under the attempt's time budget. A transport failure is reported for kie-proto to
-    /// judge; a sink's error is [`AttemptFailure::Fatal`].
+    /// Sends `request` (a download from the storage host) and returns the answer once its
+    /// head is in, under the attempt's time budget; its body is read with
+    /// [`Fetch::chunk`].
     pub(crate) async fn fetch(
         &self,
         request: &http::Request<()>,
-        sink: &mut (dyn DownloadSink + Send),
         attempt_state: &AttemptState,
-    ) -> Result<(), AttemptFailure> {
+    ) -> Result<Fetch, AttemptFailure> {
         let outgoing = request.clone().map(|()| reqwest::Body::from(Vec::new()));
         let outgoing = reqwest::Request::try_from(outgoing)
             .map_err(|err| transport(classify(&err, false), err))?;
         let via_proxy = self.via_proxy(outgoing.url());
         attempt_state.request_sent();
-        let mut response = self
+        let response = self
             .http
             .execute(outgoing)
             .await
             .map_err(|err| transport(classify(&err, via_proxy), err))?;
         attempt_state.answer_head_received();
-        sink.head(response.status())
-            .map_err(AttemptFailure::Fatal)?;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    attempt_state.moved(chunk.len() as u64);
-                    sink.bytes(&chunk).map_err(AttemptFailure::Fatal)?;
-                }
-                Ok(None) => return Ok(()),
-                Err(err) => return Err(transport(classify(&err, via_proxy), err)),
+        Ok(Fetch {
+            response,
+            via_proxy,
+        })
+    }
+}
+
+/// A download whose head is in.
+pub(crate) struct Fetch {
+    response: reqwest::Response,
+    via_proxy: bool,
+}
+
+impl Fetch {
+    /// The answer's status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    /// The answer's `Content-Length`, when it states one.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.response.content_length()
+    }
+
+    /// The next piece of the body (`None` at its end), counted by the attempt's budget.
+    pub(crate) async fn chunk(
+        &mut self,
+        attempt_state: &AttemptState,
+    ) -> Result<Option<bytes::Bytes>, AttemptFailure> {
+        match self.response.chunk().await {
+            Ok(Some(chunk)) => {
+                attempt_state.moved(chunk.len() as u64);
+                Ok(Some(chunk))
             }
+            Ok(None) => Ok(None),
+            Err(err) => Err(transport(classify(&err, self.via_proxy), err)),
         }
     }
 }

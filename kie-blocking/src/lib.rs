@@ -95,6 +95,7 @@
 mod body;
 mod client;
 mod common;
+mod jobs;
 mod run;
 mod socket;
 mod source;

@@ -21,6 +21,19 @@ pub(crate) fn run<O: Operation>(
     source: &mut Source<'_>,
     progress: Option<ProgressCallback>,
 ) -> Result<O::Output, Error> {
+    run_until(transport, api, operation, source, progress, None)
+}
+
+/// [`run`] under an outer `deadline`: no attempt starts and no retry sleeps past it (a
+/// wait for a task bounds every poll so).
+pub(crate) fn run_until<O: Operation>(
+    transport: &Transport,
+    api: &Api,
+    operation: &O,
+    source: &mut Source<'_>,
+    progress: Option<ProgressCallback>,
+    deadline: Option<Instant>,
+) -> Result<O::Output, Error> {
     let request = operation.to_request(api)?;
     let mut call = Call::new(
         &request,
@@ -28,6 +41,7 @@ pub(crate) fn run<O: Operation>(
         &transport.timeouts,
         Instant::now(),
     )
+    .with_deadline(deadline)
     .with_progress(progress)
     .idempotent(operation.is_idempotent());
     let (head, body) = request.into_parts();

@@ -210,7 +210,9 @@ pub(crate) fn fetch(
     let response = agent.run(outgoing).map_err(failed)?;
     crate::socket::attempt(|state| state.budget.answer_head_received(std::time::Instant::now()));
     let (parts, body) = response.into_parts();
-    sink.head(parts.status).map_err(AttemptFailure::Fatal)?;
+    let length = content_length(&parts.headers);
+    sink.head(parts.status, length)
+        .map_err(AttemptFailure::Fatal)?;
     let mut reader = body.into_reader();
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -222,6 +224,17 @@ pub(crate) fn fetch(
         };
         sink.bytes(&buf[..n]).map_err(AttemptFailure::Fatal)?;
     }
+}
+
+/// The `Content-Length` of an answer, when it states one.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether `agent` reaches `uri` through a proxy (so a failure to connect is the proxy's).

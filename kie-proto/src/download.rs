@@ -132,8 +132,9 @@ impl DownloadCheck {
 /// by piece, then its end. An error is final (a refused status, wrong bytes); a driver
 /// reports it as it is and does not retry.
 pub trait DownloadSink {
-    /// The answer's status arrived (a new attempt starts here: a sink starts again).
-    fn head(&mut self, status: StatusCode) -> Result<(), Error>;
+    /// The answer's status arrived, with its `Content-Length` when it has one (a new
+    /// attempt starts here: a sink starts again).
+    fn head(&mut self, status: StatusCode, content_length: Option<u64>) -> Result<(), Error>;
     /// The next bytes of the body.
     fn bytes(&mut self, bytes: &[u8]) -> Result<(), Error>;
     /// The body ended.
@@ -150,10 +151,10 @@ pub trait DownloadSink {
 /// let mut sent = ContentDigest::new();
 /// sent.update(b"hello");
 /// let mut sink = VerifySink::new("https://files.example/a.txt", sent.finish());
-/// sink.head(StatusCode::OK)?;
+/// sink.head(StatusCode::OK, None)?;
 /// sink.bytes(b"hel")?;
 /// // The connection broke; the next attempt starts from the top.
-/// sink.head(StatusCode::OK)?;
+/// sink.head(StatusCode::OK, None)?;
 /// sink.bytes(b"hello")?;
 /// sink.finish()?;
 /// # Ok::<(), kie_proto::Error>(())
@@ -177,7 +178,7 @@ impl VerifySink {
 }
 
 impl DownloadSink for VerifySink {
-    fn head(&mut self, status: StatusCode) -> Result<(), Error> {
+    fn head(&mut self, status: StatusCode, _: Option<u64>) -> Result<(), Error> {
         self.check = Some(DownloadCheck::new(&self.url, self.sent, status)?);
         Ok(())
     }

@@ -59,6 +59,18 @@ pub enum IntegrityError {
         /// The download URL.
         url: String,
     },
+    /// A result download ended with fewer or more bytes than its `Content-Length` said.
+    #[error(
+        "the download of {url} brought {received} bytes where the server announced {announced}; download it again"
+    )]
+    DownloadLength {
+        /// The download URL.
+        url: String,
+        /// The answer's `Content-Length`.
+        announced: u64,
+        /// The bytes received.
+        received: u64,
+    },
 }
 
 /// Everything that can go wrong in a driver call.

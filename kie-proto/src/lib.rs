@@ -116,6 +116,7 @@ mod url_check;
 pub mod webhook;
 
 pub use http;
+pub use serde_json;
 
 pub use api::{
     Api, ApiKey, BaseUrl, DEFAULT_API_BASE_URL, DEFAULT_UPLOAD_BASE_URL, DEFAULT_USER_AGENT,

@@ -182,6 +182,57 @@ impl Driver for Async {
             progress,
         ))
     }
+
+    fn create_task(
+        &self,
+        create: &kie_proto::task::CreateTask,
+    ) -> Result<kie_proto::task::TaskRef, Error> {
+        self.runtime.block_on(self.client.create_task(create))
+    }
+
+    fn get_task(
+        &self,
+        task: &kie_proto::task::TaskRef,
+    ) -> Result<kie_proto::task::TaskRecord, Error> {
+        self.runtime.block_on(self.client.get_task(task))
+    }
+
+    fn wait_task(
+        &self,
+        task: &kie_proto::task::TaskRef,
+        options: &kie_proto::task::WaitOptions,
+    ) -> Result<kie_proto::task::TaskView, Error> {
+        self.runtime.block_on(self.client.wait_task(task, options))
+    }
+
+    fn run(
+        &self,
+        create: &kie_proto::task::CreateTask,
+        options: &kie_proto::task::WaitOptions,
+    ) -> Result<kie_proto::task::TaskView, Error> {
+        self.runtime.block_on(self.client.run(create, options))
+    }
+
+    fn prepare_input(
+        &self,
+        input: &kie_proto::task::TaskInput,
+        options: &UploadOptions,
+    ) -> Result<serde_json::Value, Error> {
+        self.runtime
+            .block_on(self.client.prepare_input(input, options))
+    }
+
+    fn download_result(&self, url: &str) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::new();
+        self.runtime
+            .block_on(self.client.download_result(url, &mut bytes))?;
+        Ok(bytes)
+    }
+
+    fn download_result_to(&self, url: &str, path: &Path) -> Result<u64, Error> {
+        self.runtime
+            .block_on(self.client.download_result_to(url, path))
+    }
 }
 
 /// The suite's source as kie-async's.

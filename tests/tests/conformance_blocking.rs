@@ -130,6 +130,54 @@ impl Driver for Blocking {
         self.0
             .send_with_content(operation, &mut std::io::Cursor::new(content), progress)
     }
+
+    fn create_task(
+        &self,
+        create: &kie_proto::task::CreateTask,
+    ) -> Result<kie_proto::task::TaskRef, Error> {
+        self.0.create_task(create)
+    }
+
+    fn get_task(
+        &self,
+        task: &kie_proto::task::TaskRef,
+    ) -> Result<kie_proto::task::TaskRecord, Error> {
+        self.0.get_task(task)
+    }
+
+    fn wait_task(
+        &self,
+        task: &kie_proto::task::TaskRef,
+        options: &kie_proto::task::WaitOptions,
+    ) -> Result<kie_proto::task::TaskView, Error> {
+        self.0.wait_task(task, options)
+    }
+
+    fn run(
+        &self,
+        create: &kie_proto::task::CreateTask,
+        options: &kie_proto::task::WaitOptions,
+    ) -> Result<kie_proto::task::TaskView, Error> {
+        self.0.run(create, options)
+    }
+
+    fn prepare_input(
+        &self,
+        input: &kie_proto::task::TaskInput,
+        options: &UploadOptions,
+    ) -> Result<serde_json::Value, Error> {
+        self.0.prepare_input(input, options)
+    }
+
+    fn download_result(&self, url: &str) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::new();
+        self.0.download_result(url, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn download_result_to(&self, url: &str, path: &Path) -> Result<u64, Error> {
+        self.0.download_result_to(url, path)
+    }
 }
 
 /// The suite's source as kie-blocking's.

@@ -9,8 +9,10 @@
 //! matches on the family.
 
 mod download;
+mod input;
 pub mod market;
 mod poll;
+mod wait;
 mod window;
 
 use std::fmt;
@@ -19,8 +21,10 @@ use std::str::FromStr;
 use crate::input::InvalidInput;
 
 pub use download::{ResultDownload, ResultDownloadStep};
+pub use input::{LocalInput, TaskInput};
 pub use market::{CreateTask, GetTask, MarketCallback, TaskRecord, callback_ack};
 pub use poll::{GiveUp, PollDecision, PollPolicy, PollState};
+pub use wait::{CancelFlag, WaitCallback, WaitOptions, WaitProgress};
 pub use window::CreateWindow;
 
 /// A family of task endpoints: each has its own create and record paths, status vocabulary

@@ -203,15 +203,15 @@ impl PollPolicy {
         self.next(state, now, random)
     }
 
-    /// The next wait, or the end at the deadline.
+    /// The next wait, or the end when the deadline leaves no room for another poll (no
+    /// poll runs closer than the minimum gap, none at or past the deadline).
     fn next(&self, state: &mut PollState, now: Instant, random: f64) -> PollDecision {
-        if state.deadline.is_some_and(|deadline| now >= deadline) {
-            return PollDecision::GiveUp(GiveUp::Deadline {
-                task: state.task.clone(),
-                waited: now.saturating_duration_since(state.started),
-                last_status: state.last_status.clone(),
-                last_error: state.last_error.clone(),
-            });
+        let gap = self.min_gap.max(FLOOR);
+        let remaining = state
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(now));
+        if remaining.is_some_and(|remaining| remaining <= gap) {
+            return PollDecision::GiveUp(self.deadline_reached(state, now));
         }
         let exponent = i32::try_from(state.polls).unwrap_or(i32::MAX).min(64);
         let base = self.first_delay.as_secs_f64() * self.factor.powi(exponent);
@@ -224,14 +224,23 @@ impl PollPolicy {
         let jittered = base * (1.0 - self.jitter + 2.0 * self.jitter * random);
         let mut wait = Duration::try_from_secs_f64(jittered)
             .unwrap_or(self.max_delay)
-            .max(self.min_gap)
-            .max(FLOOR);
-        if let Some(deadline) = state.deadline {
-            // The last poll happens at the deadline, never past it.
-            wait = wait.min(deadline.saturating_duration_since(now));
+            .max(gap);
+        if let Some(remaining) = remaining {
+            // The last poll runs before the deadline, so its call is not refused for it.
+            wait = wait.min((remaining * 9 / 10).max(gap));
         }
         state.polls = state.polls.saturating_add(1);
         PollDecision::PollAfter(wait)
+    }
+
+    fn deadline_reached(&self, state: &PollState, now: Instant) -> GiveUp {
+        GiveUp::Deadline {
+            task: state.task.clone(),
+            limit: self.deadline.unwrap_or_default(),
+            waited: now.saturating_duration_since(state.started),
+            last_status: state.last_status.clone(),
+            last_error: state.last_error.clone(),
+        }
     }
 }
 
@@ -284,10 +293,12 @@ pub enum PollDecision {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GiveUp {
-    /// The deadline passed. The task may still finish: query it again.
+    /// The deadline came. The task may still finish: query it again.
     Deadline {
         /// The task.
         task: TaskRef,
+        /// The deadline, from the start of the wait.
+        limit: Duration,
         /// How long the wait lasted.
         waited: Duration,
         /// The last status seen, if any.
@@ -333,6 +344,7 @@ impl GiveUp {
         match self {
             GiveUp::Deadline {
                 task,
+                limit,
                 waited,
                 last_status,
                 last_error,
@@ -344,9 +356,11 @@ impl GiveUp {
                 };
                 let reason = match last_error {
                     Some(error) => format!(
-                        "the deadline of {waited:?} passed ({status}; the last poll failed: {error})"
+                        "the wait's deadline of {limit:?} came after {waited:?} ({status}; the last poll got no answer: {error})"
                     ),
-                    None => format!("the deadline of {waited:?} passed ({status})"),
+                    None => {
+                        format!("the wait's deadline of {limit:?} came after {waited:?} ({status})")
+                    }
                 };
                 Error::TaskWait {
                     task: task.to_string(),
@@ -411,7 +425,12 @@ mod tests {
         let policy = PollPolicy::default().with_deadline(Some(Duration::from_secs(10)));
         let t0 = Instant::now();
         let mut state = policy.start(TaskRef::market("abc").unwrap(), t0);
-        let decision = policy.on_status(&mut state, &running(), t0 + Duration::from_secs(10), 0.5);
+        let decision = policy.on_status(
+            &mut state,
+            &running(),
+            t0 + Duration::from_millis(9_500),
+            0.5,
+        );
         let PollDecision::GiveUp(give_up) = decision else {
             panic!("{decision:?}")
         };
@@ -493,9 +512,9 @@ mod tests {
                 };
                 match decision {
                     PollDecision::PollAfter(wait) => {
-                        prop_assert!(wait >= policy.min_gap.max(FLOOR) || now + wait == deadline, "{wait:?}");
+                        prop_assert!(wait >= policy.min_gap.max(FLOOR), "{wait:?}");
                         now += wait;
-                        prop_assert!(now <= deadline);
+                        prop_assert!(now < deadline);
                     }
                     PollDecision::Done(_) => prop_assert!(false, "nothing terminal was seen"),
                     PollDecision::GiveUp(_) => { ended = true; break; }

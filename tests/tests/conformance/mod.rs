@@ -38,6 +38,7 @@ mod happy_paths;
 mod helpers;
 mod hostile;
 mod inputs_and_wire;
+mod jobs;
 mod real_networks;
 mod real_servers;
 
@@ -47,6 +48,7 @@ pub use happy_paths::*;
 pub use helpers::*;
 pub use hostile::*;
 pub use inputs_and_wire::*;
+pub use jobs::*;
 pub use real_networks::*;
 pub use real_servers::*;
 
@@ -273,6 +275,38 @@ pub trait Driver: Sized {
     where
         O: kie_proto::Operation + Sync,
         O::Output: Send;
+    /// `create_task`.
+    fn create_task(
+        &self,
+        create: &kie_proto::task::CreateTask,
+    ) -> Result<kie_proto::task::TaskRef, Error>;
+    /// `get_task`.
+    fn get_task(
+        &self,
+        task: &kie_proto::task::TaskRef,
+    ) -> Result<kie_proto::task::TaskRecord, Error>;
+    /// `wait_task`.
+    fn wait_task(
+        &self,
+        task: &kie_proto::task::TaskRef,
+        options: &kie_proto::task::WaitOptions,
+    ) -> Result<kie_proto::task::TaskView, Error>;
+    /// `run`.
+    fn run(
+        &self,
+        create: &kie_proto::task::CreateTask,
+        options: &kie_proto::task::WaitOptions,
+    ) -> Result<kie_proto::task::TaskView, Error>;
+    /// `prepare_input`.
+    fn prepare_input(
+        &self,
+        input: &kie_proto::task::TaskInput,
+        options: &UploadOptions,
+    ) -> Result<serde_json::Value, Error>;
+    /// `download_result` into memory.
+    fn download_result(&self, url: &str) -> Result<Vec<u8>, Error>;
+    /// `download_result_to`.
+    fn download_result_to(&self, url: &str, path: &Path) -> Result<u64, Error>;
 }
 
 /// What [`Driver::upload`] sends: each driver's `UploadSource` of the same name.
@@ -321,6 +355,15 @@ macro_rules! conformance_suite {
             stored_size_is_checked,
             verify_download,
             every_method_of_the_client,
+            jobs_upload_run_download,
+            jobs_failed_tasks_say_whether_to_create_again,
+            jobs_not_visible_then_found,
+            jobs_deadline_says_the_task_may_still_finish,
+            jobs_create_refused_by_rate_is_retried_once_created,
+            jobs_create_answer_lost_is_not_sent_again,
+            jobs_expired_input_fails_the_task,
+            jobs_refused_result_link_is_refreshed_once,
+            jobs_record_variants,
             url_upload_sends_the_normalised_url,
             payload_too_large_413,
             malformed_answers,

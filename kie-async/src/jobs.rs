@@ -1,0 +1,296 @@
+//! Generation tasks: create, read, wait (polling by kie-proto's [`PollPolicy`]), run
+//! (create + wait), download results, and inputs that name local files.
+//!
+//! [`PollPolicy`]: kie_proto::task::PollPolicy
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use kie_proto::driver::{AttemptFailure, Call, Moment};
+use kie_proto::http::StatusCode;
+use kie_proto::serde_json::Value;
+use kie_proto::task::{
+    CreateTask, LocalInput, PollDecision, ResultDownload, ResultDownloadStep, TaskInput,
+    TaskRecord, TaskRef, TaskStatus, TaskView, WaitOptions,
+};
+use kie_proto::{Error, IntegrityError, UploadOptions};
+use tokio::io::{AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
+
+use crate::body::{AttemptState, now};
+use crate::client::Client;
+use crate::source::Content;
+use crate::upload::UploadSource;
+
+/// How often a wait looks at its cancel flag while it sleeps.
+const CANCEL_CHECK: Duration = Duration::from_millis(50);
+
+impl Client {
+    /// Creates a task (`POST /api/v1/jobs/createTask`) and returns its reference. A create
+    /// is sent again only when nothing can have been created (a 429, a 455, a refused
+    /// connection); when the request may have arrived the error is
+    /// [`Error::MaybeCreated`]: the task may exist, look for it before creating it again.
+    ///
+    /// ```
+    /// # use kie_async::Client;
+    /// use kie_async::kie_proto::task::CreateTask;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_emulator::Emulator::start();
+    /// # let client = Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
+    /// let create = CreateTask::new("google/nano-banana", kie_proto::serde_json::json!({"prompt": "a cat"}))?;
+    /// let task = client.create_task(&create).await?;
+    /// assert!(task.to_string().starts_with("market:"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn create_task(&self, create: &CreateTask) -> Result<TaskRef, Error> {
+        self.send(create).await
+    }
+
+    /// The task's record, retried like any read.
+    pub async fn get_task(&self, task: &TaskRef) -> Result<TaskRecord, Error> {
+        self.send(&task.get()).await
+    }
+
+    /// Waits for the task to finish, polling by `options`' policy, and returns its view
+    /// (succeeded or failed: a failed task is a value, not an error). The progress callback
+    /// sees every change of status. Ends with [`Error::TaskWait`] at the deadline (the task
+    /// may still finish: query it again), when the service does not know the task, or when
+    /// `options`' cancel flag is set; dropping the future stops it at once. The task itself
+    /// goes on either way.
+    pub async fn wait_task(
+        &self,
+        task: &TaskRef,
+        options: &WaitOptions,
+    ) -> Result<TaskView, Error> {
+        let policy = options.get_policy();
+        let mut wait = policy.start(task.clone(), now());
+        let mut last: Option<TaskStatus> = None;
+        loop {
+            if options.cancel_flag().is_cancelled() {
+                return Err(cancelled(task));
+            }
+            let get = task.get();
+            let polled = self
+                .inner
+                .run_until(&get, Content::None, None, wait.deadline())
+                .await;
+            let random = kie_proto::driver::random_unit();
+            let decision = match polled {
+                Ok(record) => {
+                    let view = record.view();
+                    let elapsed = now().saturating_duration_since(wait.started());
+                    options.notify(&mut last, task, &view.status, elapsed);
+                    policy.on_view(&mut wait, &view, now(), random)
+                }
+                Err(error) => policy.on_error(&mut wait, error, now(), random),
+            };
+            match decision {
+                PollDecision::PollAfter(pause) => sleep_unless_cancelled(pause, options).await,
+                PollDecision::Done(view) => return Ok(*view),
+                PollDecision::GiveUp(give_up) => return Err(give_up.into_error()),
+                _ => return Err(cancelled(task)),
+            }
+        }
+    }
+
+    /// Creates the task and waits for it ([`create_task`](Self::create_task) then
+    /// [`wait_task`](Self::wait_task)).
+    pub async fn run(&self, create: &CreateTask, options: &WaitOptions) -> Result<TaskView, Error> {
+        let task = self.create_task(create).await?;
+        self.wait_task(&task, options).await
+    }
+
+    /// Uploads the local files of `input` (with `options`, the upload path first of all)
+    /// and returns the input with their `downloadUrl`s in place.
+    pub async fn prepare_input(
+        &self,
+        input: &TaskInput,
+        options: &UploadOptions,
+    ) -> Result<Value, Error> {
+        let mut urls = Vec::new();
+        for (_, local) in input.files() {
+            let uploaded = match local {
+                LocalInput::Path(path) => {
+                    self.upload(UploadSource::path(path.clone()), options)
+                        .await?
+                }
+                LocalInput::Bytes { name, bytes } => {
+                    let named = options.clone().file_name(name.as_str());
+                    self.upload(UploadSource::bytes(bytes.clone()), &named)
+                        .await?
+                }
+                _ => continue,
+            };
+            urls.push(uploaded.download_url);
+        }
+        Ok(input.resolve(&urls))
+    }
+
+    /// Downloads a result (an [`Asset`](kie_proto::task::Asset)'s URL) into `writer`, in
+    /// constant memory, without the API key; returns the bytes written. A refused or expired
+    /// link is exchanged once for a fresh one (`download-url`). The download runs under the
+    /// download budget (idle, low-speed): a stalled one ends with the budget's reason. A
+    /// failure after bytes were written is not retried (the writer cannot be rewound; use
+    /// [`download_result_to`](Self::download_result_to) for retries).
+    pub async fn download_result<W>(&self, url: &str, writer: &mut W) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        self.download_into(url, &mut Target::Writer(writer)).await
+    }
+
+    /// Downloads a result into the file at `path` (created or truncated), retried from the
+    /// start like any read; returns the bytes written.
+    pub async fn download_result_to(&self, url: &str, path: &Path) -> Result<u64, Error> {
+        let file = tokio::fs::File::create(path)
+            .await
+            .map_err(|source| Error::Io {
+                path: Some(path.to_owned()),
+                source,
+            })?;
+        self.download_into(url, &mut Target::<tokio::fs::File>::File(file, path))
+            .await
+    }
+
+    async fn download_into<W>(&self, url: &str, target: &mut Target<'_, W>) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        let inner = &self.inner;
+        let mut download = ResultDownload::new(url);
+        loop {
+            let request = kie_proto::driver::download_request(&inner.api, download.url())?;
+            let mut call = Call::download(&request, inner.retry_policy, &inner.timeouts, now());
+            let refreshed = loop {
+                let attempt = call.start_attempt(now())?;
+                target.restart().await?;
+                let state = AttemptState::new(attempt.budget);
+                let mut written = 0u64;
+                let fetched = tokio::select! {
+                    fetched = async {
+                        let mut fetch = inner.fetch(&request, &state).await?;
+                        let status = fetch.status();
+                        match download.after_status(status) {
+                            ResultDownloadStep::Read => {}
+                            ResultDownloadStep::Refresh => return Ok(Some(status)),
+                            _ => return Err(AttemptFailure::Fatal(refused(&download, status))),
+                        }
+                        let announced = fetch.content_length();
+                        while let Some(chunk) = fetch.chunk(&state).await? {
+                            target.write_all(&chunk).await.map_err(AttemptFailure::Fatal)?;
+                            written += chunk.len() as u64;
+                        }
+                        match announced {
+                            Some(announced) if announced != written => Err(AttemptFailure::Fatal(
+                                IntegrityError::DownloadLength { url: download.url().to_owned(), announced, received: written }.into(),
+                            )),
+                            _ => Ok(None),
+                        }
+                    } => fetched.map_err(|failure| (failure, None)),
+                    reason = state.expired() => Err((AttemptFailure::timed_out(reason), Some(reason))),
+                };
+                let (failure, cut_by) = match fetched {
+                    Ok(None) => {
+                        target.flush().await?;
+                        call.done();
+                        return Ok(written);
+                    }
+                    Ok(Some(_)) => break true,
+                    Err(failed) => failed,
+                };
+                let can_restart = written == 0 || target.can_restart();
+                let wait = call.failed(failure, cut_by, can_restart, moment())?;
+                tokio::time::sleep(wait).await;
+            };
+            if refreshed {
+                let fresh = self.download_url(download.original()).await?;
+                download.refreshed(&fresh);
+            }
+        }
+    }
+}
+
+/// Where a result goes.
+enum Target<'a, W> {
+    Writer(&'a mut W),
+    File(tokio::fs::File, &'a Path),
+}
+
+impl<W: AsyncWrite + Unpin + Send> Target<'_, W> {
+    fn can_restart(&self) -> bool {
+        matches!(self, Target::File(..))
+    }
+
+    fn io(&self, source: std::io::Error) -> Error {
+        let path = match self {
+            Target::File(_, path) => Some(path.to_path_buf()),
+            Target::Writer(_) => None,
+        };
+        Error::Io { path, source }
+    }
+
+    /// Back to an empty file for a new attempt.
+    async fn restart(&mut self) -> Result<(), Error> {
+        if let Target::File(file, _) = self {
+            let restarted = match file.set_len(0).await {
+                Ok(()) => file.rewind().await.map(drop),
+                Err(error) => Err(error),
+            };
+            restarted.map_err(|source| self.io(source))?;
+        }
+        Ok(())
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let written = match self {
+            Target::Writer(writer) => writer.write_all(bytes).await,
+            Target::File(file, _) => file.write_all(bytes).await,
+        };
+        written.map_err(|source| self.io(source))
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        let flushed = match self {
+            Target::Writer(writer) => writer.flush().await,
+            Target::File(file, _) => file.flush().await,
+        };
+        flushed.map_err(|source| self.io(source))
+    }
+}
+
+fn refused(download: &ResultDownload, status: StatusCode) -> Error {
+    IntegrityError::DownloadRefused {
+        url: download.url().to_owned(),
+        status: status.as_u16(),
+    }
+    .into()
+}
+
+/// Sleeps `pause`, waking to look at the cancel flag.
+async fn sleep_unless_cancelled(pause: Duration, options: &WaitOptions) {
+    let until = now() + pause;
+    loop {
+        let left = until.saturating_duration_since(now());
+        if left.is_zero() || options.cancel_flag().is_cancelled() {
+            return;
+        }
+        tokio::time::sleep(left.min(CANCEL_CHECK)).await;
+    }
+}
+
+fn cancelled(task: &TaskRef) -> Error {
+    Error::TaskWait {
+        task: task.to_string(),
+        reason: "the wait was cancelled".to_owned(),
+        may_finish: true,
+    }
+}
+
+/// Now, as kie-proto's [`Call`] takes it.
+fn moment() -> Moment {
+    Moment {
+        at: now(),
+        wall: SystemTime::now(),
+        random: kie_proto::driver::random_unit(),
+    }
+}

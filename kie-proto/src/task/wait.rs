@@ -1,0 +1,127 @@
+//! What a wait for a task is told: its [`PollPolicy`], a progress callback, and (for a
+//! blocking client) a cancel flag. The same type in both drivers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::{PollPolicy, TaskRef, TaskStatus};
+
+/// Where a waited-for task is, as a progress callback sees it: on every change of its
+/// status or progress.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WaitProgress {
+    /// The task.
+    pub task: TaskRef,
+    /// Its status.
+    pub status: TaskStatus,
+    /// How long the wait has lasted.
+    pub elapsed: Duration,
+}
+
+/// A progress callback of a wait.
+pub type WaitCallback = Arc<dyn Fn(&WaitProgress) + Send + Sync>;
+
+/// How to wait for a task.
+///
+/// ```
+/// use std::time::Duration;
+/// use kie_proto::task::{PollPolicy, WaitOptions};
+/// let options = WaitOptions::new()
+///     .policy(PollPolicy::default().with_deadline(Some(Duration::from_secs(40 * 60))))
+///     .on_progress(|p| eprintln!("{}: {:?} after {:?}", p.task, p.status, p.elapsed));
+/// options.cancel_flag().cancel(); // from another thread: stop waiting (the task goes on)
+/// assert!(options.cancel_flag().is_cancelled());
+/// ```
+#[derive(Clone, Default)]
+pub struct WaitOptions {
+    policy: PollPolicy,
+    progress: Option<WaitCallback>,
+    cancel: CancelFlag,
+}
+
+impl fmt::Debug for WaitOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitOptions")
+            .field("policy", &self.policy)
+            .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+impl WaitOptions {
+    /// The default policy (15 minutes), no callback.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Poll by `policy`.
+    pub fn policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Call `callback` on every change of the task's status or progress.
+    pub fn on_progress(mut self, callback: impl Fn(&WaitProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// The policy.
+    pub fn get_policy(&self) -> &PollPolicy {
+        &self.policy
+    }
+
+    /// The callback, if any.
+    pub fn progress(&self) -> Option<&WaitCallback> {
+        self.progress.as_ref()
+    }
+
+    /// The flag that stops the wait (shared by clones of these options).
+    pub fn cancel_flag(&self) -> &CancelFlag {
+        &self.cancel
+    }
+
+    /// Calls the progress callback with `status` if it differs from `last` (the status
+    /// last reported, updated here): a driver calls it after every poll.
+    pub fn notify(
+        &self,
+        last: &mut Option<TaskStatus>,
+        task: &TaskRef,
+        status: &TaskStatus,
+        elapsed: Duration,
+    ) {
+        if last.as_ref() == Some(status) {
+            return;
+        }
+        *last = Some(status.clone());
+        if let Some(callback) = &self.progress {
+            callback(&WaitProgress {
+                task: task.clone(),
+                status: status.clone(),
+                elapsed,
+            });
+        }
+    }
+}
+
+/// A flag that stops a wait from another thread; the task is not cancelled (the service
+/// has no cancel endpoint), only the waiting. An async wait also stops when its future is
+/// dropped.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// Stop the wait.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the wait was stopped.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
