@@ -1,4 +1,5 @@
-//! Many uploads at once, at most N in flight: [`Client::upload_many`].
+//! Many jobs at once, at most N in flight: uploads ([`Client::upload_many`]) and tasks
+//! ([`Client::run_many`], [`Client::create_many`], creates paced by the account's window).
 
 use std::any::Any;
 use std::future::Future;
@@ -6,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
+use kie_proto::task::{CreateTask, CreateWindow, TaskRef, TaskView, WaitOptions};
 use kie_proto::{Error, UploadOptions, UploadResult};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -70,48 +72,139 @@ impl Client {
         I: IntoIterator<Item = (UploadSource, UploadOptions)>,
         I::IntoIter: Send + 'static,
     {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let driver = drive(
-            self.clone(),
+        let client = self.clone();
+        many(
             uploads.into_iter().enumerate(),
-            concurrency.max(1),
-            sender,
-        );
-        let driver = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => Driver::Running(runtime.spawn(driver)),
-            Err(_) => Driver::NotStarted(Some(Box::pin(driver))),
-        };
-        UploadMany { driver, receiver }
+            concurrency,
+            move |(source, options)| {
+                let client = client.clone();
+                async move { client.upload_source(source, &options).await }
+            },
+        )
+    }
+
+    /// Runs every task of `tasks` (create, then wait by `options`), at most `concurrency`
+    /// at once, and yields `(index, result)` as each finishes — the jobs twin of
+    /// [`upload_many`](Self::upload_many). Creates are paced by `window` (the account's 20
+    /// per 10 s by default: [`CreateWindow::default`]) so a batch is never refused for
+    /// its rate; a failure does not stop the others; a create whose fate is unknown is not
+    /// sent again ([`Error::MaybeCreated`]). Dropping the stream stops the waits (the tasks
+    /// go on).
+    ///
+    /// ```
+    /// use futures_util::StreamExt as _;
+    /// use kie_async::kie_proto::task::{CreateTask, CreateWindow, WaitOptions};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let emulator = kie_emulator::Emulator::start();
+    /// # let client = kie_async::Client::from_config(kie_proto::ClientConfig::new(emulator.api_key()).api_base_url(&emulator.api_base_url()))?;
+    /// let tasks = (0..3).map(|i| CreateTask::new("google/nano-banana", kie_proto::serde_json::json!({"prompt": format!("cat {i}")})).unwrap());
+    /// let mut results = client.run_many(tasks, 2, CreateWindow::default(), WaitOptions::new());
+    /// let mut finished = 0;
+    /// while let Some((index, view)) = results.next().await {
+    ///     println!("{index}: {:?}", view?.status);
+    ///     finished += 1;
+    /// }
+    /// assert_eq!(finished, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn run_many<I>(
+        &self,
+        tasks: I,
+        concurrency: usize,
+        window: CreateWindow,
+        options: WaitOptions,
+    ) -> impl Stream<Item = (usize, Result<TaskView, Error>)> + Send + 'static
+    where
+        I: IntoIterator<Item = CreateTask>,
+        I::IntoIter: Send + 'static,
+    {
+        let client = self.clone();
+        let window = std::sync::Arc::new(tokio::sync::Mutex::new(window));
+        many(
+            tasks.into_iter().enumerate(),
+            concurrency,
+            move |create: CreateTask| {
+                let (client, window, options) = (client.clone(), window.clone(), options.clone());
+                async move {
+                    paced(&window).await;
+                    let task = client.create_task(&create).await?;
+                    client.wait_task(&task, &options).await
+                }
+            },
+        )
+    }
+
+    /// Creates every task of `tasks`, at most `concurrency` at once, paced by `window`,
+    /// and yields `(index, result)` as each create answers.
+    pub fn create_many<I>(
+        &self,
+        tasks: I,
+        concurrency: usize,
+        window: CreateWindow,
+    ) -> impl Stream<Item = (usize, Result<TaskRef, Error>)> + Send + 'static
+    where
+        I: IntoIterator<Item = CreateTask>,
+        I::IntoIter: Send + 'static,
+    {
+        let client = self.clone();
+        let window = std::sync::Arc::new(tokio::sync::Mutex::new(window));
+        many(
+            tasks.into_iter().enumerate(),
+            concurrency,
+            move |create: CreateTask| {
+                let (client, window) = (client.clone(), window.clone());
+                async move {
+                    paced(&window).await;
+                    client.create_task(&create).await
+                }
+            },
+        )
     }
 }
 
-/// One finished upload, or the panic of its task.
-type Outcome = Result<(usize, Result<UploadResult, Error>), Box<dyn Any + Send>>;
+/// Waits until `window` admits one more create.
+async fn paced(window: &tokio::sync::Mutex<CreateWindow>) {
+    loop {
+        let admitted = window.lock().await.admit(crate::body::now());
+        match admitted {
+            Ok(()) => return,
+            Err(wait) => tokio::time::sleep(wait).await,
+        }
+    }
+}
 
-/// Keeps at most `concurrency` uploads running as tasks of a [`JoinSet`], starting the next
-/// one as each finishes, and sends every outcome. Aborting this task drops the set, which
-/// aborts every upload in it.
-async fn drive(
-    client: Client,
-    mut uploads: impl Iterator<Item = (usize, (UploadSource, UploadOptions))>,
+/// One finished job, or the panic of its task.
+type Outcome<T> = Result<(usize, Result<T, Error>), Box<dyn Any + Send>>;
+
+/// Keeps at most `concurrency` jobs running as tasks of a [`JoinSet`], starting the next
+/// one (`start(item)`) as each finishes, and sends every outcome. Aborting this task drops
+/// the set, which aborts every job in it.
+async fn drive<I, T, F, Fut>(
+    mut items: impl Iterator<Item = (usize, I)>,
     concurrency: usize,
-    sender: mpsc::UnboundedSender<Outcome>,
-) {
+    sender: mpsc::UnboundedSender<Outcome<T>>,
+    start: F,
+) where
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    T: Send + 'static,
+{
     let mut tasks = JoinSet::new();
     loop {
         while tasks.len() < concurrency {
-            let Some((index, (source, options))) = uploads.next() else {
+            let Some((index, item)) = items.next() else {
                 break;
             };
-            let client = client.clone();
-            tasks.spawn(async move { (index, client.upload_source(source, &options).await) });
+            let job = start(item);
+            tasks.spawn(async move { (index, job.await) });
         }
         let outcome = match tasks.join_next().await {
             None => return,
             Some(Ok(done)) => Ok(done),
             Some(Err(err)) => match err.try_into_panic() {
                 Ok(panic) => Err(panic),
-                // Only this task aborts uploads (by dropping the set), so never seen here.
+                // Only this task aborts jobs (by dropping the set), so never seen here.
                 Err(_) => continue,
             },
         };
@@ -122,21 +215,43 @@ async fn drive(
     }
 }
 
+/// The stream of `drive` over `items`, started at once inside a runtime, else at the first
+/// poll.
+fn many<I, T, F, Fut>(
+    items: impl Iterator<Item = (usize, I)> + Send + 'static,
+    concurrency: usize,
+    start: F,
+) -> Many<T>
+where
+    I: Send + 'static,
+    F: Fn(I) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let driver = drive(items, concurrency.max(1), sender, start);
+    let driver = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => Driver::Running(runtime.spawn(driver)),
+        Err(_) => Driver::NotStarted(Some(Box::pin(driver))),
+    };
+    Many { driver, receiver }
+}
+
 /// The task running [`drive`], started at once inside a runtime, else at the first poll.
 enum Driver {
     NotStarted(Option<Pin<Box<dyn Future<Output = ()> + Send>>>),
     Running(JoinHandle<()>),
 }
 
-/// The stream of [`Client::upload_many`]. Dropping it aborts the driver task and with it
-/// every upload.
-struct UploadMany {
+/// The stream of [`Client::upload_many`], [`Client::run_many`] and
+/// [`Client::create_many`]. Dropping it aborts the driver task and with it every job.
+struct Many<T> {
     driver: Driver,
-    receiver: mpsc::UnboundedReceiver<Outcome>,
+    receiver: mpsc::UnboundedReceiver<Outcome<T>>,
 }
 
-impl Stream for UploadMany {
-    type Item = (usize, Result<UploadResult, Error>);
+impl<T> Stream for Many<T> {
+    type Item = (usize, Result<T, Error>);
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -166,7 +281,7 @@ impl Stream for UploadMany {
     }
 }
 
-impl Drop for UploadMany {
+impl<T> Drop for Many<T> {
     fn drop(&mut self) {
         if let Driver::Running(handle) = &self.driver {
             handle.abort();
