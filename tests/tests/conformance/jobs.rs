@@ -274,3 +274,149 @@ pub fn jobs_record_variants<D: Driver>() {
     let failed = driver.run(&create("#fail500"), &quick_wait()).unwrap();
     assert!(matches!(failed.status, TaskStatus::Failed { code: Some(ref c), .. } if c == "500"));
 }
+
+/// A poll that fails for transport reasons (a dropped connection, a 502 page) is retried
+/// and the wait goes on to the outcome.
+pub fn jobs_transport_failures_mid_wait_are_retried<D: Driver>() {
+    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let task = driver.create_task(&create("x")).unwrap();
+    emulator
+        .faults()
+        .push(Route::RecordInfo, Fault::DropBeforeRead);
+    emulator.faults().push(Route::RecordInfo, Fault::html(502));
+    let view = driver.wait_task(&task, &quick_wait()).unwrap();
+    assert_eq!(view.status, TaskStatus::Succeeded);
+}
+
+/// A task created with a callback URL: the emulator's signed callback verifies with
+/// kie-proto's verifier (the spec's key), reads as the same record `get_task` gives, a
+/// duplicate delivery is the same body, and a stale signature is refused.
+pub fn jobs_callback_verified_and_confirmed<D: Driver>() {
+    use kie_proto::task::MarketCallback;
+    use kie_proto::webhook::WebhookVerifier;
+    let key = "example-webhook-hmac-key";
+    let (driver, emulator) = jobs_client::<D>(JobSettings {
+        webhook_key: Some(key.to_owned()),
+        callback_duplicate: true,
+        ..quick_jobs()
+    });
+    let verifier = WebhookVerifier::new(key).unwrap();
+    for stale in [false, true] {
+        if stale {
+            emulator
+                .update_jobs(|jobs| jobs.callback_signature = kie_tests::CallbackSignature::Stale);
+        }
+        let (url, received) = callback_receiver(2);
+        let create = create("x").with_callback_url(&url).unwrap();
+        let task = driver.create_task(&create).unwrap();
+        let deliveries = received.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(deliveries.len(), 2);
+        assert_eq!(
+            deliveries[0].1, deliveries[1].1,
+            "a duplicate is the same body"
+        );
+        let (headers, body) = &deliveries[0];
+        let verified = verifier.verify(headers, body, emulator.now());
+        assert_eq!(verified.is_err(), stale, "{verified:?}");
+        if !stale {
+            assert_eq!(verified.unwrap().task_id, task.id());
+            // The body is a hint: confirmed with get_task before acting on it.
+            let callback = MarketCallback::parse(body).unwrap();
+            let record = driver.get_task(&task).unwrap();
+            assert_eq!(callback.record.view().status, record.view().status);
+            assert_eq!(callback.record.view().assets, record.view().assets);
+        }
+    }
+}
+
+/// Accepts `n` requests on a loopback port and sends their headers and bodies.
+fn callback_receiver(
+    n: usize,
+) -> (
+    String,
+    std::sync::mpsc::Receiver<Vec<(kie_proto::http::HeaderMap, Vec<u8>)>>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for stream in listener.incoming().take(n) {
+            let mut stream = stream.unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 8192];
+            let (head_end, len) = loop {
+                let read = stream.read(&mut buf).unwrap();
+                raw.extend_from_slice(&buf[..read]);
+                if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap();
+                    break (end, len);
+                }
+            };
+            while raw.len() < head_end + 4 + len {
+                let read = stream.read(&mut buf).unwrap();
+                raw.extend_from_slice(&buf[..read]);
+            }
+            let mut headers = kie_proto::http::HeaderMap::new();
+            for line in String::from_utf8_lossy(&raw[..head_end]).lines().skip(1) {
+                let (name, value) = line.split_once(':').unwrap();
+                headers.insert(
+                    kie_proto::http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                    value.trim().parse().unwrap(),
+                );
+            }
+            got.push((headers, raw[head_end + 4..head_end + 4 + len].to_vec()));
+            let ack = kie_proto::task::callback_ack();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                ack.body().len()
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+            stream.write_all(ack.body()).unwrap();
+        }
+        let _ = tx.send(got);
+    });
+    (url, rx)
+}
+
+/// Stopping a wait (the cancel flag) stops polling at once and names the task, which goes
+/// on: a later get sees it finish.
+pub fn jobs_cancelled_wait_leaves_the_task_running<D: Driver>() {
+    let (driver, _emulator) = jobs_client::<D>(JobSettings {
+        stage_durations: [Duration::ZERO, Duration::ZERO, Duration::from_millis(600)],
+        ..quick_jobs()
+    });
+    let task = driver.create_task(&create("x")).unwrap();
+    let options = quick_wait();
+    let flag = options.cancel_flag().clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        flag.cancel();
+    });
+    let started = Instant::now();
+    let error = driver.wait_task(&task, &options).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&error, Error::TaskWait { task: t, may_finish: true, .. } if *t == task.to_string()),
+        "{error:?}"
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        driver.get_task(&task).unwrap().view().status,
+        TaskStatus::Succeeded
+    );
+}
