@@ -329,13 +329,11 @@ pub fn jobs_callback_verified_and_confirmed<D: Driver>() {
     }
 }
 
+/// A request the receiver got: its headers and body.
+type Delivery = (kie_proto::http::HeaderMap, Vec<u8>);
+
 /// Accepts `n` requests on a loopback port and sends their headers and bodies.
-fn callback_receiver(
-    n: usize,
-) -> (
-    String,
-    std::sync::mpsc::Receiver<Vec<(kie_proto::http::HeaderMap, Vec<u8>)>>,
-) {
+fn callback_receiver(n: usize) -> (String, std::sync::mpsc::Receiver<Vec<Delivery>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/cb", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
