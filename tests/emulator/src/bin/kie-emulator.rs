@@ -97,6 +97,10 @@ struct Args {
     /// instead of `msg` (the variants other pages document).
     #[arg(long)]
     record_variants: bool,
+    /// On Ctrl-C, print how many requests each route received (to stderr), e.g. to count
+    /// a client's polls in a benchmark.
+    #[arg(long)]
+    stats: bool,
 }
 
 /// An error style on the command line.
@@ -237,6 +241,20 @@ async fn main() {
     eprintln!("kie-emulator: running; press Ctrl-C to stop");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("kie-emulator: cannot wait for Ctrl-C: {e}");
+    }
+    if args.stats {
+        let mut counts = std::collections::BTreeMap::new();
+        for request in emulator.requests() {
+            let route = request
+                .route
+                .map_or_else(|| "other".to_owned(), |r| format!("{r:?}"));
+            *counts.entry(route).or_insert(0u64) += 1;
+        }
+        let line: Vec<String> = counts
+            .iter()
+            .map(|(route, n)| format!("{route}={n}"))
+            .collect();
+        eprintln!("kie-emulator: requests: {}", line.join(" "));
     }
     drop(emulator);
 }
