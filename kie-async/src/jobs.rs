@@ -198,8 +198,11 @@ impl Client {
                     Ok(Some(_)) => break true,
                     Err(failed) => failed,
                 };
-                let can_restart = written == 0 || target.can_restart();
-                let wait = call.failed(failure, cut_by, can_restart, moment())?;
+                if written > 0 && !target.can_restart() {
+                    // The writer took bytes: the failure is final as it is.
+                    return Err(call.give_up(failure, cut_by));
+                }
+                let wait = call.failed(failure, cut_by, true, moment())?;
                 tokio::time::sleep(wait).await;
             };
             if refreshed {

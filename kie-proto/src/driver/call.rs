@@ -288,6 +288,22 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The attempt failed and nothing can be sent again, whatever the policy would say (a
+    /// download whose writer already took bytes): the failure is final, as it is. `cut_by`
+    /// as in [`failed`](Self::failed).
+    pub fn give_up(&mut self, failure: AttemptFailure, cut_by: Option<TimeoutReason>) -> Error {
+        let failure = match (cut_by, failure) {
+            (Some(reason), AttemptFailure::Transport { .. }) => AttemptFailure::timed_out(reason),
+            (_, failure) => failure,
+        };
+        let reason = failure.reason();
+        let error = failure.into_error(self.attempt);
+        self.trace.failed(self.attempt, &reason, &error);
+        error
+    }
+}
+
 impl AttemptFailure {
     /// The failure of an attempt a budget rule ended.
     pub fn timed_out(reason: TimeoutReason) -> AttemptFailure {

@@ -180,6 +180,47 @@ pub fn hostile_verify_download_stalls<D: Driver>() {
     assert_eq!(files.connections().len(), 3, "one download, then two");
 }
 
+/// A result download that stalls half-way ends at the idle limit with the budget's reason,
+/// in both drivers (a download is a call under the budget like any other), and is tried
+/// again from the start when the target can be rewound (a file).
+pub fn hostile_result_download_stalls<D: Driver>() {
+    let data = content(64 << 10, 22);
+    let mut partial = Behaviour::json_head(200, data.len());
+    partial.extend_from_slice(&data[..1024]);
+    let files = HostilePeer::start(Behaviour::StallAfterHeaders { head: partial });
+    let (driver, _emulator) = hostile_client::<D>(
+        &files,
+        Settings {
+            retry: retries_on().with_max_attempts(2),
+            ..tight(IDLE)
+        },
+    );
+    let url = format!("{}/generated/r.png", files.base_url());
+    let started = Instant::now();
+    let error = driver.download_result(&url).unwrap_err();
+    // Into memory: 1 KiB was written, so no second attempt.
+    assert_cut(
+        &error,
+        1,
+        TimeoutReason::Idle { limit: IDLE },
+        started.elapsed(),
+        IDLE,
+    );
+    let dir = TempDir::new("stall");
+    let started = Instant::now();
+    let error = driver
+        .download_result_to(&url, &dir.path().join("r.png"))
+        .unwrap_err();
+    assert_cut(
+        &error,
+        2,
+        TimeoutReason::Idle { limit: IDLE },
+        started.elapsed(),
+        IDLE * 2,
+    );
+    assert_eq!(files.connections().len(), 3);
+}
+
 /// The answer drips one byte every 100 ms (headers first): the idle limit never fires, the
 /// answer limit does, and says so.
 pub fn hostile_answer_drip<D: Driver>() {

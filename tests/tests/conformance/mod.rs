@@ -374,6 +374,7 @@ macro_rules! conformance_suite {
             hostile_stall_before_headers,
             hostile_stall_after_headers,
             hostile_verify_download_stalls,
+            hostile_result_download_stalls,
             hostile_answer_drip,
             hostile_header_drip,
             hostile_blackhole_upload,
