@@ -187,6 +187,27 @@ pub struct UploadArgs {
     /// length and SHA-256 with the local file; a difference fails that upload (exit code 7)
     #[arg(long)]
     pub verify: bool,
+
+    /// Keep the folders of file arguments in the stored path (`a/same.txt` goes to
+    /// `<UPLOAD_PATH>/a/same.txt`), so same-named files in different folders do not collide
+    #[arg(long)]
+    pub keep_dirs: bool,
+
+    /// What stdout gets: `table` (name, size, URL), `url` (one URL per line, in argument
+    /// order; the default with --quiet), or `json` (one object per line, = --json)
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// The format of `kie upload`'s results on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Name, size and URL of each file.
+    Table,
+    /// One download URL per line.
+    Url,
+    /// One JSON object per line (NDJSON).
+    Json,
 }
 
 /// `kie upload-url`.

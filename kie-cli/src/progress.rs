@@ -55,6 +55,8 @@ struct State {
     sent: u64,
     /// Files finished, either way.
     done: usize,
+    /// Files that failed.
+    failed: usize,
 }
 
 struct FileBar {
@@ -101,6 +103,7 @@ impl UploadBars {
                 files,
                 sent: 0,
                 done: 0,
+                failed: 0,
             }),
         })))
     }
@@ -131,9 +134,8 @@ impl UploadBars {
             };
             bars.total.set_style(bars.done_style.clone());
             bars.total.set_message(format!(
-                "{}/{} files, {}/s",
-                state.done,
-                state.files.len(),
+                "{}, {}/s",
+                counts(&state),
                 indicatif::BinaryBytes(rate)
             ));
             bars.total.finish();
@@ -169,7 +171,6 @@ impl Bars {
 
     fn finished(&self, index: usize, ok: bool) {
         let mut state = self.state();
-        let count = state.files.len();
         let Some(file) = state.files.get_mut(index) else {
             return;
         };
@@ -182,13 +183,26 @@ impl Bars {
         if ok {
             state.sent += size;
         } else {
-            let length = self.total.length().unwrap_or(0);
-            self.total.set_length(length.saturating_sub(size));
+            // A failed file stays in the total: the bar never looks complete for it.
+            state.failed += 1;
         }
         state.done += 1;
         self.total.set_position(state.sent);
-        self.total
-            .set_message(format!("{}/{count} files", state.done));
+        self.total.set_message(counts(&state));
+    }
+}
+
+/// `3/5 files` while none failed; `✓ 2  ✗ 1 of 5 files` once one did.
+fn counts(state: &State) -> String {
+    let total = state.files.len();
+    if state.failed == 0 {
+        format!("{}/{total} files", state.done)
+    } else {
+        format!(
+            "✓ {}  ✗ {} of {total} files",
+            state.done - state.failed,
+            state.failed
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt as _;
 use kie_async::{Client, Error, UploadOptions, UploadResult, UploadSource};
 
-use crate::cli::{UploadArgs, UploadUrlArgs};
+use crate::cli::{OutputFormat, UploadArgs, UploadUrlArgs};
 use crate::exit::{Exit, classify};
 use crate::output::{self, ErrorObject, FailedLine, UploadedLine};
 use crate::progress::{Terminal, UploadBars};
@@ -104,7 +104,21 @@ pub async fn upload(
     quiet: bool,
     terminal: &Terminal,
 ) -> Exit {
+    let format = match (args.output, json, quiet) {
+        (Some(format), _, _) => format,
+        (None, true, _) => OutputFormat::Json,
+        (None, false, true) => OutputFormat::Url,
+        (None, false, false) => OutputFormat::Table,
+    };
+    let json = format == OutputFormat::Json;
+    // Options that would refuse every upload are refused once, naming the flag.
+    if let Err(problem) = check_flags(&args) {
+        return usage(&problem);
+    }
     let (mut files, unreadable) = list_files(&args.paths, args.recursive, &args.upload_path);
+    if args.keep_dirs {
+        keep_dirs(&mut files, &args.upload_path);
+    }
     if let Some(name) = &args.name {
         if args.paths.len() != 1 || args.paths.iter().any(|path| path.is_dir()) {
             return usage(
@@ -114,6 +128,10 @@ pub async fn upload(
         if let Some(local_file) = files.first_mut() {
             local_file.file_name.clone_from(name);
         }
+    }
+
+    if let Some(problem) = collision(&files) {
+        return usage(&problem);
     }
 
     if files.is_empty() && unreadable.is_empty() {
@@ -169,9 +187,12 @@ pub async fn upload(
         })
         .collect();
 
+    let started = std::time::Instant::now();
     let mut results: Vec<Option<UploadResult>> = vec![None; files.len()];
+    let mut seen = 0;
     let mut stream = client.upload_many(uploads, usize::from(args.concurrency));
     while let Some((index, result)) = stream.next().await {
+        seen += 1;
         let path = files.get(index).map_or_else(String::new, |local_file| {
             local_file.path.display().to_string()
         });
@@ -192,7 +213,29 @@ pub async fn upload(
                         error: ErrorObject::new(&error),
                     });
                 }
+                // A refusal for the whole account (the key, the credits) would repeat for
+                // every file: stop starting uploads and say it once.
+                let account_wide = matches!(
+                    error.api_error().map(|e| e.kind),
+                    Some(
+                        kie_async::ErrorKind::Unauthorized
+                            | kie_async::ErrorKind::InsufficientCredits
+                    )
+                );
                 failures.push((path, error));
+                if account_wide {
+                    drop(stream);
+                    bars.finish();
+                    let not_attempted = files.len() - seen;
+                    let (path, error) = &failures[failures.len() - 1];
+                    output::report_error(Some(path), error, None);
+                    if not_attempted > 0 {
+                        eprintln!(
+                            "kie: stopped: {not_attempted} more file(s) not attempted (the same refusal would repeat)"
+                        );
+                    }
+                    return classify(error).exit;
+                }
             }
         }
     }
@@ -205,19 +248,40 @@ pub async fn upload(
             Some((local_file.path.display().to_string(), result.as_ref()?))
         })
         .collect();
-    if !json && !succeeded.is_empty() {
-        let rows: Vec<(&str, &UploadResult)> =
-            succeeded.iter().map(|(p, r)| (p.as_str(), *r)).collect();
-        output::print_text(&output::table(&rows));
+    match format {
+        OutputFormat::Table if !succeeded.is_empty() => {
+            let rows: Vec<(&str, &UploadResult)> =
+                succeeded.iter().map(|(p, r)| (p.as_str(), *r)).collect();
+            output::print_text(&output::table(&rows));
+        }
+        OutputFormat::Url => {
+            let urls: String = succeeded
+                .iter()
+                .map(|(_, result)| format!("{}\n", result.download_url))
+                .collect();
+            output::print_text(&urls);
+        }
+        _ => {}
     }
     for (path, error) in &failures {
         output::report_error(Some(path), error, None);
     }
-    if !quiet && !failures.is_empty() && failures.len() + succeeded.len() > 1 {
+    if !quiet {
+        let bytes: u64 = succeeded.iter().filter_map(|(_, r)| r.file_size).sum();
+        let failed = if failures.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} of {} uploads failed; ",
+                failures.len(),
+                failures.len() + succeeded.len()
+            )
+        };
         eprintln!(
-            "kie: {} of {} uploads failed",
-            failures.len(),
-            failures.len() + succeeded.len()
+            "kie: {failed}{} uploaded ({}) in {:.1} s",
+            succeeded.len(),
+            indicatif::BinaryBytes(bytes),
+            started.elapsed().as_secs_f64()
         );
     }
     Exit::combine(
@@ -265,6 +329,67 @@ pub async fn upload_url(client: &Client, args: UploadUrlArgs, json: bool) -> Exi
             classify(&error).exit
         }
     }
+}
+
+/// Checks the flags every upload would send, once: `--path`, `--name`, `--mime`.
+fn check_flags(args: &UploadArgs) -> Result<(), String> {
+    use kie_async::kie_proto::{FileName, MimeType, UploadPath};
+    UploadPath::new(args.upload_path.as_str())
+        .map_err(|error| format!("--path {:?}: {error}", args.upload_path))?;
+    if let Some(name) = &args.name {
+        FileName::new(name.as_str()).map_err(|error| format!("--name {name:?}: {error}"))?;
+    }
+    if let Some(mime) = &args.mime {
+        MimeType::new(mime.as_str()).map_err(|error| format!("--mime {mime:?}: {error}"))?;
+    }
+    Ok(())
+}
+
+/// With `--keep-dirs`, the folders of a file argument go into its stored path (without
+/// the root, `.` or `..`).
+fn keep_dirs(files: &mut [LocalFile], upload_path: &str) {
+    for file in files
+        .iter_mut()
+        .filter(|file| file.upload_path == upload_path)
+    {
+        let folders: Vec<String> = file
+            .path
+            .parent()
+            .map(|parent| {
+                parent
+                    .components()
+                    .filter_map(|part| match part {
+                        std::path::Component::Normal(name) => {
+                            Some(name.to_string_lossy().into_owned())
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !folders.is_empty() {
+            file.upload_path = format!("{upload_path}/{}", folders.join("/"));
+        }
+    }
+}
+
+/// Two files that would be stored under the same `uploadPath/fileName` (the second would
+/// overwrite the first): a refusal naming both, before anything is sent.
+fn collision(files: &[LocalFile]) -> Option<String> {
+    let mut seen: std::collections::HashMap<(&str, &str), &Path> = std::collections::HashMap::new();
+    for file in files {
+        let key = (file.upload_path.as_str(), file.file_name.as_str());
+        if let Some(first) = seen.insert(key, &file.path) {
+            return Some(format!(
+                "{} and {} would both be stored as {}/{} (the second would overwrite the first); pass --keep-dirs to keep their folders in the stored path, or upload them separately",
+                first.display(),
+                file.path.display(),
+                file.upload_path,
+                file.file_name
+            ));
+        }
+    }
+    None
 }
 
 fn usage(message: &str) -> Exit {

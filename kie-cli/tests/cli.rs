@@ -48,6 +48,18 @@ fn assert_exit(output: &Output, code: i32) {
     );
 }
 
+/// stderr holds only the closing summary line: `uploaded` files, no failure.
+fn assert_summary_only(output: &Output, uploaded: usize) {
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("kie: {uploaded} uploaded (")),
+        "{stderr}"
+    );
+    assert!(lines[0].ends_with(" s"), "{stderr}");
+}
+
 /// The key never shows, whatever happened.
 fn assert_no_key(output: &Output, key: &str) {
     assert!(!text(&output.stdout).contains(key), "key on stdout");
@@ -105,8 +117,8 @@ fn files_and_a_directory_are_stored_byte_exact_and_reported_as_ndjson() {
         .arg(dir.join("single.bin")));
     assert_exit(&output, 0);
     assert_no_key(&output, SECRET_KEY);
-    // stderr is not a terminal: no bars, and nothing else to say on success.
-    assert_eq!(text(&output.stderr), "");
+    // stderr is not a terminal: no bars; on success only the closing summary line.
+    assert_summary_only(&output, 5);
 
     let stored = emu.stored_files();
     assert_eq!(stored.len(), expected.len());
@@ -163,8 +175,8 @@ fn the_human_table_lists_name_size_and_url_in_argument_order() {
             ],
         ]
     );
-    // Results on stdout only: without a terminal, stderr stays empty on success.
-    assert_eq!(text(&output.stderr), "");
+    // Results on stdout only: without a terminal, stderr has only the summary.
+    assert_summary_only(&output, 2);
 }
 
 #[test]
@@ -274,7 +286,7 @@ fn verified_uploads_download_each_file_back_without_the_key() {
         .args(["upload", "--verify", "--base64", "--path", "checked"])
         .arg(dir.join("encoded.bin")));
     assert_exit(&output, 0);
-    assert_eq!(text(&output.stderr), "");
+    assert_summary_only(&output, 1);
 
     let stored = emu.stored_files();
     assert_eq!(stored.len(), 2);
@@ -777,4 +789,118 @@ fn the_readme_documents_the_same_exit_codes_as_help() {
         .collect();
     assert_eq!(help_codes, ["0", "1", "2", "3", "4", "5", "6", "7", "130"]);
     assert_eq!(readme_codes, help_codes);
+}
+
+#[test]
+fn same_named_files_are_refused_before_sending_unless_their_folders_are_kept() {
+    let emu = emulator();
+    let dir = scratch("collide");
+    write(&dir.join("a/same.txt"), b"first");
+    write(&dir.join("b/same.txt"), b"second");
+    let output = run(kie(&emu)
+        .args(["upload", "--path", "p"])
+        .arg(dir.join("a/same.txt"))
+        .arg(dir.join("b/same.txt")));
+    assert_exit(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("a/same.txt")
+            && stderr.contains("b/same.txt")
+            && stderr.contains("--keep-dirs"),
+        "{stderr}"
+    );
+    assert!(emu.requests().is_empty(), "nothing may be sent");
+
+    let output = run(kie(&emu).current_dir(&dir).args([
+        "upload",
+        "--keep-dirs",
+        "--path",
+        "p",
+        "-o",
+        "url",
+        "a/same.txt",
+        "b/same.txt",
+    ]));
+    assert_exit(&output, 0);
+    let urls: Vec<String> = text(&output.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(urls.len(), 2);
+    assert!(
+        urls[0].ends_with("/p/a/same.txt") && urls[1].ends_with("/p/b/same.txt"),
+        "{urls:?}"
+    );
+    let mut stored: Vec<_> = emu
+        .stored_files()
+        .into_iter()
+        .map(|f| (f.upload_path, f.content.unwrap().to_vec()))
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [
+            ("p/a".to_owned(), b"first".to_vec()),
+            ("p/b".to_owned(), b"second".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn quiet_output_is_exactly_the_urls() {
+    let emu = emulator();
+    let dir = scratch("quiet");
+    write(&dir.join("one.txt"), b"one");
+    let output = run(kie(&emu).args(["upload", "-q"]).arg(dir.join("one.txt")));
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("http") && stdout.trim_end().ends_with("/one.txt"),
+        "{stdout}"
+    );
+    assert_eq!(text(&output.stderr), "");
+    // -o json is --json.
+    let output = run(kie(&emu)
+        .args(["upload", "-q", "-o", "json"])
+        .arg(dir.join("one.txt")));
+    assert_eq!(json_lines(&output).len(), 1);
+}
+
+#[test]
+fn a_bad_flag_is_refused_once_naming_the_flag() {
+    let emu = emulator();
+    let dir = scratch("badflag");
+    for i in 0..5 {
+        write(&dir.join(format!("{i}.txt")), b"x");
+    }
+    let output = run(kie(&emu).args(["upload", "--path", "/abs/path"]).arg(&dir));
+    assert_exit(&output, 2);
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--path") && stderr.contains("/abs/path"),
+        "{stderr}"
+    );
+    assert!(emu.requests().is_empty());
+}
+
+#[test]
+fn an_account_wide_refusal_stops_the_batch_and_is_said_once() {
+    let emu = emulator();
+    let dir = scratch("wrongkey");
+    for i in 0..30 {
+        write(&dir.join(format!("{i:02}.txt")), b"x");
+    }
+    let output = run(kie(&emu)
+        .env("KIE_API_KEY", "sk-wrong")
+        .args(["upload", "-j", "1"])
+        .arg(&dir));
+    assert_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    let refusals = stderr.lines().filter(|l| l.contains("HTTP")).count();
+    assert_eq!(refusals, 1, "{stderr}");
+    assert!(stderr.contains("not attempted"), "{stderr}");
+    let sent = emu.requests().len();
+    assert!(
+        sent < 30,
+        "{sent} uploads were sent after the first refusal"
+    );
 }
