@@ -141,7 +141,18 @@ fn quiet_and_dumb_terminals_get_no_bars() {
         let (screen, code) = upload_on_a_terminal(&emu, &files, &env);
         assert_eq!(code, 0, "{screen}");
         assert!(!screen.contains("total ("), "{screen}");
-        assert!(screen.contains("NAME"), "{screen}");
+        if quiet {
+            // `--quiet` prints exactly the download URLs, one per line.
+            let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(lines.len(), 3, "{screen}");
+            assert!(
+                lines.iter().all(|l| l.trim().starts_with("http://")),
+                "{screen}"
+            );
+        } else {
+            assert!(screen.contains("NAME"), "{screen}");
+            assert!(screen.contains("3 uploaded"), "{screen}");
+        }
     }
 }
 
