@@ -10,10 +10,9 @@ use crate::cli::GlobalArgs;
 /// line break) or else `KIE_API_KEY`; the base URLs from the flags or their environment variables
 /// (clap reads `KIE_UPLOAD_BASE_URL` / `KIE_API_BASE_URL`). Every check of the key and URLs
 /// is the SDK's, and no error shows the key.
-pub fn build(global: &GlobalArgs) -> Result<Client, Error> {
-    let key = api_key(global)?;
+pub fn build(global: &GlobalArgs, key: &str) -> Result<Client, Error> {
     let mut config =
-        ClientConfig::new(&key).user_agent_suffix(concat!("kie-cli/", env!("CARGO_PKG_VERSION")));
+        ClientConfig::new(key).user_agent_suffix(concat!("kie-cli/", env!("CARGO_PKG_VERSION")));
     if let Some(url) = &global.upload_base_url {
         config = config.upload_base_url(url);
     }
@@ -33,7 +32,8 @@ pub fn build(global: &GlobalArgs) -> Result<Client, Error> {
 }
 
 /// The key: the content of `--api-key-file` less a final line break, or `KIE_API_KEY`.
-fn api_key(global: &GlobalArgs) -> Result<String, Error> {
+/// Any failure here, an unreadable key file included, is an authentication set-up error.
+pub fn api_key(global: &GlobalArgs) -> Result<String, Error> {
     match &global.api_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -62,6 +62,7 @@ pub fn hint(error: &Error) -> Option<&'static str> {
         Error::InvalidInput(InvalidInput::ApiKeyNotInEnvironment { .. }) => {
             Some("or put the key in a file and pass --api-key-file PATH")
         }
+        Error::Io { .. } => Some("the key file given with --api-key-file could not be read"),
         _ => None,
     }
 }

@@ -82,7 +82,16 @@ fn main() -> ExitCode {
 /// The commands that talk to KIE.AI.
 async fn run(cli: Cli, terminal: &Terminal) -> Exit {
     let json = cli.global.json;
-    let client = match client::build(&cli.global) {
+    let key = match client::api_key(&cli.global) {
+        Ok(key) => key,
+        // Without a key nothing can be done: exit 3 whatever kept the key from being read
+        // (an unset variable or a missing --api-key-file alike), never a local-file error.
+        Err(error) => {
+            fail(None, &error, json, client::hint(&error));
+            return Exit::Auth;
+        }
+    };
+    let client = match client::build(&cli.global, &key) {
         Ok(client) => client,
         Err(error) => return fail(None, &error, json, client::hint(&error)),
     };

@@ -675,6 +675,36 @@ fn upload_url_stores_the_fetched_file() {
 }
 
 #[test]
+fn a_source_that_answers_404_is_reported_without_a_misleading_hint() {
+    let emu = emulator();
+    let stored = emu.issue_generated_file(b"GIF89a".to_vec(), "image/gif");
+    let (base, _) = stored.rsplit_once('/').unwrap();
+    let missing = format!("{base}/no-such-file.gif");
+    let output = run(kie(&emu).args(["upload-url", &missing, "--path", "fetched"]));
+    assert_exit(&output, 5);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("HTTP 404"), "{stderr}");
+    assert!(!stderr.contains("uploadPath"), "{stderr}");
+    assert!(!stderr.contains("fileName"), "{stderr}");
+}
+
+#[test]
+fn a_missing_key_file_is_an_authentication_setup_error() {
+    let emu = emulator();
+    let dir = scratch("missing-key-file");
+    let output = run(kie(&emu)
+        .env_remove("KIE_API_KEY")
+        .arg("--api-key-file")
+        .arg(dir.join("no-such-key"))
+        .arg("credits"));
+    assert_exit(&output, 3);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("no-such-key"), "{stderr}");
+    assert!(stderr.contains("--api-key-file"), "{stderr}");
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
 fn a_signed_request_verifies_and_a_tampered_one_is_rejected() {
     let emu = emulator();
     let now = std::time::SystemTime::now()

@@ -85,9 +85,10 @@ impl ErrorKind {
     /// Advice for the user, shown after the error.
     fn hint(self) -> &'static str {
         match self {
-            ErrorKind::BadRequest => {
-                "the request was rejected; check uploadPath, fileName and the content"
-            }
+            // 400 answers every kind of request (an upload's path, a URL upload whose source
+            // could not be fetched, a task's input), so the hint names no field: the
+            // service's message does.
+            ErrorKind::BadRequest => "the service rejected the request as invalid",
             ErrorKind::Unauthorized => "check the API key (KIE_API_KEY) in the KIE.AI dashboard",
             ErrorKind::InsufficientCredits => "top up credits in the KIE.AI dashboard",
             ErrorKind::NotFound => "the resource or endpoint does not exist; check the base URLs",

@@ -497,7 +497,7 @@ mod tests {
         );
         assert_eq!(
             err.map(|e| e.to_string()),
-            Some("KIE.AI answered HTTP 400, code 400: bad \u{fffd}\u{fffd} name (the request was rejected; check uploadPath, fileName and the content)".to_owned())
+            Some("KIE.AI answered HTTP 400, code 400: bad \u{fffd}\u{fffd} name (the service rejected the request as invalid)".to_owned())
         );
         let body =
             b"{\"code\":200,\"msg\":\"\xe6\x96\x87\xe4\xbb\",\"data\":5,\"note\":\"\xc3\x28\"}";
