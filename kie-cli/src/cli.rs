@@ -151,12 +151,29 @@ const fn upload_help() -> &'static str {
 #[derive(Debug, Args)]
 pub struct UploadArgs {
     /// Files and directories to upload
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "files_from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Also upload the files in subdirectories of the given directories
+    /// Also upload the files in subdirectories of the given directories (hidden files and
+    /// folders, `.git` among them, are skipped unless --hidden)
     #[arg(short, long)]
     pub recursive: bool,
+
+    /// In directories, also upload hidden files and enter hidden folders (names starting
+    /// with `.`, such as `.git`)
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// In directories, skip files and folders whose name matches GLOB (`*` any run of
+    /// characters, `?` one character; a GLOB with `/` matches the path below the directory
+    /// given); may be repeated
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also upload the paths listed in FILE, one per line (`-` reads them from stdin; empty
+    /// lines are ignored)
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
 
     /// The uploadPath (folder) to store the files under
     #[arg(long = "path", value_name = "UPLOAD_PATH", default_value = DEFAULT_UPLOAD_PATH)]

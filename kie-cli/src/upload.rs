@@ -23,63 +23,156 @@ pub struct LocalFile {
     pub file_name: String,
 }
 
-/// The files the arguments name, in order (a directory's entries sorted by name), and the
-/// arguments that could not be read. A directory contributes its files, and with
-/// `recursive` its subdirectories' files under `<upload_path>/<subdirectory>`. Symbolic
-/// links to files are followed; links to directories are not (no cycles).
-pub fn list_files(
-    paths: &[PathBuf],
-    recursive: bool,
-    upload_path: &str,
-) -> (Vec<LocalFile>, Vec<(PathBuf, std::io::Error)>) {
-    let mut files = Vec::new();
-    let mut unreadable = Vec::new();
-    for path in paths {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                walk(path, recursive, upload_path, &mut files, &mut unreadable)
-            }
-            Ok(meta) => files.push(local_file(path.clone(), meta.len(), upload_path)),
-            Err(error) => unreadable.push((path.clone(), error)),
-        }
-    }
-    (files, unreadable)
+/// What to take from directories: the `-r`, `--hidden` and `--exclude` flags.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    /// Enter subdirectories.
+    pub recursive: bool,
+    /// Take names starting with `.` too.
+    pub hidden: bool,
+    /// Globs matched against a name, or (with a `/`) against the path below the directory
+    /// given on the command line.
+    pub exclude: Vec<String>,
 }
 
-fn walk(
-    dir: &Path,
-    recursive: bool,
-    upload_path: &str,
-    files: &mut Vec<LocalFile>,
-    unreadable: &mut Vec<(PathBuf, std::io::Error)>,
-) {
+/// What the arguments name: the files to upload, in order (a directory's entries sorted by
+/// name), the arguments that could not be read, the arguments that are not files to upload
+/// (each with why), and what directories held that was left out.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The files to upload.
+    pub files: Vec<LocalFile>,
+    /// Paths that could not be read, with the error.
+    pub unreadable: Vec<(PathBuf, std::io::Error)>,
+    /// Arguments refused before anything is sent, each with the reason.
+    pub refused: Vec<String>,
+    /// Subdirectories left out because `-r` was not given.
+    pub skipped_folders: usize,
+    /// Hidden files and folders left out because `--hidden` was not given.
+    pub skipped_hidden: usize,
+}
+
+/// The files `paths` name. A directory contributes its files, and with `recursive` its
+/// subdirectories' files under `<upload_path>/<subdirectory>`. Symbolic links to files are
+/// followed; links to directories are not (no cycles). A FIFO, device or socket named on
+/// the command line is refused (reading one could block forever or never end), and so is a
+/// file whose size says 0 but that holds bytes (`/proc`-style files): the size is what the
+/// upload declares before sending.
+pub fn list_files(paths: &[PathBuf], walk_flags: &Walk, upload_path: &str) -> Listing {
+    let mut listing = Listing::default();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => walk(path, "", walk_flags, upload_path, &mut listing),
+            Ok(meta) if meta.is_file() => match size_that_lies(path, &meta) {
+                true => listing.refused.push(format!(
+                    "{}: its size says 0 bytes but it holds data (a /proc-style file); copy it to a regular file first",
+                    path.display()
+                )),
+                false => listing
+                    .files
+                    .push(local_file(path.clone(), meta.len(), upload_path)),
+            },
+            Ok(_) => listing.refused.push(format!(
+                "{}: not a regular file (a FIFO, device or socket has no size to declare, and reading one may never end); copy it to a regular file first",
+                path.display()
+            )),
+            Err(error) => listing.unreadable.push((path.clone(), error)),
+        }
+    }
+    listing
+}
+
+/// A regular file that reports 0 bytes yet yields data when read.
+fn size_that_lies(path: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::io::Read as _;
+    meta.len() == 0
+        && std::fs::File::open(path)
+            .and_then(|mut file| file.read(&mut [0u8; 1]))
+            .is_ok_and(|read| read > 0)
+}
+
+fn walk(dir: &Path, below: &str, flags: &Walk, upload_path: &str, listing: &mut Listing) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) => return unreadable.push((dir.to_owned(), error)),
+        Err(error) => return listing.unreadable.push((dir.to_owned(), error)),
     };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let relative = if below.is_empty() {
+            name.clone()
+        } else {
+            format!("{below}/{name}")
+        };
+        if !flags.hidden && name.starts_with('.') {
+            listing.skipped_hidden += 1;
+            continue;
+        }
+        if flags.exclude.iter().any(|glob| {
+            let against = if glob.contains('/') { &relative } else { &name };
+            glob_matches(glob, against)
+        }) {
+            continue;
+        }
         let link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => {
-                if recursive && !link {
-                    let sub = path
-                        .file_name()
-                        .map(|name| name.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let sub_path = format!("{upload_path}/{sub}");
-                    walk(&path, recursive, &sub_path, files, unreadable);
+                if flags.recursive && !link {
+                    let sub_path = format!("{upload_path}/{name}");
+                    walk(&path, &relative, flags, &sub_path, listing);
+                } else if !flags.recursive {
+                    listing.skipped_folders += 1;
                 }
             }
-            Ok(meta) if meta.is_file() => files.push(local_file(path, meta.len(), upload_path)),
-            // Sockets, FIFOs, devices: not files to upload.
+            Ok(meta) if meta.is_file() && !size_that_lies(&path, &meta) => listing
+                .files
+                .push(local_file(path, meta.len(), upload_path)),
+            // Sockets, FIFOs, devices, /proc-style files: not files to upload from a folder.
             Ok(_) => {}
             // A dangling link inside a directory: nothing to upload.
             Err(_) if link => {}
-            Err(error) => unreadable.push((path, error)),
+            Err(error) => listing.unreadable.push((path, error)),
         }
     }
+}
+
+/// Shell-style matching of the whole `text`: `*` is any run of characters but `/`, `?` one
+/// character but `/`; everything else stands for itself.
+fn glob_matches(glob: &str, text: &str) -> bool {
+    let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    // Iterative matching with one backtrack point (the last `*`): linear in practice.
+    let (mut g, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match glob.get(g) {
+            Some('*') => {
+                star = Some((g, t));
+                g += 1;
+            }
+            Some('?') if text[t] != '/' => {
+                g += 1;
+                t += 1;
+            }
+            Some(&c) if c != '*' && c != '?' && c == text[t] => {
+                g += 1;
+                t += 1;
+            }
+            _ => match star {
+                // The last `*` takes one more character (never a `/`).
+                Some((star_g, star_t)) if text[star_t] != '/' => {
+                    star = Some((star_g, star_t + 1));
+                    g = star_g + 1;
+                    t = star_t + 1;
+                }
+                _ => return false,
+            },
+        }
+    }
+    glob[g..].iter().all(|&c| c == '*')
 }
 
 fn local_file(path: PathBuf, size: u64, upload_path: &str) -> LocalFile {
@@ -115,12 +208,51 @@ pub async fn upload(
     if let Err(problem) = check_flags(&args) {
         return usage(&problem);
     }
-    let (mut files, unreadable) = list_files(&args.paths, args.recursive, &args.upload_path);
+    let mut paths = args.paths.clone();
+    if let Some(list) = &args.files_from {
+        match read_path_list(list) {
+            Ok(listed) => paths.extend(listed),
+            Err(error) => {
+                return usage(&format!(
+                    "--files-from {}: cannot read it: {error}",
+                    list.display()
+                ));
+            }
+        }
+    }
+    let walk_flags = Walk {
+        recursive: args.recursive,
+        hidden: args.hidden,
+        exclude: args.exclude.clone(),
+    };
+    let Listing {
+        mut files,
+        unreadable,
+        refused,
+        skipped_folders,
+        skipped_hidden,
+    } = list_files(&paths, &walk_flags, &args.upload_path);
+    if let Some(first) = refused.first() {
+        return usage(first);
+    }
+    if skipped_folders > 0 && !quiet {
+        eprintln!(
+            "kie: {skipped_folders} sub-folder{} skipped (-r uploads them too)",
+            if skipped_folders == 1 { "" } else { "s" }
+        );
+    }
+    if skipped_hidden > 0 && !quiet {
+        eprintln!(
+            "kie: {skipped_hidden} hidden file{} or folder{} skipped (--hidden includes them)",
+            if skipped_hidden == 1 { "" } else { "s" },
+            if skipped_hidden == 1 { "" } else { "s" }
+        );
+    }
     if args.keep_dirs {
         keep_dirs(&mut files, &args.upload_path);
     }
     if let Some(name) = &args.name {
-        if args.paths.len() != 1 || args.paths.iter().any(|path| path.is_dir()) {
+        if paths.len() != 1 || paths.iter().any(|path| path.is_dir()) {
             return usage(
                 "--name names one file; it cannot be used with several files or a directory",
             );
@@ -331,6 +463,22 @@ pub async fn upload_url(client: &Client, args: UploadUrlArgs, json: bool) -> Exi
     }
 }
 
+/// The paths `--files-from` lists, one per line (`-`: stdin); empty lines are skipped and a
+/// final `\r` is not part of a path.
+fn read_path_list(list: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let text = if list == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(list)?
+    };
+    Ok(text
+        .lines()
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.is_empty())
+        .map(PathBuf::from)
+        .collect())
+}
+
 /// Checks the flags every upload would send, once: `--path`, `--name`, `--mime`.
 fn check_flags(args: &UploadArgs) -> Result<(), String> {
     use kie_async::kie_proto::{FileName, MimeType, UploadPath};
@@ -395,4 +543,34 @@ fn collision(files: &[LocalFile]) -> Option<String> {
 fn usage(message: &str) -> Exit {
     eprintln!("kie: {message}");
     Exit::Usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_matches;
+
+    #[test]
+    fn globs_match_whole_names_and_never_cross_a_slash() {
+        for (glob, text) in [
+            ("*.log", "b.log"),
+            ("*", "anything"),
+            ("a?c", "abc"),
+            ("sub/sk?p", "sub/skip"),
+            ("*/*.txt", "sub/c.txt"),
+            ("**", ""),
+            ("a*b*c", "a-b-b-c"),
+        ] {
+            assert!(glob_matches(glob, text), "{glob} {text}");
+        }
+        for (glob, text) in [
+            ("*.log", "b.log.txt"),
+            ("*.txt", "sub/c.txt"),
+            ("a?c", "a/c"),
+            ("abc", "ab"),
+            ("a*c", "a/c"),
+            ("", "a"),
+        ] {
+            assert!(!glob_matches(glob, text), "{glob} {text}");
+        }
+    }
 }

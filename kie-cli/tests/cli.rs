@@ -934,3 +934,144 @@ fn an_account_wide_refusal_stops_the_batch_and_is_said_once() {
         "{sent} uploads were sent after the first refusal"
     );
 }
+
+/// The stored paths, `uploadPath/fileName`, sorted.
+fn stored_paths(emu: &Emulator) -> Vec<String> {
+    let mut paths: Vec<String> = emu
+        .stored_files()
+        .iter()
+        .map(|file| format!("{}/{}", file.upload_path, file.file_name))
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn directories_say_what_they_skipped_and_take_only_what_is_asked() {
+    let emu = emulator();
+    let dir = scratch("walk");
+    write(&dir.join("a.txt"), b"a");
+    write(&dir.join("b.log"), b"b");
+    write(&dir.join(".env"), b"secret");
+    write(&dir.join(".git/config"), b"[core]");
+    write(&dir.join("sub/c.txt"), b"c");
+    write(&dir.join("sub/skip/d.txt"), b"d");
+
+    // Without -r: the top files, and a notice for the sub-folders and hidden names.
+    let output = run(kie(&emu).args(["upload", "--path", "w"]).arg(&dir));
+    assert_exit(&output, 0);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("1 sub-folder skipped (-r uploads them too)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 hidden files or folders skipped (--hidden includes them)"),
+        "{stderr}"
+    );
+    assert_eq!(stored_paths(&emu), ["w/a.txt", "w/b.log"]);
+
+    // -r with --exclude: a name glob and a path glob; hidden names still skipped.
+    emu.clear_storage();
+    let output = run(kie(&emu)
+        .args([
+            "upload",
+            "-r",
+            "--path",
+            "w",
+            "--exclude",
+            "*.log",
+            "--exclude",
+            "sub/sk?p",
+        ])
+        .arg(&dir));
+    assert_exit(&output, 0);
+    assert_eq!(stored_paths(&emu), ["w/a.txt", "w/sub/c.txt"]);
+
+    // --hidden takes the dot files and enters .git.
+    emu.clear_storage();
+    let output = run(kie(&emu)
+        .args(["upload", "-r", "--hidden", "--path", "w"])
+        .arg(&dir));
+    assert_exit(&output, 0);
+    assert_eq!(
+        stored_paths(&emu),
+        [
+            "w/.env",
+            "w/.git/config",
+            "w/a.txt",
+            "w/b.log",
+            "w/sub/c.txt",
+            "w/sub/skip/d.txt"
+        ]
+    );
+}
+
+#[test]
+fn files_from_reads_paths_from_a_file_or_stdin() {
+    let emu = emulator();
+    let dir = scratch("files-from");
+    write(&dir.join("one.txt"), b"1");
+    write(&dir.join("two.txt"), b"2");
+    let list = format!(
+        "{}\r\n\n{}\n",
+        dir.join("one.txt").display(),
+        dir.join("two.txt").display()
+    );
+    write(&dir.join("list"), list.as_bytes());
+    let output = run(kie(&emu)
+        .args(["upload", "-q", "--path", "f", "--files-from"])
+        .arg(dir.join("list")));
+    assert_exit(&output, 0);
+    assert_eq!(text(&output.stdout).lines().count(), 2);
+    assert_eq!(stored_paths(&emu), ["f/one.txt", "f/two.txt"]);
+
+    emu.clear_storage();
+    let mut child = kie(&emu)
+        .args(["upload", "-q", "--path", "g", "--files-from", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(list.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(stored_paths(&emu), ["g/one.txt", "g/two.txt"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn fifos_devices_and_proc_files_are_refused_before_sending() {
+    let emu = emulator();
+    let dir = scratch("special");
+    let fifo = dir.join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let mut specials: Vec<(PathBuf, &str)> = vec![
+        (PathBuf::from("/dev/zero"), "not a regular file"),
+        (PathBuf::from("/proc/self/status"), "its size says 0 bytes"),
+    ];
+    if made.is_ok_and(|status| status.success()) {
+        specials.push((fifo, "not a regular file"));
+    }
+    for (path, why) in specials {
+        let started = Instant::now();
+        let output = run(kie(&emu).arg("upload").arg(&path));
+        assert_exit(&output, 2);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(why), "{}: {stderr}", path.display());
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            path.display()
+        );
+    }
+    assert_eq!(emu.requests().len(), 0);
+}
