@@ -60,13 +60,14 @@ fn main() -> ExitCode {
             return Exit::Failed.into();
         }
     };
+    // `kie upload` handles Ctrl-C itself, to print what finished before it exits 130.
+    let upload_handles_interrupt = matches!(cli.command, Command::Upload(_));
     let exit = runtime.block_on(async {
         tokio::select! {
             // The signal handler is installed (at its first poll) before `run` sends anything.
             biased;
-            // Dropping `run` drops the upload stream, which aborts every upload in flight
-            // (their requests are cut off, so the service stores nothing partial).
-            _ = tokio::signal::ctrl_c() => {
+            // Dropping `run` ends the request in flight.
+            _ = tokio::signal::ctrl_c(), if !upload_handles_interrupt => {
                 let _ = terminal.multi.clear();
                 eprintln!("kie: interrupted");
                 Exit::Interrupted

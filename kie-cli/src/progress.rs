@@ -25,7 +25,10 @@ impl Terminal {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         let bars = !quiet && !dumb && std::io::stderr().is_terminal();
         let target = if bars {
-            ProgressDrawTarget::stderr()
+            ProgressDrawTarget::term_like_with_hz(
+                Box::new(WithEchoRoom(console::Term::stderr())),
+                20,
+            )
         } else {
             ProgressDrawTarget::hidden()
         };
@@ -34,6 +37,65 @@ impl Terminal {
             color: bars && !no_color,
             multi: MultiProgress::with_draw_target(target),
         }
+    }
+}
+
+/// Stderr, two columns narrower than it is. The bars pad their lines to the width they are
+/// given; on a full-width line, the `^C` the terminal echoes for the interrupt key would wrap
+/// onto a new line, and clearing the bars would then leave their top line behind.
+#[derive(Debug)]
+struct WithEchoRoom(console::Term);
+
+impl indicatif::TermLike for WithEchoRoom {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(2).max(1)
+    }
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, line: &str) -> std::io::Result<()> {
+        self.0.write_line(line)
+    }
+    fn write_str(&self, text: &str) -> std::io::Result<()> {
+        self.0.write_str(text)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Whether stdout is a pipe or a socket (another program reads it, and may show it on
+/// this terminal), rather than a terminal or a file.
+pub fn stdout_is_a_pipe() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        use std::os::unix::fs::FileTypeExt as _;
+        std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|stdout| stdout.metadata())
+            .is_ok_and(|meta| meta.file_type().is_fifo() || meta.file_type().is_socket())
+    }
+    #[cfg(not(unix))]
+    {
+        !std::io::stdout().is_terminal()
     }
 }
 
@@ -108,6 +170,11 @@ impl UploadBars {
         })))
     }
 
+    /// No bars.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
     /// The progress callback of file `index`: its bar appears at the first report.
     pub fn callback(&self, index: usize) -> Option<impl Fn(kie_async::Progress) + 'static> {
         let bars = self.0.clone()?;
@@ -118,6 +185,22 @@ impl UploadBars {
     pub fn finished(&self, index: usize, ok: bool) {
         if let Some(bars) = &self.0 {
             bars.finished(index, ok);
+        }
+    }
+
+    /// Runs `print` (a line to stdout) with the bars taken off the screen and redrawn after,
+    /// so the line is never drawn over when stdout is the same terminal.
+    pub fn suspend(&self, print: impl FnOnce()) {
+        match &self.0 {
+            Some(bars) => bars.multi.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// Interrupted: every bar leaves the screen.
+    pub fn clear(&self) {
+        if let Some(bars) = &self.0 {
+            let _ = bars.multi.clear();
         }
     }
 

@@ -8,7 +8,7 @@ use kie_async::{Client, Error, UploadOptions, UploadResult, UploadSource};
 use crate::cli::{OutputFormat, UploadArgs, UploadUrlArgs};
 use crate::exit::{Exit, classify};
 use crate::output::{self, ErrorObject, FailedLine, UploadedLine};
-use crate::progress::{Terminal, UploadBars};
+use crate::progress::{self, Terminal, UploadBars};
 
 /// One file to upload, found on the command line or in a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,7 +300,14 @@ pub async fn upload(
         .iter()
         .map(|local_file| (local_file.file_name.clone(), local_file.size))
         .collect();
-    let bars = UploadBars::new(terminal, &names);
+    // JSON lines are printed as uploads finish. On the same terminal, the bars step aside for
+    // each (`suspend`); into a pipe (`| jq`), the reader may print them on the bars' screen at
+    // any moment, and redrawn bars would wipe them: no bars then.
+    let bars = if json && progress::stdout_is_a_pipe() {
+        UploadBars::none()
+    } else {
+        UploadBars::new(terminal, &names)
+    };
     let base64 = args.base64 || args.data_url;
     let uploads: Vec<(UploadSource, UploadOptions)> = files
         .iter()
@@ -323,7 +330,25 @@ pub async fn upload(
     let mut results: Vec<Option<UploadResult>> = vec![None; files.len()];
     let mut seen = 0;
     let mut stream = client.upload_many(uploads, usize::from(args.concurrency));
-    while let Some((index, result)) = stream.next().await {
+    // Ctrl-C ends the batch here, not by dropping it from outside, so that what finished
+    // is still printed. The handler is installed at the first poll, before anything is sent.
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut interrupt => None,
+            next = stream.next() => Some(next),
+        };
+        let (index, result) = match next {
+            Some(Some(item)) => item,
+            Some(None) => break,
+            None => {
+                interrupted = true;
+                break;
+            }
+        };
         seen += 1;
         let path = files.get(index).map_or_else(String::new, |local_file| {
             local_file.path.display().to_string()
@@ -332,7 +357,7 @@ pub async fn upload(
         match result {
             Ok(uploaded) => {
                 if json {
-                    output::print_json(&UploadedLine::new(&path, &uploaded));
+                    bars.suspend(|| output::print_json(&UploadedLine::new(&path, &uploaded)));
                 }
                 if let Some(slot) = results.get_mut(index) {
                     *slot = Some(uploaded);
@@ -340,9 +365,11 @@ pub async fn upload(
             }
             Err(error) => {
                 if json {
-                    output::print_json(&FailedLine {
-                        path: Some(&path),
-                        error: ErrorObject::new(&error),
+                    bars.suspend(|| {
+                        output::print_json(&FailedLine {
+                            path: Some(&path),
+                            error: ErrorObject::new(&error),
+                        })
                     });
                 }
                 // A refusal for the whole account (the key, the credits) would repeat for
@@ -371,7 +398,14 @@ pub async fn upload(
             }
         }
     }
-    bars.finish();
+    // Dropping the stream aborts the uploads still in flight (their requests are cut off,
+    // so the service stores nothing partial).
+    drop(stream);
+    if interrupted {
+        bars.clear();
+    } else {
+        bars.finish();
+    }
 
     let succeeded: Vec<(String, &UploadResult)> = files
         .iter()
@@ -397,6 +431,14 @@ pub async fn upload(
     }
     for (path, error) in &failures {
         output::report_error(Some(path), error, None);
+    }
+    if interrupted {
+        eprintln!(
+            "kie: interrupted: {seen} of {} uploads finished, {} not (nothing partial is stored)",
+            files.len(),
+            files.len() - seen
+        );
+        return Exit::Interrupted;
     }
     if !quiet {
         let bytes: u64 = succeeded.iter().filter_map(|(_, r)| r.file_size).sum();

@@ -2,7 +2,7 @@
 //! colour only without `NO_COLOR`, and no bars on `TERM=dumb`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -194,4 +194,97 @@ fn ctrl_c_clears_the_bars_and_exits_130() {
         "{screen:?}"
     );
     assert!(!screen.contains("NAME"), "{screen}");
+}
+
+/// What a 140-column terminal shows at the end, scrolled-off lines included: the bytes
+/// replayed through a terminal emulator, so a line the bars drew over is gone, as it would
+/// be for the person at the keyboard. (A screen this tall never scrolls, so the bars'
+/// cursor moves reach exactly the lines they would on the real 30-row terminal.)
+fn what_the_screen_shows(bytes: &str) -> String {
+    let rows = std::num::NonZeroU16::new(2000).unwrap();
+    let cols = std::num::NonZeroU16::new(140).unwrap();
+    let mut terminal = vt100::Parser::new(rows, cols, 0);
+    terminal.process(bytes.as_bytes());
+    terminal.screen().contents()
+}
+
+#[test]
+fn json_lines_survive_the_bars_on_the_same_terminal() {
+    let emu = Emulator::start();
+    let dir = std::env::temp_dir().join(format!("kie-cli-pty-json-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args: Vec<PathBuf> = vec!["--json".into(), "-j".into(), "8".into()];
+    for i in 0..50 {
+        let path = dir.join(format!("f{i:02}.bin"));
+        std::fs::write(&path, vec![b'j'; 200_000 + i * 1000]).unwrap();
+        args.push(path);
+    }
+    // Slow uploads keep the bars on screen while the lines are printed.
+    emu.faults().push_n(
+        Route::StreamUpload,
+        Fault::Delay(Duration::from_millis(40)),
+        50,
+    );
+    let (bytes, code) = upload_on_a_terminal(&emu, &args, &[]);
+    assert_eq!(code, 0, "{bytes}");
+    assert!(
+        bytes.contains("total (50 files)"),
+        "the bars were drawn: {bytes}"
+    );
+    let screen = what_the_screen_shows(&bytes);
+    let mut paths: Vec<String> = screen
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line.trim_end())
+                .unwrap_or_else(|e| panic!("{e}: {line:?}\n{screen}"));
+            value["path"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 50, "{screen}");
+}
+
+#[test]
+fn the_interrupt_key_prints_what_finished_and_leaves_no_bar() {
+    let emu = Emulator::start();
+    let files = three_files("interrupt-key");
+    // One at a time: the first finishes, the second hangs until the interrupt.
+    emu.faults()
+        .push(Route::StreamUpload, Fault::Delay(Duration::from_millis(1)));
+    emu.faults()
+        .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(30)));
+    let mut args: Vec<PathBuf> = vec!["-j".into(), "1".into()];
+    args.extend(files.iter().cloned());
+    let running = OnTerminal::upload(&emu, &args, &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while emu.stored_files().is_empty() || emu.in_flight_uploads() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The terminal's interrupt character, as a person types it.
+    let mut keyboard = running.master.take_writer().unwrap();
+    keyboard.write_all(b"\x03").unwrap();
+    keyboard.flush().unwrap();
+    let started = std::time::Instant::now();
+    let (bytes, code) = running.finish();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(code, 130, "{bytes}");
+    let screen = what_the_screen_shows(&bytes);
+    let stored = emu.stored_files();
+    assert_eq!(stored.len(), 1, "{screen}");
+    assert!(screen.contains(&stored[0].download_url), "{screen}");
+    assert!(
+        screen.contains("1 of 3 uploads finished, 2 not"),
+        "{screen}"
+    );
+    // No bar is left on the screen.
+    assert!(!screen.contains("total (3 files)"), "{screen}");
+    assert!(!screen.contains("MiB/"), "{screen}");
 }
