@@ -1,7 +1,7 @@
 //! Progress bars on stderr (indicatif): one per upload in flight and a total (bytes, rate,
 //! ETA), only on a terminal.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,6 +14,8 @@ pub struct Terminal {
     pub bars: bool,
     /// Bars may be coloured: also no `NO_COLOR` (any non-empty value).
     pub color: bool,
+    /// The terminal's width in columns (80 when it cannot be told).
+    pub width: u16,
     /// Where bars are drawn; cleared on Ctrl-C.
     pub multi: MultiProgress,
 }
@@ -25,57 +27,19 @@ impl Terminal {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         let bars = !quiet && !dumb && std::io::stderr().is_terminal();
         let target = if bars {
-            ProgressDrawTarget::term_like_with_hz(
-                Box::new(WithEchoRoom(console::Term::stderr())),
-                20,
-            )
+            ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
+        let width = console::Term::stderr()
+            .size_checked()
+            .map_or(80, |(_, columns)| columns);
         Self {
             bars,
+            width,
             color: bars && !no_color,
             multi: MultiProgress::with_draw_target(target),
         }
-    }
-}
-
-/// Stderr, two columns narrower than it is. The bars pad their lines to the width they are
-/// given; on a full-width line, the `^C` the terminal echoes for the interrupt key would wrap
-/// onto a new line, and clearing the bars would then leave their top line behind.
-#[derive(Debug)]
-struct WithEchoRoom(console::Term);
-
-impl indicatif::TermLike for WithEchoRoom {
-    fn width(&self) -> u16 {
-        self.0.size().1.saturating_sub(2).max(1)
-    }
-    fn height(&self) -> u16 {
-        self.0.size().0
-    }
-    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_up(n)
-    }
-    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_down(n)
-    }
-    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_right(n)
-    }
-    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_left(n)
-    }
-    fn write_line(&self, line: &str) -> std::io::Result<()> {
-        self.0.write_line(line)
-    }
-    fn write_str(&self, text: &str) -> std::io::Result<()> {
-        self.0.write_str(text)
-    }
-    fn clear_line(&self) -> std::io::Result<()> {
-        self.0.clear_line()
-    }
-    fn flush(&self) -> std::io::Result<()> {
-        self.0.flush()
     }
 }
 
@@ -119,6 +83,8 @@ struct State {
     done: usize,
     /// Files that failed.
     failed: usize,
+    /// A bar was drawn (at the first progress report).
+    drawn: bool,
 }
 
 struct FileBar {
@@ -135,7 +101,8 @@ impl UploadBars {
         if !terminal.bars {
             return Self(None);
         }
-        let [file_template, total_template, done_template] = templates(terminal.color);
+        let [file_template, total_template, done_template] =
+            templates(terminal.color, terminal.width);
         let file_style = style(&file_template);
         let total_style = style(&total_template);
         let done_style = style(&done_template);
@@ -166,6 +133,7 @@ impl UploadBars {
                 sent: 0,
                 done: 0,
                 failed: 0,
+                drawn: false,
             }),
         })))
     }
@@ -198,8 +166,19 @@ impl UploadBars {
     }
 
     /// Interrupted: every bar leaves the screen.
+    ///
+    /// The bars pad each line to the terminal's width, leaving the cursor at the right edge;
+    /// the `^C` a terminal echoes for the interrupt key then wraps onto a new line, and a
+    /// plain clear (which counts up from the cursor) would leave the top bar behind. A space
+    /// and a line clear put the cursor on the line below the bars whether or not an echo
+    /// came; one line up is then where the clear expects it.
     pub fn clear(&self) {
         if let Some(bars) = &self.0 {
+            if bars.state().drawn {
+                let mut stderr = std::io::stderr().lock();
+                let _ = stderr.write_all(b" \r\x1b[2K\x1b[1A");
+                let _ = stderr.flush();
+            }
             let _ = bars.multi.clear();
         }
     }
@@ -234,6 +213,7 @@ impl Bars {
 
     fn update(&self, index: usize, progress: kie_async::Progress) {
         let mut state = self.state();
+        state.drawn = true;
         let Some(file) = state.files.get_mut(index) else {
             return;
         };
@@ -291,12 +271,27 @@ fn counts(state: &State) -> String {
 
 /// The templates of a file bar, of the total bar, and of the total bar once all is done
 /// (the average rate over the whole run instead of the latest one).
-fn templates(color: bool) -> [String; 3] {
+/// Below this many columns the bars leave out the byte counts, so that every line fits.
+const COMPACT_BELOW: u16 = 110;
+
+/// The file, running total and finished total templates for a terminal `width` columns
+/// wide. Bars take what the text leaves (`wide_bar`), and the text itself fits in 80
+/// columns with room for a bar, so no line ever wraps.
+fn templates(color: bool, width: u16) -> [String; 3] {
     let (bar, total_bar) = if color {
-        ("{bar:30.cyan/blue}", "{bar:30.green/blue}")
+        ("{wide_bar:.cyan/blue}", "{wide_bar:.green/blue}")
     } else {
-        ("{bar:30}", "{bar:30}")
+        ("{wide_bar}", "{wide_bar}")
     };
+    if width < COMPACT_BELOW {
+        return [
+            format!("{{prefix:16!}} [{bar}] {{percent:>3}}% {{binary_bytes_per_sec:>12}}"),
+            format!(
+                "{{prefix:16!}} [{total_bar}] {{percent:>3}}% {{binary_bytes_per_sec:>12}} {{eta:>4}} {{msg}}"
+            ),
+            format!("{{prefix:16!}} [{total_bar}] {{percent:>3}}% in {{elapsed}}, {{msg}}"),
+        ];
+    }
     let progress = "{percent:>3}% {binary_bytes:>10}/{binary_total_bytes:<10}";
     [
         format!("{{prefix:24!}} [{bar}] {progress} {{binary_bytes_per_sec}}"),
@@ -322,8 +317,13 @@ mod tests {
 
     #[test]
     fn the_templates_parse() {
-        for template in templates(true).iter().chain(&templates(false)) {
-            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        for width in [80, 200] {
+            for template in templates(true, width)
+                .iter()
+                .chain(&templates(false, width))
+            {
+                assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+            }
         }
     }
 
@@ -331,6 +331,7 @@ mod tests {
     fn hidden_bars_have_no_callbacks() {
         let terminal = Terminal {
             bars: false,
+            width: 80,
             color: false,
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
         };

@@ -19,10 +19,15 @@ struct OnTerminal {
 
 impl OnTerminal {
     fn upload(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> Self {
+        Self::upload_on(140, emu, args, env)
+    }
+
+    /// The same on a terminal `cols` columns wide.
+    fn upload_on(cols: u16, emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: 30,
-                cols: 140,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -201,11 +206,57 @@ fn ctrl_c_clears_the_bars_and_exits_130() {
 /// be for the person at the keyboard. (A screen this tall never scrolls, so the bars'
 /// cursor moves reach exactly the lines they would on the real 30-row terminal.)
 fn what_the_screen_shows(bytes: &str) -> String {
+    replay(140, bytes).screen().contents()
+}
+
+fn replay(cols: u16, bytes: &str) -> vt100::Parser {
     let rows = std::num::NonZeroU16::new(2000).unwrap();
-    let cols = std::num::NonZeroU16::new(140).unwrap();
+    let cols = std::num::NonZeroU16::new(cols).unwrap();
     let mut terminal = vt100::Parser::new(rows, cols, 0);
     terminal.process(bytes.as_bytes());
-    terminal.screen().contents()
+    terminal
+}
+
+#[test]
+fn bars_fit_an_80_column_terminal() {
+    let emu = Emulator::start();
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    let files = three_files("narrow");
+    let (bytes, code) = OnTerminal::upload_on(80, &emu, &files, &[]).finish();
+    assert_eq!(code, 0, "{bytes}");
+    assert!(bytes.contains("total (3 files)"), "{bytes}");
+    // At every moment (after each drawing step), every row starts as a bar, the table or
+    // the summary does: a line too long for 80 columns would spill its end onto a row of
+    // its own.
+    let starts = [
+        "cat.png",
+        "notes.txt",
+        "clip.mp4",
+        "total (3 files)",
+        "NAME",
+        "kie: ",
+    ];
+    let mut terminal = vt100::Parser::new(
+        std::num::NonZeroU16::new(30).unwrap(),
+        std::num::NonZeroU16::new(80).unwrap(),
+        0,
+    );
+    for step in bytes.split_inclusive('\u{1b}') {
+        terminal.process(step.as_bytes());
+        for row in terminal.screen().contents().lines() {
+            let row = row.trim_start_matches("^C");
+            assert!(
+                row.trim().is_empty() || starts.iter().any(|start| row.starts_with(start)),
+                "{row:?} in\n{}",
+                terminal.screen().contents()
+            );
+        }
+    }
+    let narrow = replay(80, &bytes);
+    assert!(narrow.screen().contents().contains("3/3 files"));
 }
 
 #[test]
