@@ -250,8 +250,11 @@ pub enum WebhookCommand {
         "Examples:\n",
         "  export KIE_WEBHOOK_HMAC_KEY=...\n",
         "  kie webhook verify < callback.http\n",
-        "  kie webhook verify --key-env MY_KEY --replay-window 0 callback.http\n\n",
-        "The input is the request as received: request line, headers, blank line, body.\n",
+        "  kie webhook verify --key-env MY_KEY --replay-window 0 callback.http\n",
+        "  kie webhook verify --timestamp 1700000000 --signature BASE64 --body body.json\n",
+        "  kie webhook verify --headers headers.txt --body body.json\n\n",
+        "The input is the request as received (request line, headers, blank line, body), or\n",
+        "its body with the two header values as flags or in a headers file.\n",
         "Only taskId and the timestamp are signed, not the rest of the body.\n",
         "Exit code 0: verified; 1: rejected; 2: unreadable input or no key.",
     ))]
@@ -270,8 +273,27 @@ pub enum WebhookCommand {
 #[derive(Debug, Args)]
 pub struct WebhookVerifyArgs {
     /// The raw HTTP request; `-` or nothing reads stdin
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", conflicts_with_all = ["body", "headers", "timestamp", "signature"])]
     pub file: Option<PathBuf>,
+
+    /// The callback's body alone (`-` reads stdin); with --headers, or with --timestamp and
+    /// --signature
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+
+    /// A file of the callback's headers, one `Name: value` per line (a first request line
+    /// is skipped), as saved next to the body
+    #[arg(long, value_name = "FILE", requires = "body",
+          conflicts_with_all = ["timestamp", "signature"])]
+    pub headers: Option<PathBuf>,
+
+    /// The X-Webhook-Timestamp header's value
+    #[arg(long, value_name = "VALUE", requires_all = ["signature", "body"])]
+    pub timestamp: Option<String>,
+
+    /// The X-Webhook-Signature header's value
+    #[arg(long, value_name = "VALUE", requires_all = ["timestamp", "body"])]
+    pub signature: Option<String>,
 
     /// The environment variable holding the webhook HMAC key
     #[arg(long, value_name = "VAR", default_value = DEFAULT_WEBHOOK_KEY_ENV)]

@@ -62,11 +62,7 @@ pub fn verify(args: &WebhookVerifyArgs, json: bool) -> Exit {
         Ok(key) => key,
         Err(message) => return usage(&message),
     };
-    let input = match read_input(args.file.as_deref()) {
-        Ok(input) => input,
-        Err(message) => return usage(&message),
-    };
-    let request = match parse_request(&input) {
+    let request = match request_of(args) {
         Ok(request) => request,
         Err(message) => return usage(&message),
     };
@@ -139,6 +135,66 @@ fn webhook_key(variable: &str) -> Result<String, String> {
              (or name another variable with --key-env)"
         )),
     }
+}
+
+/// The request the arguments give: a raw request (FILE or stdin), or a body with its
+/// headers from flags or a headers file.
+fn request_of(args: &WebhookVerifyArgs) -> Result<RawRequest, String> {
+    let Some(body) = &args.body else {
+        return parse_request(&read_input(args.file.as_deref())?);
+    };
+    let body = read_input(Some(body))?;
+    let headers = match (&args.headers, &args.timestamp, &args.signature) {
+        (Some(file), _, _) => {
+            let text = read_input(Some(file))?;
+            parse_header_lines(&String::from_utf8_lossy(&text))
+                .map_err(|problem| format!("{}: {problem}", file.display()))?
+        }
+        (None, Some(timestamp), Some(signature)) => {
+            let mut headers = HeaderMap::new();
+            for (name, flag, value) in [
+                (TIMESTAMP_HEADER, "--timestamp", timestamp),
+                (SIGNATURE_HEADER, "--signature", signature),
+            ] {
+                let value = HeaderValue::from_str(value.trim())
+                    .map_err(|_| format!("{flag}: not a valid header value"))?;
+                headers.insert(name, value);
+            }
+            headers
+        }
+        // clap requires one of the two with --body.
+        _ => {
+            return Err("--body needs --headers FILE, or --timestamp and --signature".to_owned());
+        }
+    };
+    Ok(RawRequest { headers, body })
+}
+
+/// `Name: value` lines; an empty line ends them and a first line without a colon (the
+/// request line) is skipped.
+fn parse_header_lines(text: &str) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            if number == 0 {
+                continue;
+            }
+            return Err(format!("line {}: not a `Name: value` header", number + 1));
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("line {}: invalid header name {name:?}", number + 1))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| format!("line {}: invalid value of header {name}", number + 1))?;
+        headers.append(name, value);
+        if headers.len() > MAX_HEADERS {
+            return Err(format!("more than {MAX_HEADERS} headers"));
+        }
+    }
+    Ok(headers)
 }
 
 fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {

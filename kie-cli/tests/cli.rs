@@ -780,6 +780,93 @@ fn a_signed_request_verifies_and_a_tampered_one_is_rejected() {
 }
 
 #[test]
+fn webhook_verify_takes_the_header_values_as_flags_or_a_headers_file_with_the_body() {
+    let emu = emulator();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let sign = run(kie(&emu).env("KIE_WEBHOOK_HMAC_KEY", "hook-secret").args([
+        "webhook",
+        "sign",
+        "--task-id",
+        "task_7",
+        "--timestamp",
+        &now,
+        "--json",
+    ]));
+    assert_exit(&sign, 0);
+    let signed = &json_lines(&sign)[0];
+    let signature = signed
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("X-Webhook-Signature"))
+        .and_then(|(_, value)| value.as_str())
+        .unwrap()
+        .to_owned();
+    let dir = scratch("webhook-pair");
+    let body = dir.join("body.json");
+    write(
+        &body,
+        br#"{"code":200,"data":{"taskId":"task_7","state":"success"}}"#,
+    );
+    let other_body = dir.join("other.json");
+    write(&other_body, br#"{"code":200,"data":{"taskId":"task_8"}}"#);
+    let headers = dir.join("headers.txt");
+    write(
+        &headers,
+        format!("POST /hook HTTP/1.1\r\nContent-Type: application/json\r\nX-Webhook-Timestamp: {now}\r\nX-Webhook-Signature: {signature}\r\n").as_bytes(),
+    );
+    let verify = |extra: &[&std::ffi::OsStr]| {
+        run(kie(&emu)
+            .env("KIE_WEBHOOK_HMAC_KEY", "hook-secret")
+            .args(["webhook", "verify", "--json"])
+            .args(extra))
+    };
+    let flags = verify(&[
+        "--timestamp".as_ref(),
+        now.as_ref(),
+        "--signature".as_ref(),
+        signature.as_ref(),
+        "--body".as_ref(),
+        body.as_os_str(),
+    ]);
+    assert_exit(&flags, 0);
+    assert_eq!(json_lines(&flags)[0]["taskId"], "task_7");
+    let pair = verify(&[
+        "--headers".as_ref(),
+        headers.as_os_str(),
+        "--body".as_ref(),
+        body.as_os_str(),
+    ]);
+    assert_exit(&pair, 0);
+    assert_eq!(json_lines(&pair)[0]["taskId"], "task_7");
+    // Another task's body with these headers is rejected.
+    let other = verify(&[
+        "--headers".as_ref(),
+        headers.as_os_str(),
+        "--body".as_ref(),
+        other_body.as_os_str(),
+    ]);
+    assert_exit(&other, 1);
+    // Half the flags is a usage error before anything is read.
+    let half = verify(&[
+        "--timestamp".as_ref(),
+        now.as_ref(),
+        "--body".as_ref(),
+        body.as_os_str(),
+    ]);
+    assert_exit(&half, 2);
+    assert!(
+        text(&half.stderr).contains("--signature"),
+        "{}",
+        text(&half.stderr)
+    );
+}
+
+#[test]
 fn help_documents_exit_codes_and_completions_are_generated() {
     let emu = emulator();
     let help = run(kie(&emu).arg("--help"));
