@@ -77,6 +77,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// One line on stderr per attempt, retry decision and outcome (from the SDK's trace;
+    /// never the key, a header or a body)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     /// Attempts per request, the first included [default: the SDK's retry policy, 4]
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: Option<u32>,
@@ -150,8 +155,8 @@ const fn upload_help() -> &'static str {
 /// `kie upload`.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// Files and directories to upload
-    #[arg(required_unless_present = "files_from", value_name = "PATH")]
+    /// Local files and directories to upload
+    #[arg(required_unless_present = "files_from", value_name = "LOCAL_PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Also upload the files in subdirectories of the given directories (hidden files and
@@ -209,6 +214,10 @@ pub struct UploadArgs {
     /// `<UPLOAD_PATH>/a/same.txt`), so same-named files in different folders do not collide
     #[arg(long)]
     pub keep_dirs: bool,
+
+    /// Print where each file would be stored (and its size), send nothing; no API key needed
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// What stdout gets: `table` (name, size, URL), `url` (one URL per line, in argument
     /// order; the default with --quiet), or `json` (one object per line, = --json)

@@ -21,6 +21,7 @@ mod exit;
 mod output;
 mod progress;
 mod upload;
+mod verbose;
 mod webhook;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ fn main() -> ExitCode {
     // clap exits with 2 on a usage error and 0 for --help / --version.
     let cli = Cli::parse();
     let terminal = Terminal::detect(cli.global.quiet);
+    if cli.global.verbose {
+        verbose::install(&terminal.multi);
+    }
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "kie", &mut std::io::stdout());
@@ -83,6 +87,11 @@ fn main() -> ExitCode {
 /// The commands that talk to KIE.AI.
 async fn run(cli: Cli, terminal: &Terminal) -> Exit {
     let json = cli.global.json;
+    if let Command::Upload(args) = &cli.command
+        && args.dry_run
+    {
+        return upload::dry_run(args, cli.global.quiet);
+    }
     let key = match client::api_key(&cli.global) {
         Ok(key) => key,
         // Without a key nothing can be done: exit 3 whatever kept the key from being read

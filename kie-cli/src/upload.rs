@@ -190,33 +190,26 @@ fn local_file(path: PathBuf, size: u64, upload_path: &str) -> LocalFile {
 
 /// `kie upload`: every file through [`Client::upload_many`]; results printed as they
 /// complete (`--json`) or as a table at the end; failures listed on stderr at the end.
-pub async fn upload(
-    client: &Client,
-    args: UploadArgs,
-    json: bool,
+/// The uploads the arguments ask for, checked before anything is sent: the files and their
+/// stored paths, and the arguments that could not be read. A refusal is reported and its
+/// exit returned.
+fn plan(
+    args: &UploadArgs,
     quiet: bool,
-    terminal: &Terminal,
-) -> Exit {
-    let format = match (args.output, json, quiet) {
-        (Some(format), _, _) => format,
-        (None, true, _) => OutputFormat::Json,
-        (None, false, true) => OutputFormat::Url,
-        (None, false, false) => OutputFormat::Table,
-    };
-    let json = format == OutputFormat::Json;
+) -> Result<(Vec<LocalFile>, Vec<(PathBuf, std::io::Error)>), Exit> {
     // Options that would refuse every upload are refused once, naming the flag.
-    if let Err(problem) = check_flags(&args) {
-        return usage(&problem);
+    if let Err(problem) = check_flags(args) {
+        return Err(usage(&problem));
     }
     let mut paths = args.paths.clone();
     if let Some(list) = &args.files_from {
         match read_path_list(list) {
             Ok(listed) => paths.extend(listed),
             Err(error) => {
-                return usage(&format!(
+                return Err(usage(&format!(
                     "--files-from {}: cannot read it: {error}",
                     list.display()
-                ));
+                )));
             }
         }
     }
@@ -233,7 +226,7 @@ pub async fn upload(
         skipped_hidden,
     } = list_files(&paths, &walk_flags, &args.upload_path);
     if let Some(first) = refused.first() {
-        return usage(first);
+        return Err(usage(first));
     }
     if skipped_folders > 0 && !quiet {
         eprintln!(
@@ -253,9 +246,9 @@ pub async fn upload(
     }
     if let Some(name) = &args.name {
         if paths.len() != 1 || paths.iter().any(|path| path.is_dir()) {
-            return usage(
+            return Err(usage(
                 "--name names one file; it cannot be used with several files or a directory",
-            );
+            ));
         }
         if let Some(local_file) = files.first_mut() {
             local_file.file_name.clone_from(name);
@@ -263,7 +256,7 @@ pub async fn upload(
     }
 
     if let Some(problem) = collision(&files) {
-        return usage(&problem);
+        return Err(usage(&problem));
     }
 
     if files.is_empty() && unreadable.is_empty() {
@@ -272,10 +265,67 @@ pub async fn upload(
         } else {
             " (-r uploads subdirectories too)"
         };
-        return usage(&format!(
+        return Err(usage(&format!(
             "nothing to upload: no files in the given directories{hint}"
+        )));
+    }
+
+    Ok((files, unreadable))
+}
+
+/// `kie upload --dry-run`: where each file would be stored, and its size; nothing is sent
+/// and no key is needed.
+pub fn dry_run(args: &UploadArgs, quiet: bool) -> Exit {
+    let (files, unreadable) = match plan(args, quiet) {
+        Ok(plan) => plan,
+        Err(exit) => return exit,
+    };
+    let mut lines = String::new();
+    for file in &files {
+        lines.push_str(&format!(
+            "{} -> {}/{} ({})\n",
+            file.path.display(),
+            file.upload_path,
+            file.file_name,
+            indicatif::BinaryBytes(file.size)
         ));
     }
+    output::print_text(&lines);
+    for (path, source) in &unreadable {
+        eprintln!("kie: {}: {source}", path.display());
+    }
+    if !quiet {
+        eprintln!(
+            "kie: dry run: {} file(s), {}; nothing was sent",
+            files.len(),
+            indicatif::BinaryBytes(files.iter().map(|file| file.size).sum())
+        );
+    }
+    if unreadable.is_empty() {
+        Exit::Success
+    } else {
+        Exit::LocalFile
+    }
+}
+
+pub async fn upload(
+    client: &Client,
+    args: UploadArgs,
+    json: bool,
+    quiet: bool,
+    terminal: &Terminal,
+) -> Exit {
+    let format = match (args.output, json, quiet) {
+        (Some(format), _, _) => format,
+        (None, true, _) => OutputFormat::Json,
+        (None, false, true) => OutputFormat::Url,
+        (None, false, false) => OutputFormat::Table,
+    };
+    let json = format == OutputFormat::Json;
+    let (files, unreadable) = match plan(&args, quiet) {
+        Ok(plan) => plan,
+        Err(exit) => return exit,
+    };
 
     let mut failures: Vec<(String, Error)> = unreadable
         .into_iter()

@@ -1162,3 +1162,62 @@ fn fifos_devices_and_proc_files_are_refused_before_sending() {
     }
     assert_eq!(emu.requests().len(), 0);
 }
+
+#[test]
+fn dry_run_says_where_each_file_would_go_and_sends_nothing_without_a_key() {
+    let emu = emulator();
+    let dir = scratch("dry-run");
+    write(&dir.join("a.txt"), b"abc");
+    write(&dir.join("sub/b.txt"), b"defg");
+    let output = run(kie(&emu)
+        .env_remove("KIE_API_KEY")
+        .args(["upload", "--dry-run", "-r", "--path", "plan"])
+        .arg(&dir));
+    assert_exit(&output, 0);
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "{} -> plan/a.txt (3 B)\n{} -> plan/sub/b.txt (4 B)\n",
+            dir.join("a.txt").display(),
+            dir.join("sub/b.txt").display()
+        )
+    );
+    assert!(text(&output.stderr).contains("nothing was sent"));
+    assert_eq!(emu.requests().len(), 0);
+    // The same checks as a real run: a collision is refused.
+    write(&dir.join("c/a.txt"), b"x");
+    let clash = run(kie(&emu)
+        .args(["upload", "--dry-run"])
+        .arg(dir.join("a.txt"))
+        .arg(dir.join("c/a.txt")));
+    assert_exit(&clash, 2);
+}
+
+#[test]
+fn verbose_prints_one_line_per_attempt_and_never_the_key() {
+    let emu = emulator();
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::Respond {
+            status: 503,
+            content_type: "text/html".into(),
+            body: b"<html>busy</html>".to_vec(),
+            headers: Vec::new(),
+        },
+    );
+    let dir = scratch("verbose");
+    write(&dir.join("v.txt"), b"verbose");
+    let output = run(kie(&emu).args(["upload", "-v"]).arg(dir.join("v.txt")));
+    assert_exit(&output, 0);
+    let stderr = text(&output.stderr);
+    let attempts: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(": attempt attempt="))
+        .collect();
+    assert_eq!(attempts.len(), 2, "{stderr}");
+    assert!(stderr.contains("retry attempt=1"), "{stderr}");
+    assert!(stderr.contains("succeeded attempts=2"), "{stderr}");
+    // The SDK's lines only, not the HTTP stack's.
+    assert!(!stderr.contains("connecting to"), "{stderr}");
+    assert_no_key(&output, SECRET_KEY);
+}
