@@ -155,7 +155,7 @@ const fn upload_help() -> &'static str {
 /// `kie upload`.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// Local files and directories to upload
+    /// Local files and directories to upload; `-` alone uploads stdin (needs --name)
     #[arg(required_unless_present = "files_from", value_name = "LOCAL_PATH")]
     pub paths: Vec<PathBuf>,
 

@@ -21,6 +21,8 @@ pub struct LocalFile {
     pub upload_path: String,
     /// The stored name: `--name`, or the local file's name.
     pub file_name: String,
+    /// The file whose bytes are sent: `path`, or for `-` the copy of stdin.
+    pub send: PathBuf,
 }
 
 /// What to take from directories: the `-r`, `--hidden` and `--exclude` flags.
@@ -181,10 +183,43 @@ fn local_file(path: PathBuf, size: u64, upload_path: &str) -> LocalFile {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     LocalFile {
+        send: path.clone(),
         path,
         size,
         upload_path: upload_path.to_owned(),
         file_name,
+    }
+}
+
+/// Stdin (`-`), copied to a temporary file before the upload starts: the upload declares
+/// its length before sending, and a retry sends it again from the start, neither of which
+/// a pipe allows. The copy streams in constant memory and is removed on drop.
+#[derive(Debug)]
+pub struct StdinCopy {
+    path: PathBuf,
+    size: u64,
+}
+
+impl StdinCopy {
+    fn take() -> std::io::Result<StdinCopy> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.subsec_nanos());
+        let path = std::env::temp_dir().join(format!("kie-stdin-{}-{nanos}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        // Removed on drop, also when the copy fails half-way.
+        let mut copy = StdinCopy { path, size: 0 };
+        copy.size = std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
+        Ok(copy)
+    }
+}
+
+impl Drop for StdinCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -193,10 +228,7 @@ fn local_file(path: PathBuf, size: u64, upload_path: &str) -> LocalFile {
 /// The uploads the arguments ask for, checked before anything is sent: the files and their
 /// stored paths, and the arguments that could not be read. A refusal is reported and its
 /// exit returned.
-fn plan(
-    args: &UploadArgs,
-    quiet: bool,
-) -> Result<(Vec<LocalFile>, Vec<(PathBuf, std::io::Error)>), Exit> {
+fn plan(args: &UploadArgs, quiet: bool) -> Result<Plan, Exit> {
     // Options that would refuse every upload are refused once, naming the flag.
     if let Err(problem) = check_flags(args) {
         return Err(usage(&problem));
@@ -218,13 +250,30 @@ fn plan(
         hidden: args.hidden,
         exclude: args.exclude.clone(),
     };
+    let stdin = match stdin_upload(args, &paths)? {
+        Some((copy, file)) => {
+            paths = vec![file.path.clone()];
+            Some((copy, file))
+        }
+        None => None,
+    };
+    let (listing, stdin_copy) = match stdin {
+        Some((copy, file)) => (
+            Listing {
+                files: vec![file],
+                ..Listing::default()
+            },
+            Some(copy),
+        ),
+        None => (list_files(&paths, &walk_flags, &args.upload_path), None),
+    };
     let Listing {
         mut files,
         unreadable,
         refused,
         skipped_folders,
         skipped_hidden,
-    } = list_files(&paths, &walk_flags, &args.upload_path);
+    } = listing;
     if let Some(first) = refused.first() {
         return Err(usage(first));
     }
@@ -270,18 +319,69 @@ fn plan(
         )));
     }
 
-    Ok((files, unreadable))
+    Ok(Plan {
+        files,
+        unreadable,
+        _stdin_copy: stdin_copy,
+    })
+}
+
+/// What [`plan`] found.
+struct Plan {
+    files: Vec<LocalFile>,
+    unreadable: Vec<(PathBuf, std::io::Error)>,
+    /// Kept until the uploads are done.
+    _stdin_copy: Option<StdinCopy>,
+}
+
+/// `-` among the paths: stdin, copied, as the one file to upload under `--name`.
+fn stdin_upload(
+    args: &UploadArgs,
+    paths: &[PathBuf],
+) -> Result<Option<(StdinCopy, LocalFile)>, Exit> {
+    use std::io::IsTerminal as _;
+    if !paths.iter().any(|path| path == Path::new("-")) {
+        return Ok(None);
+    }
+    if paths.len() != 1 {
+        return Err(usage(
+            "- (stdin) is uploaded on its own, not with other paths",
+        ));
+    }
+    let Some(name) = &args.name else {
+        return Err(usage(
+            "- (stdin) needs --name FILE_NAME: the name to store it under",
+        ));
+    };
+    if std::io::stdin().is_terminal() {
+        return Err(usage(
+            "- reads the content from stdin, which is a terminal: pipe or redirect it (kie upload - --name N < FILE)",
+        ));
+    }
+    let copy = StdinCopy::take().map_err(|error| {
+        eprintln!("kie: cannot copy stdin to a temporary file: {error}");
+        Exit::LocalFile
+    })?;
+    let file = LocalFile {
+        path: PathBuf::from("-"),
+        size: copy.size,
+        upload_path: args.upload_path.clone(),
+        file_name: name.clone(),
+        send: copy.path.clone(),
+    };
+    Ok(Some((copy, file)))
 }
 
 /// `kie upload --dry-run`: where each file would be stored, and its size; nothing is sent
 /// and no key is needed.
 pub fn dry_run(args: &UploadArgs, quiet: bool) -> Exit {
-    let (files, unreadable) = match plan(args, quiet) {
+    let plan = match plan(args, quiet) {
         Ok(plan) => plan,
         Err(exit) => return exit,
     };
+    let (files, unreadable) = (&plan.files, &plan.unreadable);
     let mut lines = String::new();
-    for file in &files {
+    for file in files {
         lines.push_str(&format!(
             "{} -> {}/{} ({})\n",
             file.path.display(),
@@ -291,7 +391,7 @@ pub fn dry_run(args: &UploadArgs, quiet: bool) -> Exit {
         ));
     }
     output::print_text(&lines);
-    for (path, source) in &unreadable {
+    for (path, source) in unreadable {
         eprintln!("kie: {}: {source}", path.display());
     }
     if !quiet {
@@ -322,10 +422,15 @@ pub async fn upload(
         (None, false, false) => OutputFormat::Table,
     };
     let json = format == OutputFormat::Json;
-    let (files, unreadable) = match plan(&args, quiet) {
+    let plan = match plan(&args, quiet) {
         Ok(plan) => plan,
         Err(exit) => return exit,
     };
+    let Plan {
+        files,
+        unreadable,
+        _stdin_copy,
+    } = plan;
 
     let mut failures: Vec<(String, Error)> = unreadable
         .into_iter()
@@ -368,9 +473,9 @@ pub async fn upload(
                 options = options.on_progress(callback);
             }
             let source = if base64 {
-                UploadSource::Base64Path(local_file.path.clone())
+                UploadSource::Base64Path(local_file.send.clone())
             } else {
-                UploadSource::Path(local_file.path.clone())
+                UploadSource::Path(local_file.send.clone())
             };
             (source, options)
         })

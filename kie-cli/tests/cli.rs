@@ -1221,3 +1221,62 @@ fn verbose_prints_one_line_per_attempt_and_never_the_key() {
     assert!(!stderr.contains("connecting to"), "{stderr}");
     assert_no_key(&output, SECRET_KEY);
 }
+
+#[test]
+fn stdin_is_uploaded_under_its_name_and_its_copy_removed() {
+    let emu = emulator();
+    let data = content(9, 300_000);
+    let mut child = kie(&emu)
+        .args(["upload", "-", "--name", "piped.bin", "--path", "in", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = {
+        let data = data.clone();
+        std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data))
+    };
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert_exit(&output, 0);
+    let stored = emu.stored_files();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        format!("{}/{}", stored[0].upload_path, stored[0].file_name),
+        "in/piped.bin"
+    );
+    assert_eq!(stored[0].content.as_deref(), Some(&data[..]));
+    assert_eq!(
+        text(&output.stdout),
+        format!("{}\n", stored[0].download_url)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("kie-stdin-{pid}-"))
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Without --name, or with other paths: refused before reading anything.
+    for args in [
+        vec!["upload", "-"],
+        vec!["upload", "-", "Cargo.toml", "--name", "x"],
+    ] {
+        let output = run(kie(&emu).args(&args));
+        assert_exit(&output, 2);
+        assert!(
+            text(&output.stderr).contains("- (stdin)"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(emu.stored_files().len(), 1);
+}
