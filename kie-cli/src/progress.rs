@@ -2,7 +2,9 @@
 //! ETA), only on a terminal.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -92,6 +94,57 @@ struct FileBar {
     size: u64,
     sent: u64,
     bar: Option<ProgressBar>,
+    activity: Arc<Activity>,
+}
+
+/// After this long without a byte sent, a bar says "stalled" instead of its last rate.
+const STALLED_AFTER: Duration = Duration::from_secs(3);
+
+/// What a file's bar shows after its percentage: the rate; "stalled Ns" when no byte went
+/// out for [`STALLED_AFTER`]; "waiting for the answer" once every byte is sent; each
+/// prefixed with "retry N, " from the second attempt on.
+#[derive(Debug)]
+struct Activity {
+    last_byte: Mutex<Instant>,
+    attempt: AtomicU32,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            last_byte: Mutex::new(Instant::now()),
+            attempt: AtomicU32::new(1),
+        }
+    }
+
+    fn saw(&self, progress: &kie_async::Progress, moved: bool) {
+        self.attempt.store(progress.attempt, Ordering::Relaxed);
+        if moved {
+            *self
+                .last_byte
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        }
+    }
+
+    fn describe(&self, state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write) {
+        let attempt = self.attempt.load(Ordering::Relaxed);
+        if attempt > 1 {
+            let _ = write!(out, "retry {attempt}, ");
+        }
+        let idle = self
+            .last_byte
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed();
+        let _ = if state.len().is_some_and(|len| state.pos() >= len) {
+            write!(out, "waiting for the answer")
+        } else if idle >= STALLED_AFTER {
+            write!(out, "stalled {}s", idle.as_secs())
+        } else {
+            write!(out, "{}/s", indicatif::BinaryBytes(state.per_sec() as u64))
+        };
+    }
 }
 
 impl UploadBars {
@@ -121,6 +174,7 @@ impl UploadBars {
                 size: *size,
                 sent: 0,
                 bar: None,
+                activity: Arc::new(Activity::new()),
             })
             .collect();
         Self(Some(Arc::new(Bars {
@@ -162,6 +216,19 @@ impl UploadBars {
         match &self.0 {
             Some(bars) => bars.multi.suspend(print),
             None => print(),
+        }
+    }
+
+    /// Redraws the bars of the uploads in flight, so that one that sends nothing shows it
+    /// ("stalled", "waiting for the answer") rather than its last rate. Called about once a
+    /// second by the upload loop.
+    pub fn tick(&self) {
+        if let Some(bars) = &self.0 {
+            for file in &bars.state().files {
+                if let Some(bar) = &file.bar {
+                    bar.tick();
+                }
+            }
         }
     }
 
@@ -217,11 +284,19 @@ impl Bars {
         let Some(file) = state.files.get_mut(index) else {
             return;
         };
+        let activity = file.activity.clone();
+        activity.saw(&progress, progress.sent != file.sent);
         let bar = file.bar.get_or_insert_with(|| {
+            let style = self.file_style.clone().with_key(
+                "activity",
+                move |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                    activity.describe(state, out)
+                },
+            );
             self.multi.insert_before(
                 &self.total,
                 ProgressBar::new(progress.total)
-                    .with_style(self.file_style.clone())
+                    .with_style(style)
                     .with_prefix(file.name.clone()),
             )
         });
@@ -285,7 +360,7 @@ fn templates(color: bool, width: u16) -> [String; 3] {
     };
     if width < COMPACT_BELOW {
         return [
-            format!("{{prefix:16!}} [{bar}] {{percent:>3}}% {{binary_bytes_per_sec:>12}}"),
+            format!("{{prefix:16!}} [{bar}] {{percent:>3}}% {{activity}}"),
             format!(
                 "{{prefix:16!}} [{total_bar}] {{percent:>3}}% {{binary_bytes_per_sec:>12}} {{eta:>4}} {{msg}}"
             ),
@@ -294,7 +369,7 @@ fn templates(color: bool, width: u16) -> [String; 3] {
     }
     let progress = "{percent:>3}% {binary_bytes:>10}/{binary_total_bytes:<10}";
     [
-        format!("{{prefix:24!}} [{bar}] {progress} {{binary_bytes_per_sec}}"),
+        format!("{{prefix:24!}} [{bar}] {progress} {{activity}}"),
         format!(
             "{{prefix:24!}} [{total_bar}] {progress} {{binary_bytes_per_sec}}, ETA {{eta}} {{msg}}"
         ),

@@ -490,11 +490,17 @@ pub async fn upload(
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     let mut interrupted = false;
+    let mut redraw = tokio::time::interval(std::time::Duration::from_secs(1));
+    redraw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = tokio::select! {
             biased;
             _ = &mut interrupt => None,
             next = stream.next() => Some(next),
+            _ = redraw.tick() => {
+                bars.tick();
+                continue;
+            }
         };
         let (index, result) = match next {
             Some(Some(item)) => item,

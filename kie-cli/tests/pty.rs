@@ -339,3 +339,30 @@ fn the_interrupt_key_prints_what_finished_and_leaves_no_bar() {
     assert!(!screen.contains("total (3 files)"), "{screen}");
     assert!(!screen.contains("MiB/"), "{screen}");
 }
+
+#[test]
+fn a_stalled_or_retried_upload_says_so_instead_of_its_last_rate() {
+    let emu = Emulator::start();
+    let dir = std::env::temp_dir().join(format!("kie-cli-pty-stall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.bin");
+    std::fs::write(&big, vec![b's'; 64 << 20]).unwrap();
+    // First attempt: refused with a 503 after the body; second: the service reads nothing
+    // for 5 s, so the sender stalls once the socket buffers are full.
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::Respond {
+            status: 503,
+            content_type: "text/html".into(),
+            body: b"<html>busy</html>".to_vec(),
+            headers: Vec::new(),
+        },
+    );
+    emu.faults()
+        .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(5)));
+    let (bytes, code) = upload_on_a_terminal(&emu, &[big], &[]);
+    assert_eq!(code, 0, "{bytes}");
+    assert!(bytes.contains("retry 2, "), "{bytes}");
+    // 64 MiB is far more than loopback socket buffers hold: the sender stalls mid-body.
+    assert!(bytes.contains("retry 2, stalled 3s"), "{bytes}");
+}
