@@ -109,8 +109,8 @@ pub use upload::UploadSource;
 pub use kie_proto;
 pub use kie_proto::{
     Api, ApiError, ApiKey, ClientConfig, Error, ErrorKind, IntegrityError, InvalidInput, Operation,
-    Progress, ProgressCallback, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots, TransportFailure,
-    UploadEndpoint, UploadOptions, UploadResult,
+    Progress, ProgressCallback, RetryCause, RetryPolicy, TimeoutReason, TlsFailure, TlsRoots,
+    TransportFailure, UploadEndpoint, UploadOptions, UploadResult,
 };
 pub use ureq;
 

@@ -102,11 +102,12 @@ const STALLED_AFTER: Duration = Duration::from_secs(3);
 
 /// What a file's bar shows after its percentage: the rate; "stalled Ns" when no byte went
 /// out for [`STALLED_AFTER`]; "waiting for the answer" once every byte is sent; each
-/// prefixed with "retry N, " from the second attempt on.
+/// prefixed with "retry N after <why the last attempt failed>: " from the second attempt on.
 #[derive(Debug)]
 struct Activity {
     last_byte: Mutex<Instant>,
     attempt: AtomicU32,
+    retry_cause: Mutex<Option<kie_async::RetryCause>>,
 }
 
 impl Activity {
@@ -114,11 +115,16 @@ impl Activity {
         Activity {
             last_byte: Mutex::new(Instant::now()),
             attempt: AtomicU32::new(1),
+            retry_cause: Mutex::new(None),
         }
     }
 
     fn saw(&self, progress: &kie_async::Progress, moved: bool) {
         self.attempt.store(progress.attempt, Ordering::Relaxed);
+        *self
+            .retry_cause
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = progress.retry_cause;
         if moved {
             *self
                 .last_byte
@@ -130,7 +136,14 @@ impl Activity {
     fn describe(&self, state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write) {
         let attempt = self.attempt.load(Ordering::Relaxed);
         if attempt > 1 {
-            let _ = write!(out, "retry {attempt}, ");
+            let cause = *self
+                .retry_cause
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = match cause {
+                Some(cause) => write!(out, "retry {attempt} after {cause}: "),
+                None => write!(out, "retry {attempt}: "),
+            };
         }
         let idle = self
             .last_byte

@@ -362,7 +362,10 @@ fn a_stalled_or_retried_upload_says_so_instead_of_its_last_rate() {
         .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(5)));
     let (bytes, code) = upload_on_a_terminal(&emu, &[big], &[]);
     assert_eq!(code, 0, "{bytes}");
-    assert!(bytes.contains("retry 2, "), "{bytes}");
+    assert!(bytes.contains("retry 2 after HTTP 503: "), "{bytes}");
     // 64 MiB is far more than loopback socket buffers hold: the sender stalls mid-body.
-    assert!(bytes.contains("retry 2, stalled 3s"), "{bytes}");
+    assert!(
+        bytes.contains("retry 2 after HTTP 503: stalled 3s"),
+        "{bytes}"
+    );
 }

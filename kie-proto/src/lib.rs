@@ -139,7 +139,7 @@ pub use input::{FileName, HttpUrl, InvalidInput, MimeType, UploadPath};
 pub use mime::{detect_mime, extension_for_mime};
 pub use multipart::Boundary;
 pub use operation::Operation;
-pub use options::{Progress, ProgressCallback, UploadOptions, UploadPlan};
+pub use options::{Progress, ProgressCallback, RetryCause, UploadOptions, UploadPlan};
 pub use proxy::{ProxySetting, ProxyUrl};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use upload::{

@@ -25,6 +25,28 @@ pub struct Progress {
     pub total: u64,
     /// The attempt these bytes belong to (1 for the first).
     pub attempt: u32,
+    /// From the second attempt on: why the attempt before failed.
+    pub retry_cause: Option<RetryCause>,
+}
+
+/// Why an attempt failed and the next one started, as a progress display says it
+/// ("retrying (attempt 2, HTTP 503)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryCause {
+    /// The service, or a proxy or CDN in front of it, answered this status.
+    Status(http::StatusCode),
+    /// No usable answer came.
+    Transport(crate::TransportFailure),
+}
+
+impl fmt::Display for RetryCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetryCause::Status(status) => write!(f, "HTTP {}", status.as_u16()),
+            RetryCause::Transport(failure) => f.write_str(&failure.summary()),
+        }
+    }
 }
 
 impl Progress {
@@ -35,6 +57,15 @@ impl Progress {
             sent,
             total,
             attempt,
+            retry_cause: None,
+        }
+    }
+
+    /// The same, after an attempt that failed for `cause`.
+    pub fn with_retry_cause(self, cause: Option<RetryCause>) -> Progress {
+        Progress {
+            retry_cause: cause,
+            ..self
         }
     }
 }
@@ -320,6 +351,7 @@ pub struct ProgressReporter {
     sent: u64,
     next_report: u64,
     attempt: u32,
+    retry_cause: Option<RetryCause>,
     reported_total: bool,
 }
 
@@ -345,8 +377,14 @@ impl ProgressReporter {
             sent: 0,
             next_report: Self::INTERVAL,
             attempt: 0,
+            retry_cause: None,
             reported_total: false,
         }
+    }
+
+    /// Why the attempt before the next one failed, reported with its progress.
+    pub fn set_retry_cause(&mut self, cause: Option<RetryCause>) {
+        self.retry_cause = cause;
     }
 
     /// A new attempt begins: the count restarts at 0; from the second attempt on, `(0, total)`
@@ -387,6 +425,7 @@ impl ProgressReporter {
                 sent: self.sent,
                 total: self.total,
                 attempt: self.attempt,
+                retry_cause: self.retry_cause,
             });
         }
     }

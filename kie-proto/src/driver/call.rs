@@ -42,7 +42,7 @@ use crate::deadline::{CallBudget, CallKind, TimeoutReason, Timeouts};
 use crate::error::Error;
 use crate::failure::TransportFailure;
 use crate::operation::Operation;
-use crate::options::{ProgressCallback, ProgressReporter};
+use crate::options::{ProgressCallback, ProgressReporter, RetryCause};
 use crate::retry::{AttemptFailure, RetryDecision, RetryPolicy, Retryable as _};
 use crate::trace::CallTrace;
 
@@ -88,6 +88,8 @@ pub struct Call {
     progress: Option<ProgressCallback>,
     content_len: u64,
     idempotent: bool,
+    /// Why the last attempt failed, for the next one's progress reports.
+    retry_cause: Option<RetryCause>,
 }
 
 impl std::fmt::Debug for Call {
@@ -121,6 +123,7 @@ impl Call {
                 Body::Empty | Body::Complete(_) => 0,
             },
             idempotent: true,
+            retry_cause: None,
         }
     }
 
@@ -143,6 +146,7 @@ impl Call {
             progress: None,
             content_len: 0,
             idempotent: true,
+            retry_cause: None,
         }
     }
 
@@ -190,6 +194,7 @@ impl Call {
         self.budget.start_attempt(now);
         self.trace.attempt(self.attempt);
         let mut progress = ProgressReporter::new(self.progress.clone(), self.content_len);
+        progress.set_retry_cause(self.retry_cause);
         progress.start_attempt(self.attempt);
         Ok(Attempt {
             number: self.attempt,
@@ -284,6 +289,11 @@ impl Call {
             return Err(error);
         }
         self.trace.retry(attempt, &reason, wait, retry_after);
+        self.retry_cause = match &failure {
+            AttemptFailure::Api(error) => Some(RetryCause::Status(error.status)),
+            AttemptFailure::Transport { kind, .. } => Some(RetryCause::Transport(*kind)),
+            AttemptFailure::Fatal(_) => None,
+        };
         Ok(wait)
     }
 }
@@ -347,6 +357,38 @@ mod tests {
         let mut error = ApiError::new(http::StatusCode::from_u16(status).unwrap(), kind);
         error.retry_after = Some(RetryAfter::Delay(Duration::from_secs(1)));
         AttemptFailure::Api(error)
+    }
+
+    #[test]
+    fn progress_after_a_failed_attempt_says_why_it_failed() {
+        let t0 = Instant::now();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let callback: ProgressCallback =
+            std::sync::Arc::new(move |p: crate::Progress| record.lock().unwrap().push(p));
+        let mut call = call(true, &Timeouts::NONE, t0).with_progress(Some(callback));
+        for failure in [
+            refusal(ErrorKind::Server, 503),
+            transport(TransportFailure::ConnectionLost),
+        ] {
+            call.start_attempt(t0).unwrap().progress.complete();
+            call.failed(failure, None, true, moment(t0)).unwrap();
+        }
+        call.start_attempt(t0).unwrap().progress.complete();
+        let causes: Vec<(u32, Option<String>)> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| (p.attempt, p.retry_cause.map(|c| c.to_string())))
+            .collect();
+        assert_eq!(
+            causes,
+            [
+                (1, None),
+                (2, Some("HTTP 503".to_owned())),
+                (3, Some(TransportFailure::ConnectionLost.summary())),
+            ]
+        );
     }
 
     #[test]
