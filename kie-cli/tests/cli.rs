@@ -1196,15 +1196,7 @@ fn dry_run_says_where_each_file_would_go_and_sends_nothing_without_a_key() {
 #[test]
 fn verbose_prints_one_line_per_attempt_and_never_the_key() {
     let emu = emulator();
-    emu.faults().push(
-        Route::StreamUpload,
-        Fault::Respond {
-            status: 503,
-            content_type: "text/html".into(),
-            body: b"<html>busy</html>".to_vec(),
-            headers: Vec::new(),
-        },
-    );
+    emu.faults().push(Route::StreamUpload, Fault::html(503));
     let dir = scratch("verbose");
     write(&dir.join("v.txt"), b"verbose");
     let output = run(kie(&emu).args(["upload", "-v"]).arg(dir.join("v.txt")));

@@ -24,6 +24,30 @@ impl OnTerminal {
 
     /// The same on a terminal `cols` columns wide.
     fn upload_on(cols: u16, emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> Self {
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_kie"));
+        environment(&mut command, emu);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.args(["upload", "--path", "pty"]);
+        command.args(args);
+        Self::spawn(command, cols)
+    }
+
+    /// `kie upload --path pty <args> | cat` on a pseudo-terminal: stdout into a pipe whose
+    /// reader prints on the same screen (as `| jq` does), stderr on the terminal.
+    fn upload_piped(emu: &Emulator, args: &[PathBuf]) -> Self {
+        let mut command = CommandBuilder::new("sh");
+        environment(&mut command, emu);
+        command.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        command.args(["-c", "\"$0\" upload --path pty \"$@\" | cat"]);
+        command.arg(env!("CARGO_BIN_EXE_kie"));
+        command.args(args);
+        Self::spawn(command, 140)
+    }
+
+    /// Runs `command` on a new 30-row pseudo-terminal `cols` wide, collecting what it shows.
+    fn spawn(command: CommandBuilder, cols: u16) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: 30,
@@ -32,16 +56,6 @@ impl OnTerminal {
                 pixel_height: 0,
             })
             .unwrap();
-        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_kie"));
-        command.env_clear();
-        command.env("TERM", "xterm-256color");
-        command.env("KIE_API_KEY", emu.api_key());
-        command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        command.args(["upload", "--path", "pty"]);
-        command.args(args);
         let child = pair.slave.spawn_command(command).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -74,6 +88,14 @@ impl OnTerminal {
             status.exit_code(),
         )
     }
+}
+
+/// A clean environment on a colour terminal, pointed at `emu`.
+fn environment(command: &mut CommandBuilder, emu: &Emulator) {
+    command.env_clear();
+    command.env("TERM", "xterm-256color");
+    command.env("KIE_API_KEY", emu.api_key());
+    command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
 }
 
 fn upload_on_a_terminal(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> (String, u32) {
@@ -349,15 +371,7 @@ fn a_stalled_or_retried_upload_says_so_instead_of_its_last_rate() {
     std::fs::write(&big, vec![b's'; 64 << 20]).unwrap();
     // First attempt: refused with a 503 after the body; second: the service reads nothing
     // for 5 s, so the sender stalls once the socket buffers are full.
-    emu.faults().push(
-        Route::StreamUpload,
-        Fault::Respond {
-            status: 503,
-            content_type: "text/html".into(),
-            body: b"<html>busy</html>".to_vec(),
-            headers: Vec::new(),
-        },
-    );
+    emu.faults().push(Route::StreamUpload, Fault::html(503));
     emu.faults()
         .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(5)));
     let (bytes, code) = upload_on_a_terminal(&emu, &[big], &[]);
@@ -368,4 +382,22 @@ fn a_stalled_or_retried_upload_says_so_instead_of_its_last_rate() {
         bytes.contains("retry 2 after HTTP 503: stalled 3s"),
         "{bytes}"
     );
+}
+
+#[test]
+fn json_into_a_pipe_on_the_same_screen_gets_no_bars_to_wipe_it() {
+    let emu = Emulator::start();
+    emu.faults().push(
+        Route::StreamUpload,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    let mut args: Vec<PathBuf> = vec!["--json".into()];
+    args.extend(three_files("piped"));
+    let (bytes, code) = OnTerminal::upload_piped(&emu, &args).finish();
+    assert_eq!(code, 0, "{bytes}");
+    assert!(!bytes.contains("total ("), "{bytes}");
+    let screen = what_the_screen_shows(&bytes);
+    let lines = screen.lines().filter(|line| line.starts_with('{')).count();
+    assert_eq!(lines, 3, "{screen}");
+    assert!(screen.contains("kie: 3 uploaded"), "{screen}");
 }
