@@ -94,6 +94,7 @@ pub use client::{
     DEFAULT_READ_TIMEOUT, DEFAULT_SMALL_CALL_TIMEOUT, ENV_API_BASE_URL, ENV_API_KEY,
     ENV_UPLOAD_BASE_URL,
 };
+pub use many::CreatePacer;
 pub use source::AsyncReadSeek;
 pub use upload::{IntoBytes, UploadSource};
 

@@ -120,14 +120,14 @@ impl Client {
         I::IntoIter: Send + 'static,
     {
         let client = self.clone();
-        let window = std::sync::Arc::new(tokio::sync::Mutex::new(window));
+        let pacer = CreatePacer::new(window);
         many(
             tasks.into_iter().enumerate(),
             concurrency,
             move |create: CreateTask| {
-                let (client, window, options) = (client.clone(), window.clone(), options.clone());
+                let (client, pacer, options) = (client.clone(), pacer.clone(), options.clone());
                 async move {
-                    paced(&window).await;
+                    pacer.admit().await;
                     let task = client.create_task(&create).await?;
                     client.wait_task(&task, &options).await
                 }
@@ -148,14 +148,14 @@ impl Client {
         I::IntoIter: Send + 'static,
     {
         let client = self.clone();
-        let window = std::sync::Arc::new(tokio::sync::Mutex::new(window));
+        let pacer = CreatePacer::new(window);
         many(
             tasks.into_iter().enumerate(),
             concurrency,
             move |create: CreateTask| {
-                let (client, window) = (client.clone(), window.clone());
+                let (client, pacer) = (client.clone(), pacer.clone());
                 async move {
-                    paced(&window).await;
+                    pacer.admit().await;
                     client.create_task(&create).await
                 }
             },
@@ -163,13 +163,35 @@ impl Client {
     }
 }
 
-/// Waits until `window` admits one more create.
-async fn paced(window: &tokio::sync::Mutex<CreateWindow>) {
-    loop {
-        let admitted = window.lock().await.admit(crate::body::now());
-        match admitted {
-            Ok(()) => return,
-            Err(wait) => tokio::time::sleep(wait).await,
+/// Paces creates by a [`CreateWindow`] shared by every clone: [`admit`](Self::admit)
+/// returns when one more create may go. For pipelines of your own (upload, create, wait,
+/// download per item) that [`run_many`](Client::run_many) does not cover.
+///
+/// ```
+/// use kie_async::CreatePacer;
+/// use kie_async::kie_proto::task::CreateWindow;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pacer = CreatePacer::new(CreateWindow::default());
+/// pacer.admit().await; // the first of 20 in 10 s: at once
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct CreatePacer(std::sync::Arc<tokio::sync::Mutex<CreateWindow>>);
+
+impl CreatePacer {
+    /// A pacer for `window`.
+    pub fn new(window: CreateWindow) -> Self {
+        CreatePacer(std::sync::Arc::new(tokio::sync::Mutex::new(window)))
+    }
+
+    /// Waits until the window admits one more create, and counts it.
+    pub async fn admit(&self) {
+        loop {
+            let admitted = self.0.lock().await.admit(crate::body::now());
+            match admitted {
+                Ok(()) => return,
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
         }
     }
 }

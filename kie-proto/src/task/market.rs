@@ -113,7 +113,8 @@ impl Operation for CreateTask {
     }
 
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<TaskRef, ApiError> {
-        let ObjectOnly(data): ObjectOnly<Map<String, Value>> = parse_envelope(&response)?;
+        let ObjectOnly(data): ObjectOnly<Map<String, Value>> =
+            parse_envelope(&response).map_err(input_refused_as_server_error)?;
         let id = data.get("taskId").and_then(scalar_text);
         id.and_then(|id| TaskRef::market(id).ok())
             .ok_or_else(|| ApiError {
@@ -124,6 +125,25 @@ impl Operation for CreateTask {
 
     fn is_idempotent(&self) -> bool {
         false
+    }
+}
+
+/// A create refused with body code 500 and a message naming a required field ("This field
+/// is required", observed for a missing `input` field; the pages say 422 *or* 500 for bad
+/// input) is a [`ErrorKind::Validation`] answer: the service read the request and created
+/// nothing, so it is neither retried nor reported as a task that may exist.
+fn input_refused_as_server_error(error: ApiError) -> ApiError {
+    let names_a_required_field = error
+        .message
+        .as_deref()
+        .is_some_and(|message| message.to_ascii_lowercase().contains("is required"));
+    if error.kind == ErrorKind::Server && error.code == Some(500) && names_a_required_field {
+        ApiError {
+            kind: ErrorKind::Validation,
+            ..error
+        }
+    } else {
+        error
     }
 }
 
@@ -698,6 +718,30 @@ mod tests {
                 .unwrap_err()
                 .kind,
             ErrorKind::Validation
+        );
+    }
+
+    #[test]
+    fn a_create_refused_for_a_missing_field_is_a_validation_answer_whatever_its_code() {
+        let create = CreateTask::new("m", serde_json::json!({})).unwrap();
+        let kind = |status: u16, body: &str| {
+            let answer = http::Response::builder()
+                .status(status)
+                .body(body.as_bytes())
+                .unwrap();
+            create.parse_response(answer).unwrap_err().kind
+        };
+        let missing = r#"{"code":500,"msg":"This field is required"}"#;
+        assert_eq!(kind(200, missing), ErrorKind::Validation);
+        assert_eq!(kind(500, missing), ErrorKind::Validation);
+        assert_eq!(
+            kind(200, r#"{"code":422,"msg":"custom_mode is required"}"#),
+            ErrorKind::Validation
+        );
+        // Any other 500 may have created the task: left a server error.
+        assert_eq!(
+            kind(200, r#"{"code":500,"msg":"Server Error - internal"}"#),
+            ErrorKind::Server
         );
     }
 

@@ -9,7 +9,8 @@
 //! it starts generating: an input URL on the emulator's files host that is missing or
 //! expired by then fails it with `failCode` 400, as the live service does; otherwise the
 //! markers of `input.prompt` decide (`#fail400`, `#fail500`, `#stuck`, `#unknown-state`,
-//! `#slow`), else it succeeds.
+//! `#slow`), else it succeeds. The `emulator/echo` model's results are copies of its input
+//! files (same names, bytes and types), to follow bytes through a task end to end.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -157,6 +158,9 @@ enum Output {
     Video,
     Audio,
     Music,
+    /// Copies of the task's input files (the `emulator/echo` model), so a test can follow
+    /// its bytes from a local file through a task to the downloaded result.
+    Echo,
 }
 
 /// An emulated model: its required input fields, its output and its price.
@@ -170,6 +174,12 @@ struct ModelRule {
 /// The emulated registry; any other well-formed slug gets [`GENERIC`] unless
 /// [`JobSettings::strict_models`].
 const MODELS: &[ModelRule] = &[
+    ModelRule {
+        slug: "emulator/echo",
+        required: &[],
+        output: Output::Echo,
+        price: 1.0,
+    },
     ModelRule {
         slug: "google/nano-banana-edit",
         required: &["prompt", "image_urls"],
@@ -646,24 +656,40 @@ fn render_record(shared: &Shared, task: &mut Task, now: SystemTime, quirks: &Job
 /// The result document of a succeeded task; its files are made (deterministic bytes of
 /// the model's kind) and registered on the files host the first time.
 fn results(shared: &Shared, task: &mut Task) -> Value {
-    let (ext, mime, count) = match task.output {
-        Output::Image => ("png", "image/png", 1),
-        Output::Video => ("mp4", "video/mp4", 1),
-        Output::Audio => ("mp3", "audio/mpeg", 1),
-        Output::Music => ("mp3", "audio/mpeg", 2),
-    };
     let urls = task.results.get_or_insert_with(|| {
         let now = shared.clock.now();
         let mut storage = shared.storage();
-        (0..count)
-            .map(|i| {
-                let path = format!("generated/{}/result-{i}.{ext}", task.id);
+        let files: Vec<(String, Bytes, String)> = match task.output {
+            Output::Echo => task
+                .inputs
+                .iter()
+                .filter_map(|path| input_file(&storage, path))
+                .collect(),
+            output => {
+                let (ext, mime, count) = match output {
+                    Output::Video => ("mp4", "video/mp4", 1),
+                    Output::Audio => ("mp3", "audio/mpeg", 1),
+                    Output::Music => ("mp3", "audio/mpeg", 2),
+                    Output::Image | Output::Echo => ("png", "image/png", 1),
+                };
+                (0..count)
+                    .map(|i| {
+                        let data = result_bytes(&task.id, i, output);
+                        (format!("result-{i}.{ext}"), data, mime.to_owned())
+                    })
+                    .collect()
+            }
+        };
+        files
+            .into_iter()
+            .map(|(name, data, mime)| {
+                let path = format!("generated/{}/{name}", task.id);
                 let url = format!("{}/{path}", shared.urls.files);
                 storage.blobs.insert(
                     path.clone(),
                     Blob {
-                        data: result_bytes(&task.id, i, task.output),
-                        mime: mime.to_owned(),
+                        data,
+                        mime,
                         expires_at: now + GENERATED_TTL,
                     },
                 );
@@ -682,12 +708,24 @@ fn results(shared: &Shared, task: &mut Task) -> Value {
     }
 }
 
+/// The name, bytes and MIME type of an input file (an upload or a generated file) for an
+/// echo result; `None` when its bytes were not kept (discard storage).
+fn input_file(storage: &crate::storage::Storage, path: &str) -> Option<(String, Bytes, String)> {
+    let name = |path: &str| path.rsplit('/').next().unwrap_or(path).to_owned();
+    if let Some(file) = storage.uploads.get(path) {
+        let content = file.content.clone()?;
+        return Some((name(path), content, file.mime.clone()));
+    }
+    let blob = storage.blobs.get(path)?;
+    Some((name(path), blob.data.clone(), blob.mime.clone()))
+}
+
 /// Small deterministic bytes with the magic number of the kind.
 fn result_bytes(id: &str, index: usize, output: Output) -> Bytes {
     let magic: &[u8] = match output {
         Output::Image => b"\x89PNG\r\n\x1a\n",
         Output::Video => b"\x00\x00\x00\x18ftypmp42",
-        Output::Audio | Output::Music => b"ID3\x04\x00\x00",
+        Output::Audio | Output::Music | Output::Echo => b"ID3\x04\x00\x00",
     };
     let mut data = magic.to_vec();
     let seed = sha2::Sha256::digest(format!("{id}/{index}").as_bytes());

@@ -142,6 +142,41 @@ async fn an_upload_goes_into_the_input_and_an_expired_one_fails_the_task() {
 }
 
 #[tokio::test]
+async fn the_echo_model_returns_its_input_files_byte_for_byte() {
+    let emu = Emulator::builder().jobs(quick()).start();
+    let uploaded = support::base64_upload(
+        &emu,
+        &json!({"base64Data": support::PNG_1X1_B64, "uploadPath": "inputs", "fileName": "cat.png"}),
+    )
+    .await
+    .json();
+    let url = uploaded["data"]["downloadUrl"].as_str().unwrap().to_owned();
+    let sent = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let body = json!({"model": "emulator/echo", "input": {"files": [url]}});
+    let created = create(&emu, &body).await;
+    let done = finished(&emu, created["data"]["taskId"].as_str().unwrap()).await;
+    assert_eq!(done["data"]["state"], "success", "{done}");
+    let result: Value = serde_json::from_str(done["data"]["resultJson"].as_str().unwrap()).unwrap();
+    let urls = result["resultUrls"].as_array().unwrap();
+    assert_eq!(urls.len(), 1, "{result}");
+    assert!(urls[0].as_str().unwrap().ends_with("/cat.png"), "{result}");
+    let answer = client()
+        .get(urls[0].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["content-type"], "image/png");
+    assert_eq!(answer.bytes().await.unwrap(), sent);
+}
+
+#[tokio::test]
 async fn markers_drive_every_path() {
     let emu = Emulator::builder().jobs(quick()).start();
     for (marker, state, code) in [("#fail400", "fail", "400"), ("#fail500", "fail", "500")] {
