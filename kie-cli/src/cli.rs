@@ -29,7 +29,11 @@ macro_rules! key_and_exit_codes_help {
          6    a local file could not be read, or changed size while it was uploaded\n  \
          7    integrity: the stored file is not what was sent (KIE.AI reports another size;\n       \
               with --verify, the file downloaded back differs or could not be downloaded)\n  \
-         130  interrupted (Ctrl-C): uploads in flight were aborted"
+         8    a task failed\n  \
+         9    a wait ended before its task did: the task may still finish (`kie task wait ID`)\n  \
+         10   KIE.AI rejected a task's input (unknown model, missing or invalid field)\n  \
+         11   a create got no clear answer: the task may exist and was not created again\n  \
+         130  interrupted (Ctrl-C): uploads in flight were aborted; a created task keeps running"
     };
 }
 
@@ -122,6 +126,14 @@ pub enum Command {
         url: String,
     },
 
+    /// Run a generation model: upload local inputs, create the task, wait, download results
+    #[command(after_help = run_help())]
+    Run(RunArgs),
+
+    /// Look at, wait for or download a task created earlier (`kie run --no-wait`)
+    #[command(subcommand)]
+    Task(TaskCommand),
+
     /// Sign or verify webhook callbacks, to test a receiver from the shell
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -150,6 +162,174 @@ const fn upload_help() -> &'static str {
         "not stop the others, and failures are listed at the end.\n\n",
         key_and_exit_codes_help!(),
     )
+}
+
+/// Built at compile time, like [`upload_help`].
+const fn run_help() -> &'static str {
+    concat!(
+        "Examples:\n",
+        "  kie run google/nano-banana -i prompt=\"a cat in a hat\"\n",
+        "  kie run google/nano-banana-edit -i prompt=\"make it blue\" -f image_urls=cat.png -o out/\n",
+        "  kie run bytedance/seedance-2 --input-json input.json --timeout 40m\n",
+        "  kie run google/nano-banana --batch prompts.ndjson -j 20 --json > results.ndjson\n\n",
+        "-i KEY=VALUE sets an input field: VALUE is taken as JSON when it parses as JSON\n",
+        "(numbers, true, [\"a\",\"b\"], {\"k\":1}), else as a string; a dotted KEY nests\n",
+        "(-i settings.seed=7). -f FIELD=PATH uploads the local file and puts its download URL\n",
+        "in FIELD: a list when FIELD ends in `urls` or `[]` (-f image_input[]=a.png) or is\n",
+        "given more than once, else a single URL. --input-json starts from a JSON object\n",
+        "(-i and -f apply on top).\n\n",
+        "The task id is printed as soon as the task exists. Results are saved in -o (default\n",
+        "the current directory) under the names in their URLs; an existing file is never\n",
+        "overwritten without --force (the result gets a free name: cat-1.png). A create is\n",
+        "never sent twice: when its fate is unknown the task may exist, and kie says so\n",
+        "(exit 11) instead of creating it again.\n\n",
+        "--batch FILE.ndjson runs one task per line (each line an input object; local files\n",
+        "under \"@files\": {\"image_urls\": [\"a.png\"]}), at most -j at once, creates paced to\n",
+        "the account's 20 per 10 s; a result line per task in completion order, with its line\n",
+        "number; a failure does not stop the others.\n\n",
+        key_and_exit_codes_help!(),
+    )
+}
+
+/// `kie run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The model, as its page names it (`google/nano-banana-edit`)
+    pub model: String,
+
+    /// An input field, KEY=VALUE (VALUE as JSON when it parses, else a string; dotted KEY
+    /// nests); may be repeated
+    #[arg(short = 'i', long = "input", value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// Upload a local file and put its download URL in FIELD (FIELD=PATH); may be repeated
+    #[arg(short = 'f', long = "file", value_name = "FIELD=PATH")]
+    pub files: Vec<String>,
+
+    /// Start the input from this JSON object (`-` reads stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "batch")]
+    pub input_json: Option<PathBuf>,
+
+    /// Run one task per line of this NDJSON file (`-` reads stdin)
+    #[arg(long, value_name = "FILE.ndjson")]
+    pub batch: Option<PathBuf>,
+
+    /// Tasks in flight at once with --batch (uploading, created, waited for)
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Where results are saved
+    #[arg(
+        short = 'o',
+        long = "output-dir",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub output_dir: PathBuf,
+
+    /// Overwrite existing files in the output directory
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the task id once it exists and exit (no wait, no download)
+    #[arg(long, conflicts_with = "batch")]
+    pub no_wait: bool,
+
+    /// Do not download the results; print their URLs
+    #[arg(long)]
+    pub no_download: bool,
+
+    /// How long to wait for the task (`90s`, `40m`, `2h`, or seconds) [default: 15m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Ask KIE.AI to POST the finished task to this URL
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+
+    /// The uploadPath (folder) input files are stored under
+    #[arg(long = "path", value_name = "UPLOAD_PATH", default_value = DEFAULT_UPLOAD_PATH)]
+    pub upload_path: String,
+}
+
+/// `kie task …`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Print a task's state (and results, once it succeeded)
+    #[command(
+        after_help = "Example:\n  kie task get market:e989621f54392584b05867f87b160672 --json"
+    )]
+    Get {
+        /// The task, as `kie run` printed it (`market:<id>`; a bare id is a Market task)
+        task: String,
+    },
+
+    /// Wait for a task to finish; print its result URLs
+    #[command(after_help = concat!(
+        "Example:\n  kie task wait market:e989621f54392584b05867f87b160672 --timeout 30m\n\n",
+        "Exit codes as for `kie run`: 8 failed, 9 still running at the deadline.",
+    ))]
+    Wait {
+        /// The task (`market:<id>`)
+        task: String,
+        /// How long to wait (`90s`, `40m`, `2h`, or seconds) [default: 15m]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
+
+    /// Download a finished task's results
+    #[command(
+        after_help = "Example:\n  kie task download market:e989621f54392584b05867f87b160672 -o out/"
+    )]
+    Download {
+        /// The task (`market:<id>`)
+        task: String,
+        /// Where results are saved
+        #[arg(
+            short = 'o',
+            long = "output-dir",
+            value_name = "DIR",
+            default_value = "."
+        )]
+        output_dir: PathBuf,
+        /// Overwrite existing files in the output directory
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A duration as people type it: `90`, `90s`, `40m`, `2h`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?} is not a duration (examples: 90s, 40m, 2h, 1h30m)");
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let value: u64 = number.parse().map_err(|_| bad())?;
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 /// `kie upload`.
@@ -269,6 +449,19 @@ pub enum WebhookCommand {
     ))]
     Verify(WebhookVerifyArgs),
 
+    /// Receive callbacks on a local port: verify each, print it as one line, answer 200
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  export KIE_WEBHOOK_HMAC_KEY=...\n",
+        "  kie webhook listen --port 8787 --json\n",
+        "  kie run google/nano-banana -i prompt=cat --callback-url http://HOST:8787/ --no-wait\n\n",
+        "Each callback is printed once (task id, state, result URLs, verified or why not);\n",
+        "a repeated delivery of the same task and state is answered and not printed again.\n",
+        "A callback whose signature fails is answered 401. Without the key variable set,\n",
+        "callbacks are printed unverified. Runs until Ctrl-C.",
+    ))]
+    Listen(WebhookListenArgs),
+
     /// Print the X-Webhook-Timestamp and X-Webhook-Signature headers of a callback
     #[command(after_help = concat!(
         "Example:\n",
@@ -303,6 +496,26 @@ pub struct WebhookVerifyArgs {
     /// The X-Webhook-Signature header's value
     #[arg(long, value_name = "VALUE", requires_all = ["timestamp", "body"])]
     pub signature: Option<String>,
+
+    /// The environment variable holding the webhook HMAC key
+    #[arg(long, value_name = "VAR", default_value = DEFAULT_WEBHOOK_KEY_ENV)]
+    pub key_env: String,
+
+    /// Seconds the timestamp may be away from now; 0 accepts any timestamp
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub replay_window: u64,
+}
+
+/// `kie webhook listen`.
+#[derive(Debug, Args)]
+pub struct WebhookListenArgs {
+    /// The port to listen on (0 picks a free one, printed at start)
+    #[arg(long, value_name = "PORT")]
+    pub port: u16,
+
+    /// The address to listen on
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
 
     /// The environment variable holding the webhook HMAC key
     #[arg(long, value_name = "VAR", default_value = DEFAULT_WEBHOOK_KEY_ENV)]
@@ -376,6 +589,35 @@ mod tests {
             format!("the SDK's, {}]", kie_async::DEFAULT_READ_TIMEOUT.as_secs()),
         ] {
             assert!(help.contains(&default), "{default} not in:\n{help}");
+        }
+    }
+
+    #[test]
+    fn durations_read_as_people_type_them() {
+        for (text, seconds) in [
+            ("90", 90),
+            ("90s", 90),
+            ("40m", 2400),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("0", 0),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(std::time::Duration::from_secs(seconds)),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "m",
+            "5x",
+            "1.5h",
+            "10m5",
+            "-3s",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_duration(text).is_err(), "{text}");
         }
     }
 

@@ -25,6 +25,16 @@ pub enum Exit {
     /// The upload was answered but the stored file is not what was sent (its reported size
     /// differs; with `--verify`, the download differs or could not be fetched).
     Integrity = 7,
+    /// The task ran and failed (its `failCode` / `failMsg` were reported).
+    TaskFailed = 8,
+    /// A wait ended before the task did (its deadline, or a status word that never
+    /// changed): the task may still finish.
+    WaitStopped = 9,
+    /// The service rejected a task's input before creating it (unknown model, missing or
+    /// invalid field).
+    InputRejected = 10,
+    /// A create got no clear answer: the task may exist and was not created again.
+    MaybeCreated = 11,
     /// Ctrl-C.
     Interrupted = 130,
 }
@@ -98,6 +108,11 @@ pub fn classify(error: &Error) -> Class {
             None => class("error", Exit::Failed),
         },
         Error::Config { .. } => class("config", Exit::Usage),
+        Error::MaybeCreated { .. } => class("maybe_created", Exit::MaybeCreated),
+        Error::TaskWait {
+            may_finish: true, ..
+        } => class("wait_stopped", Exit::WaitStopped),
+        Error::TaskWait { .. } => class("task_not_found", Exit::Refused),
         // Errors added to the SDK later.
         _ => class("error", Exit::Failed),
     }

@@ -15,11 +15,14 @@
 //! codes; [`exit::classify`] is the one mapping from an SDK error to a kind and a code.
 #![forbid(unsafe_code)]
 
+mod batch;
 mod cli;
 mod client;
 mod exit;
+mod inputs;
 mod output;
 mod progress;
+mod task;
 mod upload;
 mod verbose;
 mod webhook;
@@ -64,14 +67,18 @@ fn main() -> ExitCode {
             return Exit::Failed.into();
         }
     };
-    // `kie upload` handles Ctrl-C itself, to print what finished before it exits 130.
-    let upload_handles_interrupt = matches!(cli.command, Command::Upload(_));
+    // `kie upload` handles Ctrl-C itself, to print what finished before it exits 130;
+    // `kie run` and `kie task`, to say what became of the task.
+    let handles_interrupt = matches!(
+        cli.command,
+        Command::Upload(_) | Command::Run(_) | Command::Task(_)
+    );
     let exit = runtime.block_on(async {
         tokio::select! {
             // The signal handler is installed (at its first poll) before `run` sends anything.
             biased;
             // Dropping `run` ends the request in flight.
-            _ = tokio::signal::ctrl_c(), if !upload_handles_interrupt => {
+            _ = tokio::signal::ctrl_c(), if !handles_interrupt => {
                 let _ = terminal.multi.clear();
                 eprintln!("kie: interrupted");
                 Exit::Interrupted
@@ -92,6 +99,10 @@ async fn run(cli: Cli, terminal: &Terminal) -> Exit {
     {
         return upload::dry_run(args, cli.global.quiet);
     }
+    // A local receiver: no key needed.
+    if let Command::Webhook(WebhookCommand::Listen(args)) = &cli.command {
+        return webhook::listen(args, json).await;
+    }
     let key = match client::api_key(&cli.global) {
         Ok(key) => key,
         // Without a key nothing can be done: exit 3 whatever kept the key from being read
@@ -108,6 +119,13 @@ async fn run(cli: Cli, terminal: &Terminal) -> Exit {
     match cli.command {
         Command::Upload(args) => {
             upload::upload(&client, args, json, cli.global.quiet, terminal).await
+        }
+        Command::Run(args) if args.batch.is_some() => {
+            batch::run(&client, &args, json, cli.global.quiet, terminal).await
+        }
+        Command::Run(args) => task::run(&client, &args, json, cli.global.quiet, terminal).await,
+        Command::Task(command) => {
+            task::task(&client, command, json, cli.global.quiet, terminal).await
         }
         Command::UploadUrl(args) => upload::upload_url(&client, args, json).await,
         Command::Credits => match client.credits().await {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kie_async::kie_proto::task::TaskStatus;
 
 /// How stderr may be used, decided once at start.
 #[derive(Debug, Clone)]
@@ -397,6 +398,164 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
+}
+
+/// The lines of the tasks being run (`kie run`, `kie task wait`): on a terminal one
+/// spinner per task in flight with what it is doing, its stage and progress, and the time
+/// since it was created; elsewhere a line on stderr per change of stage (none with
+/// `--quiet`, which keeps only errors).
+#[derive(Clone)]
+pub struct TaskLines(Arc<TaskLinesInner>);
+
+struct TaskLinesInner {
+    /// `None` when no spinner is drawn.
+    multi: Option<MultiProgress>,
+    style: ProgressStyle,
+    quiet: bool,
+    /// A spinner was drawn (the interrupt clear must then wipe the line ^C was echoed on).
+    drawn: std::sync::atomic::AtomicBool,
+}
+
+impl TaskLines {
+    /// Lines on `terminal`.
+    pub fn new(terminal: &Terminal, quiet: bool) -> Self {
+        let template = if terminal.color {
+            "{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:>4}"
+        } else {
+            "{spinner} {prefix} {wide_msg} {elapsed:>4}"
+        };
+        TaskLines(Arc::new(TaskLinesInner {
+            multi: terminal.bars.then(|| terminal.multi.clone()),
+            style: ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            quiet,
+            drawn: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    /// A line for a task known as `label` (the input's name until it has an id).
+    pub fn add(&self, label: &str) -> TaskLine {
+        let bar = self.0.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new_spinner().with_style(self.0.style.clone()));
+            bar.set_prefix(label.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            self.0.drawn.store(true, Ordering::SeqCst);
+            bar
+        });
+        TaskLine {
+            lines: self.clone(),
+            bar,
+            label: Arc::new(Mutex::new(label.to_owned())),
+            stage: Arc::new(Mutex::new(String::new())),
+        }
+    }
+
+    /// A diagnostic line on stderr, above the spinners (nothing with `--quiet`).
+    pub fn note(&self, text: &str) {
+        if self.0.quiet {
+            return;
+        }
+        match &self.0.multi {
+            Some(multi) => {
+                let _ = multi.println(format!("kie: {text}"));
+            }
+            None => eprintln!("kie: {text}"),
+        }
+    }
+
+    /// Runs `print` (results on stdout) with the spinners out of the way.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        match &self.0.multi {
+            Some(multi) => multi.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// Removes every spinner, and the line a typed ^C was echoed on.
+    pub fn clear(&self) {
+        if let Some(multi) = &self.0.multi {
+            if self.0.drawn.load(Ordering::SeqCst) {
+                let mut stderr = std::io::stderr().lock();
+                let _ = stderr.write_all(b" \r\x1b[2K\x1b[1A");
+                let _ = stderr.flush();
+            }
+            let _ = multi.clear();
+        }
+    }
+}
+
+/// One task's line of [`TaskLines`].
+#[derive(Clone)]
+pub struct TaskLine {
+    lines: TaskLines,
+    bar: Option<ProgressBar>,
+    label: Arc<Mutex<String>>,
+    /// The last stage reported (a change is noted when no spinner is drawn).
+    stage: Arc<Mutex<String>>,
+}
+
+impl TaskLine {
+    /// The task now has an id: said at once (`<label>: created <task>`), and the line is
+    /// named by it and its clock starts.
+    pub fn created(&self, task: &impl std::fmt::Display) {
+        let task = task.to_string();
+        let label = std::mem::replace(
+            &mut *self.label.lock().unwrap_or_else(PoisonError::into_inner),
+            task.clone(),
+        );
+        self.lines.note(&format!("{label}: created {task}"));
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(task.to_owned());
+            bar.reset_elapsed();
+        }
+    }
+
+    /// What the line is doing before or after the wait (`uploading cat.png`, `creating`,
+    /// `downloading 2 files`).
+    pub fn activity(&self, text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(text.to_owned());
+        }
+    }
+
+    /// The task's status, as a wait reports it.
+    pub fn status(&self, status: &TaskStatus) {
+        let (stage, shown) = match status {
+            TaskStatus::Running { stage, progress } => (
+                stage.clone(),
+                match progress {
+                    Some(percent) => format!("{stage} {percent}%"),
+                    None => stage.clone(),
+                },
+            ),
+            TaskStatus::Unknown(word) => (word.clone(), format!("{word} (undocumented state)")),
+            TaskStatus::Succeeded => ("success".to_owned(), "success".to_owned()),
+            TaskStatus::Failed { .. } => ("fail".to_owned(), "fail".to_owned()),
+            _ => ("?".to_owned(), "?".to_owned()),
+        };
+        match &self.bar {
+            Some(bar) => bar.set_message(shown),
+            None => {
+                let mut last = self.stage.lock().unwrap_or_else(PoisonError::into_inner);
+                if *last != stage {
+                    let label = self
+                        .label
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    self.lines.note(&format!("{label} {shown}"));
+                    *last = stage;
+                }
+            }
+        }
+    }
+
+    /// Removes the line.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
-//! `kie webhook verify` and `kie webhook sign`: the SDK's webhook rules
-//! (`kie_proto::webhook`) on a raw HTTP request from a file or stdin.
+//! `kie webhook verify`, `sign` and `listen`: the SDK's webhook rules
+//! (`kie_proto::webhook`, `kie_proto::task::MarketCallback`) on a raw HTTP request from a
+//! file or stdin, or on the callbacks a local receiver gets.
 
 use std::io::Read as _;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use kie_async::kie_proto::task::MarketCallback;
 use kie_async::kie_proto::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookVerifier, sign};
 use serde_json::json;
 
-use crate::cli::{WebhookSignArgs, WebhookVerifyArgs};
+use crate::cli::{WebhookListenArgs, WebhookSignArgs, WebhookVerifyArgs};
 use crate::exit::Exit;
 use crate::output;
 
@@ -125,6 +127,234 @@ pub fn sign_headers(args: &WebhookSignArgs, json: bool) -> Exit {
         ));
     }
     Exit::Success
+}
+
+/// The largest callback body `kie webhook listen` reads.
+const MAX_CALLBACK_BODY: usize = 1 << 20;
+
+/// How long a callback's headers and body may take to arrive (the sender gives up at 15 s).
+const CALLBACK_READ_LIMIT: Duration = Duration::from_secs(15);
+
+/// What `kie webhook listen` keeps between callbacks.
+struct Receiver {
+    /// `None` when the key variable is not set: callbacks are printed unverified.
+    verifier: Option<WebhookVerifier>,
+    key_env: String,
+    json: bool,
+    /// `(task id, state)` of every callback printed: a repeated delivery is answered, not
+    /// printed again.
+    seen: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// `kie webhook listen`: serves until Ctrl-C (which the caller handles).
+pub async fn listen(args: &WebhookListenArgs, json: bool) -> Exit {
+    let verifier = match std::env::var(&args.key_env) {
+        Ok(key) if !key.is_empty() => match WebhookVerifier::new(&key) {
+            Ok(verifier) => {
+                let window =
+                    (args.replay_window > 0).then(|| Duration::from_secs(args.replay_window));
+                Some(verifier.with_replay_window(window))
+            }
+            Err(error) => return usage(&format!("{}: {error}", args.key_env)),
+        },
+        _ => None,
+    };
+    let listener = match tokio::net::TcpListener::bind((args.bind, args.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            return usage(&format!(
+                "cannot listen on {}:{}: {error}",
+                args.bind, args.port
+            ));
+        }
+    };
+    let address = listener.local_addr().map_or_else(
+        |_| format!("{}:{}", args.bind, args.port),
+        |a| a.to_string(),
+    );
+    let how = if verifier.is_some() {
+        format!("signatures checked with ${}", args.key_env)
+    } else {
+        format!("${} is not set: callbacks are NOT verified", args.key_env)
+    };
+    eprintln!("kie: listening on http://{address}/ ({how}); Ctrl-C stops");
+    let receiver = std::sync::Arc::new(Receiver {
+        verifier,
+        key_env: args.key_env.clone(),
+        json,
+        seen: std::sync::Mutex::default(),
+    });
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let receiver = receiver.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let receiver = receiver.clone();
+                async move { Ok::<_, std::convert::Infallible>(receiver.receive(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(CALLBACK_READ_LIMIT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+impl Receiver {
+    /// Answers one request: 200 for a callback taken (or a repeat), 401 for a signature
+    /// that fails, 400 for a body that is not a callback, 405 for anything but `POST`.
+    async fn receive(
+        &self,
+        request: http::Request<hyper::body::Incoming>,
+    ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+        use http_body_util::BodyExt as _;
+        if request.method() != http::Method::POST {
+            return answer(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                r#"{"code":405,"msg":"POST a callback"}"#,
+            );
+        }
+        let (parts, body) = request.into_parts();
+        let limited = http_body_util::Limited::new(body, MAX_CALLBACK_BODY);
+        let body = match tokio::time::timeout(CALLBACK_READ_LIMIT, limited.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            _ => {
+                return answer(
+                    http::StatusCode::BAD_REQUEST,
+                    r#"{"code":400,"msg":"unreadable body"}"#,
+                );
+            }
+        };
+        let verified = self
+            .verifier
+            .as_ref()
+            .map(|verifier| verifier.verify(&parts.headers, &body, SystemTime::now()));
+        let callback = MarketCallback::parse(&body);
+        let task_id = match &callback {
+            Ok(callback) => Some(callback.record.task.to_string()),
+            Err(_) => serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|value| {
+                    value
+                        .pointer("/data/taskId")
+                        .and_then(|id| id.as_str())
+                        .map(str::to_owned)
+                }),
+        };
+        if let Some(Err(error)) = &verified {
+            self.print(
+                &json!({
+                    "task": task_id,
+                    "verified": false,
+                    "why": error.to_string(),
+                }),
+                &format!(
+                    "REJECTED {}: {error}",
+                    task_id.as_deref().unwrap_or("(no task id)")
+                ),
+            );
+            return answer(
+                http::StatusCode::UNAUTHORIZED,
+                r#"{"code":401,"msg":"signature rejected"}"#,
+            );
+        }
+        let callback = match callback {
+            Ok(callback) => callback,
+            Err(error) => {
+                let why = output::message(&error);
+                self.print(
+                    &json!({"task": task_id, "verified": verified.is_some(), "why": why}),
+                    &format!("UNREADABLE callback: {why}"),
+                );
+                return answer(
+                    http::StatusCode::BAD_REQUEST,
+                    r#"{"code":400,"msg":"not a callback"}"#,
+                );
+            }
+        };
+        let view = callback.record.view();
+        let state = match &view.status {
+            kie_async::kie_proto::task::TaskStatus::Succeeded => "success".to_owned(),
+            kie_async::kie_proto::task::TaskStatus::Failed { .. } => "fail".to_owned(),
+            kie_async::kie_proto::task::TaskStatus::Running { stage, .. } => stage.clone(),
+            kie_async::kie_proto::task::TaskStatus::Unknown(word) => word.clone(),
+            _ => "unknown".to_owned(),
+        };
+        let first = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((view.task.to_string(), state.clone()));
+        if first {
+            let urls: Vec<&str> = view.assets.iter().map(|asset| asset.url.as_str()).collect();
+            let why = if verified.is_some() {
+                None
+            } else {
+                Some(format!("${} is not set", self.key_env))
+            };
+            let (fail_code, fail_msg) = match &view.status {
+                kie_async::kie_proto::task::TaskStatus::Failed { code, message, .. } => {
+                    (code.clone(), message.clone())
+                }
+                _ => (None, None),
+            };
+            let verified_text = if verified.is_some() {
+                "verified"
+            } else {
+                "unverified"
+            };
+            let mut text = format!("{}  {state}  {verified_text}", view.task);
+            for url in &urls {
+                text.push_str(&format!("  {url}"));
+            }
+            if let Some(message) = &fail_msg {
+                text.push_str(&format!("  {message}"));
+            }
+            self.print(
+                &json!({
+                    "task": view.task.to_string(),
+                    "model": view.model,
+                    "state": state,
+                    "resultUrls": urls,
+                    "creditsConsumed": view.credits_consumed,
+                    "failCode": fail_code,
+                    "failMsg": fail_msg,
+                    "verified": verified.is_some(),
+                    "why": why,
+                }),
+                &text,
+            );
+        }
+        let ack = kie_async::kie_proto::task::callback_ack();
+        let (parts, body) = ack.into_parts();
+        http::Response::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from(body)))
+    }
+
+    fn print(&self, line: &serde_json::Value, text: &str) {
+        if self.json {
+            output::print_json(line);
+        } else {
+            output::print_text(&format!("{text}\n"));
+        }
+    }
+}
+
+fn answer(
+    status: http::StatusCode,
+    body: &'static str,
+) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+        body.as_bytes(),
+    )));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 fn webhook_key(variable: &str) -> Result<String, String> {

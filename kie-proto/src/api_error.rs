@@ -96,9 +96,9 @@ impl ErrorKind {
                 "the endpoint does not accept this method; check the base URLs"
             }
             ErrorKind::Timeout => "the service timed out; try again later",
-            ErrorKind::Validation => {
-                "the input was rejected; download-url only accepts URLs KIE.AI generated"
-            }
+            // 422 answers a task's input and a download-url of a URL KIE.AI did not
+            // generate alike: the service's message says which field or URL.
+            ErrorKind::Validation => "the service rejected the input",
             ErrorKind::RateLimited => "rate limited; slow down and retry later",
             ErrorKind::UsageLimitExceeded => {
                 "this API key is over its usage limit; raise it in the dashboard"
@@ -122,7 +122,7 @@ impl ErrorKind {
                 "a proxy wants credentials; put them in the proxy URL (http://user:password@host:port)"
             }
             ErrorKind::TaskNotVisible => {
-                "the task is not visible yet (it was just created, or the id is unknown)"
+                "the task is not visible yet: it was just created, or the id is unknown"
             }
             ErrorKind::Other => "unexpected answer",
         }

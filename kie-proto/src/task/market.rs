@@ -408,6 +408,7 @@ impl TaskRecord {
         };
         TaskView {
             task: self.task.clone(),
+            model: self.model.clone(),
             status,
             assets,
             result: self.result.clone(),

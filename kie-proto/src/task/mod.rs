@@ -202,6 +202,8 @@ pub enum AssetRole {
 pub struct TaskView {
     /// The task.
     pub task: TaskRef,
+    /// The model it runs, when the record says.
+    pub model: Option<String>,
     /// Where it is.
     pub status: TaskStatus,
     /// The files it produced (empty until it succeeds).

@@ -337,6 +337,27 @@ impl PartialEq for GiveUp {
     }
 }
 
+/// A duration as people read it: `3 s`, `2.9 s`, `15 min`, `1 h 30 min`.
+fn seconds(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs >= 3600 {
+        let minutes = (secs % 3600) / 60;
+        return match minutes {
+            0 => format!("{} h", secs / 3600),
+            _ => format!("{} h {minutes} min", secs / 3600),
+        };
+    }
+    if secs >= 60 && secs % 60 == 0 {
+        return format!("{} min", secs / 60);
+    }
+    let tenths = (duration.as_millis() + 50) / 100;
+    if tenths % 10 == 0 {
+        format!("{} s", tenths / 10)
+    } else {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    }
+}
+
 impl GiveUp {
     /// The error a driver reports: [`Error::TaskWait`] naming the task (it was not
     /// cancelled), or the poll's own failure.
@@ -356,10 +377,16 @@ impl GiveUp {
                 };
                 let reason = match last_error {
                     Some(error) => format!(
-                        "the wait's deadline of {limit:?} came after {waited:?} ({status}; the last poll got no answer: {error})"
+                        "the wait's deadline of {} came after {} ({status}; the last poll got no answer: {error})",
+                        seconds(limit),
+                        seconds(waited)
                     ),
                     None => {
-                        format!("the wait's deadline of {limit:?} came after {waited:?} ({status})")
+                        format!(
+                            "the wait's deadline of {} came after {} ({status})",
+                            seconds(limit),
+                            seconds(waited)
+                        )
                     }
                 };
                 Error::TaskWait {
@@ -441,6 +468,26 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("failed"), "{text}");
+        assert!(
+            text.contains("the wait's deadline of 10 s came after 9.5 s (last seen generating)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        for (millis, text) in [
+            (0, "0 s"),
+            (2_865, "2.9 s"),
+            (3_000, "3 s"),
+            (59_960, "60 s"),
+            (90_000, "90 s"),
+            (900_000, "15 min"),
+            (5_400_000, "1 h 30 min"),
+            (7_200_000, "2 h"),
+        ] {
+            assert_eq!(seconds(Duration::from_millis(millis)), text, "{millis}");
+        }
     }
 
     #[test]

@@ -1,0 +1,205 @@
+//! `kie run --batch FILE.ndjson`: one task per line, at most `-j` in flight, creates paced
+//! by the account's window, a result line per task in completion order; a failure does not
+//! stop the others. Every line is read and checked before the first byte is sent.
+
+use futures_util::StreamExt as _;
+use kie_async::kie_proto::task::{CreateWindow, TaskInput};
+use kie_async::{Client, CreatePacer};
+
+use crate::cli::RunArgs;
+use crate::exit::Exit;
+use crate::inputs::Inputs;
+use crate::progress::{TaskLines, Terminal};
+use crate::task::{Ending, Phase, PhaseCell, Printer, Settings, Uploads, read_text, run_one};
+
+/// The most line errors listed before the rest are counted.
+const ERRORS_SHOWN: usize = 10;
+
+/// One line of the batch file, ready to run.
+struct Job {
+    /// Its line number in the file, 1-based.
+    line: usize,
+    input: TaskInput,
+    phase: PhaseCell,
+}
+
+/// `kie run --batch`.
+pub async fn run(
+    client: &Client,
+    args: &RunArgs,
+    json: bool,
+    quiet: bool,
+    terminal: &Terminal,
+) -> Exit {
+    let settings = match Settings::of_run(args, json, quiet) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("kie: {message}");
+            return Exit::Usage;
+        }
+    };
+    let Some(file) = &args.batch else {
+        return Exit::Usage;
+    };
+    let text = match read_text(file) {
+        Ok(text) => text,
+        Err(message) => {
+            eprintln!("kie: {message}");
+            return Exit::LocalFile;
+        }
+    };
+    let (jobs, errors) = read_jobs(&text, args);
+    if !errors.is_empty() {
+        for (line, message) in errors.iter().take(ERRORS_SHOWN) {
+            eprintln!("kie: {}:{line}: {message}", file.display());
+        }
+        if errors.len() > ERRORS_SHOWN {
+            eprintln!(
+                "kie: … and {} more lines with errors",
+                errors.len() - ERRORS_SHOWN
+            );
+        }
+        eprintln!("kie: nothing was sent");
+        return if errors
+            .iter()
+            .all(|(_, message)| message.starts_with("file "))
+        {
+            Exit::LocalFile
+        } else {
+            Exit::Usage
+        };
+    }
+    if jobs.is_empty() {
+        eprintln!("kie: {}: no task (every line is empty)", file.display());
+        return Exit::Usage;
+    }
+    if let Err(message) = settings.prepare_output_dir() {
+        eprintln!("kie: {message}");
+        return Exit::LocalFile;
+    }
+
+    let lines = TaskLines::new(terminal, quiet);
+    let printer = Printer {
+        settings: &settings,
+        lines: &lines,
+    };
+    let pacer = CreatePacer::new(CreateWindow::default());
+    let uploads = Uploads::default();
+    let phases: Vec<(usize, PhaseCell)> = jobs
+        .iter()
+        .map(|job| (job.line, job.phase.clone()))
+        .collect();
+    let total = jobs.len();
+    let mut tally = Tally::default();
+    let work = async {
+        let mut endings = futures_util::stream::iter(jobs)
+            .map(|job| {
+                let (settings, lines, pacer, uploads) = (&settings, &lines, &pacer, &uploads);
+                async move {
+                    let line = lines.add(&format!("line {}", job.line));
+                    let ending = run_one(
+                        client,
+                        &job.input,
+                        settings,
+                        (uploads, Some(pacer)),
+                        &line,
+                        &job.phase,
+                    )
+                    .await;
+                    line.finish();
+                    (job, ending)
+                }
+            })
+            .buffer_unordered(usize::from(args.concurrency));
+        while let Some((job, ending)) = endings.next().await {
+            let exit = printer.report(Some(job.line), &ending);
+            job.phase.set(Phase::Ended);
+            tally.count(exit, &ending);
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => {
+            lines.clear();
+            for (line, phase) in &phases {
+                printer.interrupted(Some(*line), &phase.get());
+            }
+            eprintln!("kie: interrupted: {} of {total} tasks ended before the interrupt", tally.ended());
+            return Exit::Interrupted;
+        }
+        () = work => {}
+    }
+    if !quiet {
+        eprintln!("kie: {total} tasks: {}", tally.summary());
+    }
+    Exit::combine(tally.succeeded, tally.failures)
+}
+
+/// Every line's job, or the errors of the lines that cannot run (empty lines skipped).
+fn read_jobs(text: &str, args: &RunArgs) -> (Vec<Job>, Vec<(usize, String)>) {
+    let mut jobs = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let checked = Inputs::from_line(line)
+            .and_then(|inputs| inputs.apply(&args.inputs, &args.files))
+            .and_then(|inputs| {
+                inputs
+                    .check_files()
+                    .map_err(|message| format!("file {message}"))?;
+                inputs.task_input()
+            });
+        match checked {
+            Ok(input) => jobs.push(Job {
+                line: number,
+                input,
+                phase: PhaseCell::default(),
+            }),
+            Err(message) => errors.push((number, message)),
+        }
+    }
+    (jobs, errors)
+}
+
+/// How the tasks of a batch ended so far.
+#[derive(Default)]
+struct Tally {
+    succeeded: usize,
+    failed: usize,
+    others: usize,
+    failures: Vec<Exit>,
+}
+
+impl Tally {
+    fn count(&mut self, exit: Exit, ending: &Ending) {
+        match exit {
+            Exit::Success => self.succeeded += 1,
+            Exit::TaskFailed if matches!(ending, Ending::Finished { .. }) => {
+                self.failed += 1;
+                self.failures.push(exit);
+            }
+            _ => {
+                self.others += 1;
+                self.failures.push(exit);
+            }
+        }
+    }
+
+    fn ended(&self) -> usize {
+        self.succeeded + self.failed + self.others
+    }
+
+    fn summary(&self) -> String {
+        let mut parts = vec![format!("{} succeeded", self.succeeded)];
+        if self.failed > 0 {
+            parts.push(format!("{} failed", self.failed));
+        }
+        if self.others > 0 {
+            parts.push(format!("{} not run to the end (see above)", self.others));
+        }
+        parts.join(", ")
+    }
+}
