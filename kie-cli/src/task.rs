@@ -656,9 +656,11 @@ impl Printer<'_> {
             }
             self.print_text(&text);
         }
-        let credits = view
-            .credits_consumed
-            .map_or_else(String::new, |credits| format!(", {credits} credits"));
+        let credits = match view.credits_consumed {
+            Some(credits) if credits == 1.0 => ", 1 credit".to_owned(),
+            Some(credits) => format!(", {credits} credits"),
+            None => String::new(),
+        };
         let took = match (view.created_ms, view.completed_ms) {
             (Some(created), Some(completed)) if completed >= created => {
                 format!(" in {:.1} s", (completed - created) as f64 / 1000.0)
