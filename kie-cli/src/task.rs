@@ -657,7 +657,7 @@ impl Printer<'_> {
             self.print_text(&text);
         }
         let credits = match view.credits_consumed {
-            Some(credits) if credits == 1.0 => ", 1 credit".to_owned(),
+            Some(1.0) => ", 1 credit".to_owned(),
             Some(credits) => format!(", {credits} credits"),
             None => String::new(),
         };

@@ -347,11 +347,11 @@ fn seconds(duration: Duration) -> String {
             _ => format!("{} h {minutes} min", secs / 3600),
         };
     }
-    if secs >= 60 && secs % 60 == 0 {
+    if secs >= 60 && secs.is_multiple_of(60) {
         return format!("{} min", secs / 60);
     }
     let tenths = (duration.as_millis() + 50) / 100;
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{} s", tenths / 10)
     } else {
         format!("{}.{} s", tenths / 10, tenths % 10)
