@@ -12,6 +12,9 @@ use crate::inputs::Inputs;
 use crate::progress::{TaskLines, Terminal};
 use crate::task::{Ending, Phase, PhaseCell, Printer, Settings, Uploads, read_text, run_one};
 
+/// The span of the account's create limit (`--create-limit` per this).
+const CREATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The most line errors listed before the rest are counted.
 const ERRORS_SHOWN: usize = 10;
 
@@ -83,7 +86,8 @@ pub async fn run(
         settings: &settings,
         lines: &lines,
     };
-    let pacer = CreatePacer::new(CreateWindow::default());
+    let window = CreateWindow::new(usize::from(args.create_limit), CREATE_WINDOW);
+    let pacer = CreatePacer::new(window);
     let uploads = Uploads::default();
     let phases: Vec<(usize, PhaseCell)> = jobs
         .iter()
@@ -96,7 +100,7 @@ pub async fn run(
             .map(|job| {
                 let (settings, lines, pacer, uploads) = (&settings, &lines, &pacer, &uploads);
                 async move {
-                    let line = lines.add(&format!("line {}", job.line));
+                    let line = lines.add(&format!("line {}", job.line), false);
                     let ending = run_one(
                         client,
                         &job.input,

@@ -219,6 +219,11 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
+    /// Creates per 10 s with --batch: the account's limit (20 unless KIE.AI raised it)
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub create_limit: u16,
+
     /// Where results are saved
     #[arg(
         short = 'o',

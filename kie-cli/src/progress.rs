@@ -433,8 +433,10 @@ impl TaskLines {
         }))
     }
 
-    /// A line for a task known as `label` (the input's name until it has an id).
-    pub fn add(&self, label: &str) -> TaskLine {
+    /// A line for a task known as `label` (the input's name until it has an id); `stages`:
+    /// without a spinner, note each change of stage (one task; a batch notes only its
+    /// creates).
+    pub fn add(&self, label: &str, stages: bool) -> TaskLine {
         let bar = self.0.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner().with_style(self.0.style.clone()));
             bar.set_prefix(label.to_owned());
@@ -447,6 +449,7 @@ impl TaskLines {
             bar,
             label: Arc::new(Mutex::new(label.to_owned())),
             stage: Arc::new(Mutex::new(String::new())),
+            stages,
         }
     }
 
@@ -492,6 +495,7 @@ pub struct TaskLine {
     label: Arc<Mutex<String>>,
     /// The last stage reported (a change is noted when no spinner is drawn).
     stage: Arc<Mutex<String>>,
+    stages: bool,
 }
 
 impl TaskLine {
@@ -535,7 +539,7 @@ impl TaskLine {
         };
         match &self.bar {
             Some(bar) => bar.set_message(shown),
-            None => {
+            None if self.stages => {
                 let mut last = self.stage.lock().unwrap_or_else(PoisonError::into_inner);
                 if *last != stage {
                     let label = self
@@ -547,6 +551,7 @@ impl TaskLine {
                     *last = stage;
                 }
             }
+            None => {}
         }
     }
 

@@ -671,8 +671,10 @@ impl Printer<'_> {
             1 => "1 result".to_owned(),
             n => format!("{n} results"),
         };
-        self.lines
-            .note(&format!("{at}{task} succeeded{took}{credits}: {files}"));
+        if line.is_none() {
+            self.lines
+                .note(&format!("{task} succeeded{took}{credits}: {files}"));
+        }
         match download_error {
             Some(error) => {
                 let hint = format!(
@@ -784,7 +786,7 @@ pub async fn run(
         lines: &lines,
     };
     let phase = PhaseCell::default();
-    let line = lines.add(&settings.model);
+    let line = lines.add(&settings.model, true);
     let uploads = Uploads::default();
     let run = async {
         let ending = run_one(client, &input, &settings, (&uploads, None), &line, &phase).await;
@@ -844,7 +846,7 @@ pub async fn task(
         settings: &settings,
         lines: &lines,
     };
-    let line = lines.add(&task.to_string());
+    let line = lines.add(&task.to_string(), true);
     let run = async {
         let ending = match command {
             TaskCommand::Get { .. } => match client.get_task(&task).await {

@@ -904,7 +904,12 @@ fn the_readme_documents_the_same_exit_codes_as_help() {
         .filter_map(|line| line.strip_prefix("| ")?.split(' ').next())
         .filter(|word| word.parse::<u8>().is_ok())
         .collect();
-    assert_eq!(help_codes, ["0", "1", "2", "3", "4", "5", "6", "7", "130"]);
+    assert_eq!(
+        help_codes,
+        [
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "130"
+        ]
+    );
     assert_eq!(readme_codes, help_codes);
 }
 
