@@ -37,12 +37,12 @@ macro_rules! key_and_exit_codes_help {
     };
 }
 
-/// `kie`: upload files to KIE.AI and use its Common API from a shell.
+/// `kie`: upload files to KIE.AI, run its models and use its Common API from a shell.
 #[derive(Debug, Parser)]
 #[command(
     name = "kie",
     version,
-    about = "Upload files to KIE.AI and use its Common API from a shell",
+    about = "Upload files to KIE.AI, run its models and use its Common API from a shell",
     after_help = concat!(
         "Example:\n  export KIE_API_KEY=...\n  kie upload -r photos/ --path images/batch-1\n\n",
         key_and_exit_codes_help!(),
@@ -283,13 +283,16 @@ pub enum TaskCommand {
         timeout: Option<std::time::Duration>,
     },
 
-    /// Download a finished task's results
+    /// Download a task's results (waiting for it first while it runs)
     #[command(
         after_help = "Example:\n  kie task download market:e989621f54392584b05867f87b160672 -o out/"
     )]
     Download {
         /// The task (`market:<id>`)
         task: String,
+        /// How long to wait for a task still running [default: 15m]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<std::time::Duration>,
         /// Where results are saved
         #[arg(
             short = 'o',

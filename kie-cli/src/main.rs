@@ -1,4 +1,4 @@
-//! `kie`: upload files to KIE.AI and use its Common API from a shell.
+//! `kie`: upload files to KIE.AI, run its models and use its Common API from a shell.
 //!
 //! A thin shell over `kie-async`, as the drivers are over `kie-proto`: this crate parses
 //! arguments, prints results (a table, or NDJSON with `--json`), draws progress bars and
@@ -7,6 +7,8 @@
 //! ```text
 //! kie upload -r photos/ --path images/batch-1 -j 8
 //! kie upload report.pdf --name q3.pdf --json
+//! kie run google/nano-banana-edit -i prompt="make it blue" -f image_urls=cat.png -o out/
+//! kie task wait market:e989621f54392584b05867f87b160672
 //! kie credits
 //! kie webhook verify < callback.http
 //! ```

@@ -734,7 +734,7 @@ impl Printer<'_> {
                 Some(task),
                 "interrupted",
                 format!(
-                    "{at}interrupted: task {task} keeps running on KIE.AI; resume with: kie task wait {task} (or kie task download {task})"
+                    "{at}interrupted: task {task} keeps running on KIE.AI\nkie: {at}resume with: kie task wait {task}"
                 ),
             ),
         };
@@ -818,9 +818,10 @@ pub async fn task(
         TaskCommand::Wait { task, timeout } => (task, *timeout, PathBuf::from("."), false),
         TaskCommand::Download {
             task,
+            timeout,
             output_dir,
             force,
-        } => (task, None, output_dir.clone(), *force),
+        } => (task, *timeout, output_dir.clone(), *force),
     };
     let task: TaskRef = match text.parse() {
         Ok(task) => task,
@@ -853,17 +854,13 @@ pub async fn task(
                 Ok(record) => return Ok(record.view()),
                 Err(error) => Ending::Unreadable(task.clone(), error),
             },
-            TaskCommand::Wait { .. } => match wait(client, &task, &settings, &line).await {
-                Ok(view) => finish(client, view, &settings, &line).await,
-                Err(error) => Ending::WaitStopped(task.clone(), error),
-            },
-            TaskCommand::Download { .. } => match client.get_task(&task).await {
-                Ok(record) if record.view().status.is_terminal() => {
-                    finish(client, record.view(), &settings, &line).await
+            // A task still running is waited for first.
+            TaskCommand::Download { .. } | TaskCommand::Wait { .. } => {
+                match wait(client, &task, &settings, &line).await {
+                    Ok(view) => finish(client, view, &settings, &line).await,
+                    Err(error) => Ending::WaitStopped(task.clone(), error),
                 }
-                Ok(record) => return Ok(record.view()),
-                Err(error) => Ending::Unreadable(task.clone(), error),
-            },
+            }
         };
         Err(ending)
     };
@@ -879,20 +876,13 @@ pub async fn task(
     line.finish();
     match outcome {
         Err(ending) => printer.report(None, &ending),
-        // `get`, or `download` of a task still running: its state.
+        // `kie task get`: the state.
         Ok(view) => {
             let report = TaskReport::of_view(None, &view, None, &[]);
             if json {
                 output::print_json(&report);
             } else {
                 output::print_text(&describe(&view));
-            }
-            if matches!(command, TaskCommand::Download { .. }) {
-                eprintln!(
-                    "kie: task {task} has not finished ({}): wait for it with: kie task wait {task}",
-                    state_word(&view.status)
-                );
-                return Exit::WaitStopped;
             }
             Exit::Success
         }

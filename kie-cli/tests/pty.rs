@@ -96,6 +96,7 @@ fn environment(command: &mut CommandBuilder, emu: &Emulator) {
     command.env("TERM", "xterm-256color");
     command.env("KIE_API_KEY", emu.api_key());
     command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
+    command.env("KIE_API_BASE_URL", emu.api_base_url());
 }
 
 fn upload_on_a_terminal(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> (String, u32) {
@@ -400,4 +401,65 @@ fn json_into_a_pipe_on_the_same_screen_gets_no_bars_to_wipe_it() {
     let lines = screen.lines().filter(|line| line.starts_with('{')).count();
     assert_eq!(lines, 3, "{screen}");
     assert!(screen.contains("kie: 3 uploaded"), "{screen}");
+}
+
+#[test]
+fn the_interrupt_key_while_a_task_runs_says_how_to_resume_and_leaves_no_line() {
+    let emu = Emulator::start();
+    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_kie"));
+    environment(&mut command, &emu);
+    command.args(["run", "google/nano-banana", "-i", "prompt=a cat #stuck"]);
+    let running = OnTerminal::spawn(command, 110);
+    // Created, then polled twice (at once, and 2 s later: the task is generating by then).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let polls = || {
+        emu.requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/jobs/recordInfo")
+            .count()
+    };
+    while polls() < 2 {
+        assert!(std::time::Instant::now() < deadline, "not polled twice");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let mut keyboard = running.master.take_writer().unwrap();
+    keyboard.write_all(b"\x03").unwrap();
+    keyboard.flush().unwrap();
+    let started = std::time::Instant::now();
+    let (bytes, code) = running.finish();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(code, 130, "{bytes}");
+    let screen = replay(110, &bytes).screen().contents();
+    let task = screen
+        .split_whitespace()
+        .find(|word| word.starts_with("market:"))
+        .unwrap_or_else(|| panic!("{screen}"))
+        .to_owned();
+    assert!(
+        screen.contains(&format!("interrupted: task {task} keeps running on KIE.AI")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("resume with: kie task wait {task}")),
+        "{screen}"
+    );
+    // The spinner line is gone: no spinner and no stage is left on the screen.
+    assert!(!screen.contains("generating"), "{screen}");
+    assert!(
+        !screen
+            .chars()
+            .any(|c| ('\u{2800}'..='\u{28ff}').contains(&c)),
+        "{screen}"
+    );
+    // Polling stopped, and the task was created once.
+    let after = polls();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(polls(), after, "polling went on after the interrupt");
+    let creates = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/jobs/createTask")
+        .count();
+    assert_eq!(creates, 1);
 }

@@ -272,13 +272,13 @@ fn a_wait_past_its_deadline_exits_9_with_the_resume_command() {
         "{}",
         text(&output.stdout)
     );
-    // Downloading a task that has not finished says so.
+    // Downloading a task that has not finished waits for it, to its deadline.
     let output = kie(&emu, &dir)
-        .args(["task", "download", &task])
+        .args(["task", "download", &task, "--timeout", "1s"])
         .output()
         .unwrap();
     assert_exit(&output, 9);
-    assert!(text(&output.stderr).contains("has not finished (generating)"));
+    assert!(text(&output.stderr).contains("the wait's deadline of 1 s"));
     assert_eq!(creates(&emu), 1, "no command created the task again");
 }
 
