@@ -662,3 +662,49 @@ fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> u16 {
     std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
     answer[9..12].parse().unwrap()
 }
+
+#[test]
+fn a_create_without_a_clear_answer_is_never_sent_again_and_exits_11() {
+    let emu = emulator();
+    let dir = scratch("maybe");
+    // A gateway error page after the create was sent: it may have reached KIE.AI.
+    emu.faults()
+        .push(Route::CreateTask, kie_emulator::Fault::html(502));
+    let output = kie(&emu, &dir)
+        .args(["run", "google/nano-banana", "-i", "prompt=a cat", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 11);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("the task may exist and was not created again"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("https://kie.ai/logs"), "{stderr}");
+    let line = &json_lines(&output)[0];
+    assert_eq!(line["state"], "maybe_created");
+    assert_eq!(line["error"]["kind"], "maybe_created");
+    assert_eq!(creates(&emu), 1, "the create was sent once");
+
+    // A 429 created nothing: it is sent again, and the task runs.
+    emu.faults().push(
+        Route::CreateTask,
+        kie_emulator::Fault::json(
+            200,
+            serde_json::json!({"code": 429, "msg": "Rate limit exceeded"}),
+        ),
+    );
+    let output = kie(&emu, &dir)
+        .args([
+            "run",
+            "google/nano-banana",
+            "-i",
+            "prompt=a cat",
+            "--no-download",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(creates(&emu), 3);
+}
