@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::inputs::Inputs;
 use crate::progress::{TaskLines, Terminal};
-use crate::task::{Ending, Phase, PhaseCell, Printer, Settings, Uploads, read_text, run_one};
+use crate::task::{Ending, Phase, PhaseCell, Printer, Settings, Shared, read_text, run_one};
 
 /// The span of the account's create limit (`--create-limit` per this).
 const CREATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
@@ -87,8 +87,10 @@ pub async fn run(
         lines: &lines,
     };
     let window = CreateWindow::new(usize::from(args.create_limit), CREATE_WINDOW);
-    let pacer = CreatePacer::new(window);
-    let uploads = Uploads::default();
+    let shared = Shared {
+        pacer: Some(CreatePacer::new(window)),
+        ..Shared::default()
+    };
     let phases: Vec<(usize, PhaseCell)> = jobs
         .iter()
         .map(|job| (job.line, job.phase.clone()))
@@ -98,18 +100,11 @@ pub async fn run(
     let work = async {
         let mut endings = futures_util::stream::iter(jobs)
             .map(|job| {
-                let (settings, lines, pacer, uploads) = (&settings, &lines, &pacer, &uploads);
+                let (settings, lines, shared) = (&settings, &lines, &shared);
                 async move {
                     let line = lines.add(&format!("line {}", job.line), false);
-                    let ending = run_one(
-                        client,
-                        &job.input,
-                        settings,
-                        (uploads, Some(pacer)),
-                        &line,
-                        &job.phase,
-                    )
-                    .await;
+                    let ending =
+                        run_one(client, &job.input, settings, shared, &line, &job.phase).await;
                     line.finish();
                     (job, ending)
                 }
@@ -132,6 +127,12 @@ pub async fn run(
             return Exit::Interrupted;
         }
         () = work => {}
+    }
+    if tally.not_attempted > 0 {
+        eprintln!(
+            "kie: stopped: {} tasks not attempted (the account was refused; the same refusal would repeat)",
+            tally.not_attempted
+        );
     }
     if !quiet {
         eprintln!("kie: {total} tasks: {}", tally.summary());
@@ -173,12 +174,17 @@ fn read_jobs(text: &str, args: &RunArgs) -> (Vec<Job>, Vec<(usize, String)>) {
 struct Tally {
     succeeded: usize,
     failed: usize,
+    not_attempted: usize,
     others: usize,
     failures: Vec<Exit>,
 }
 
 impl Tally {
     fn count(&mut self, exit: Exit, ending: &Ending) {
+        if matches!(ending, Ending::NotAttempted) {
+            self.not_attempted += 1;
+            return;
+        }
         match exit {
             Exit::Success => self.succeeded += 1,
             Exit::TaskFailed if matches!(ending, Ending::Finished { .. }) => {
@@ -193,13 +199,16 @@ impl Tally {
     }
 
     fn ended(&self) -> usize {
-        self.succeeded + self.failed + self.others
+        self.succeeded + self.failed + self.others + self.not_attempted
     }
 
     fn summary(&self) -> String {
         let mut parts = vec![format!("{} succeeded", self.succeeded)];
         if self.failed > 0 {
             parts.push(format!("{} failed", self.failed));
+        }
+        if self.not_attempted > 0 {
+            parts.push(format!("{} not attempted", self.not_attempted));
         }
         if self.others > 0 {
             parts.push(format!("{} not run to the end (see above)", self.others));

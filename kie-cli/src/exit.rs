@@ -164,6 +164,19 @@ fn transport(kind: TransportFailure) -> Class {
     }
 }
 
+/// Whether `error` refuses the whole account (the key, the credits, the key's usage cap):
+/// every further request would meet it, so a batch stops starting new work.
+pub fn is_account_wide(error: &Error) -> bool {
+    matches!(
+        error.api_error().map(|api| api.kind),
+        Some(
+            ErrorKind::Unauthorized
+                | ErrorKind::InsufficientCredits
+                | ErrorKind::UsageLimitExceeded
+        )
+    )
+}
+
 /// The HTTP status behind an error, for `--json`: the service's answer to a refused
 /// request, or the storage host's to the download of `--verify`.
 pub fn http_status(error: &Error) -> Option<u16> {

@@ -414,6 +414,8 @@ struct TaskLinesInner {
     quiet: bool,
     /// A spinner was drawn (the interrupt clear must then wipe the line ^C was echoed on).
     drawn: std::sync::atomic::AtomicBool,
+    /// Every spinner, so that a clear can stop their ticking first.
+    spinners: Mutex<Vec<ProgressBar>>,
 }
 
 impl TaskLines {
@@ -430,6 +432,7 @@ impl TaskLines {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             quiet,
             drawn: std::sync::atomic::AtomicBool::new(false),
+            spinners: Mutex::default(),
         }))
     }
 
@@ -442,6 +445,13 @@ impl TaskLines {
             bar.set_prefix(label.to_owned());
             bar.enable_steady_tick(Duration::from_millis(120));
             self.0.drawn.store(true, Ordering::SeqCst);
+            let mut spinners = self
+                .0
+                .spinners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            spinners.retain(|spinner| !spinner.is_finished());
+            spinners.push(bar.clone());
             bar
         });
         TaskLine {
@@ -477,12 +487,24 @@ impl TaskLines {
     /// Removes every spinner, and the line a typed ^C was echoed on.
     pub fn clear(&self) {
         if let Some(multi) = &self.0.multi {
+            // A tick drawn between the cursor moves below would land a line off.
+            for spinner in self
+                .0
+                .spinners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                spinner.disable_steady_tick();
+            }
             if self.0.drawn.load(Ordering::SeqCst) {
                 let mut stderr = std::io::stderr().lock();
                 let _ = stderr.write_all(b" \r\x1b[2K\x1b[1A");
                 let _ = stderr.flush();
             }
             let _ = multi.clear();
+            // The spinners still tick: nothing more is drawn.
+            multi.set_draw_target(ProgressDrawTarget::hidden());
         }
     }
 }

@@ -210,6 +210,8 @@ fn numbered(name: &str, n: u32) -> String {
 
 /// How one task ended.
 pub enum Ending {
+    /// Not started: the account was refused for an earlier task.
+    NotAttempted,
     /// Nothing was created: an input could not be read or uploaded, or the create was
     /// refused (`rejected`: the service refused the input itself).
     NotCreated { error: Error, rejected: bool },
@@ -240,17 +242,32 @@ pub struct Saved {
     pub size: u64,
 }
 
-/// Runs one task: uploads its input files, creates it (paced by `pacer` when given), waits
+/// What the tasks of one command share.
+#[derive(Default)]
+pub struct Shared {
+    /// Input files uploaded so far.
+    pub uploads: Uploads,
+    /// Paces creates, with `--batch`.
+    pub pacer: Option<CreatePacer>,
+    /// Set once the account was refused (key, credits): no further create is sent.
+    pub halt: std::sync::atomic::AtomicBool,
+}
+
+/// Runs one task: uploads its input files, creates it (paced when `shared` says), waits
 /// for it and saves its results, reporting on `line`.
 pub async fn run_one(
     client: &Client,
     input: &TaskInput,
     settings: &Settings,
-    context: (&Uploads, Option<&CreatePacer>),
+    shared: &Shared,
     line: &TaskLine,
     phase: &PhaseCell,
 ) -> Ending {
-    let (uploads, pacer) = context;
+    let halted = || shared.halt.load(std::sync::atomic::Ordering::SeqCst);
+    if halted() {
+        return Ending::NotAttempted;
+    }
+    let uploads = &shared.uploads;
     let mut urls = Vec::new();
     for (_, local) in input.files() {
         let LocalInput::Path(path) = local else {
@@ -287,9 +304,12 @@ pub async fn run_one(
             }
         };
     }
-    if let Some(pacer) = pacer {
+    if let Some(pacer) = &shared.pacer {
         line.activity("waiting for the account's create window");
         pacer.admit().await;
+    }
+    if halted() {
+        return Ending::NotAttempted;
     }
     line.activity("creating the task");
     phase.set(Phase::Creating);
@@ -297,6 +317,9 @@ pub async fn run_one(
         Ok(task) => task,
         Err(error @ Error::MaybeCreated { .. }) => return Ending::MaybeCreated(error),
         Err(error) => {
+            if crate::exit::is_account_wide(&error) {
+                shared.halt.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
             let rejected = error.api_error().is_some_and(|api| {
                 matches!(
                     api.kind,
@@ -540,6 +563,12 @@ impl Printer<'_> {
                     hint,
                 );
                 exit
+            }
+            Ending::NotAttempted => {
+                if settings.json {
+                    self.print_json(&TaskReport::new(line, None, model, "not_attempted"));
+                }
+                Exit::Failed
             }
             Ending::MaybeCreated(error) => {
                 self.error_line(
@@ -787,9 +816,9 @@ pub async fn run(
     };
     let phase = PhaseCell::default();
     let line = lines.add(&settings.model, true);
-    let uploads = Uploads::default();
+    let shared = Shared::default();
     let run = async {
-        let ending = run_one(client, &input, &settings, (&uploads, None), &line, &phase).await;
+        let ending = run_one(client, &input, &settings, &shared, &line, &phase).await;
         line.finish();
         ending
     };

@@ -535,13 +535,7 @@ pub async fn upload(
                 }
                 // A refusal for the whole account (the key, the credits) would repeat for
                 // every file: stop starting uploads and say it once.
-                let account_wide = matches!(
-                    error.api_error().map(|e| e.kind),
-                    Some(
-                        kie_async::ErrorKind::Unauthorized
-                            | kie_async::ErrorKind::InsufficientCredits
-                    )
-                );
+                let account_wide = crate::exit::is_account_wide(&error);
                 failures.push((path, error));
                 if account_wide {
                     drop(stream);

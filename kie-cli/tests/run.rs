@@ -708,3 +708,46 @@ fn a_create_without_a_clear_answer_is_never_sent_again_and_exits_11() {
     assert_exit(&output, 0);
     assert_eq!(creates(&emu), 3);
 }
+
+#[test]
+fn a_batch_stops_creating_once_the_account_is_refused_and_says_it_once() {
+    // Credits for two tasks of 4.
+    let emu = Emulator::builder().jobs(quick()).credits(9.0).start();
+    let dir = scratch("batch-credits");
+    let batch: String = (1..=10)
+        .map(|i| format!("{{\"prompt\":\"task {i}\"}}\n"))
+        .collect();
+    std::fs::write(dir.join("batch.ndjson"), batch).unwrap();
+    let output = kie(&emu, &dir)
+        .args([
+            "run",
+            "google/nano-banana",
+            "--batch",
+            "batch.ndjson",
+            "-j",
+            "1",
+        ])
+        .args(["--no-download", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let lines = json_lines(&output);
+    let states: Vec<&str> = lines.iter().map(|l| l["state"].as_str().unwrap()).collect();
+    assert_eq!(states.len(), 10, "every line is accounted for: {states:?}");
+    assert_eq!(&states[..3], ["success", "success", "not_created"]);
+    assert!(
+        states[3..].iter().all(|s| *s == "not_attempted"),
+        "{states:?}"
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.matches("Insufficient credits").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped: 7 tasks not attempted"),
+        "{stderr}"
+    );
+    assert_eq!(creates(&emu), 3);
+}
