@@ -62,7 +62,7 @@ impl Client {
         task: &TaskRef,
         options: &WaitOptions,
     ) -> Result<TaskView, Error> {
-        let policy = options.get_policy();
+        let policy = options.policy_for(task.family());
         let mut wait = policy.start(task.clone(), now());
         let mut last: Option<TaskStatus> = None;
         loop {

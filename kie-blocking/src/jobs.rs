@@ -57,7 +57,7 @@ impl Client {
     /// may still finish: query it again), when the service does not know the task, or when
     /// `options`' cancel flag is set — the task itself goes on.
     pub fn wait_task(&self, task: &TaskRef, options: &WaitOptions) -> Result<TaskView, Error> {
-        let policy = options.get_policy();
+        let policy = options.policy_for(task.family());
         let mut wait = policy.start(task.clone(), Instant::now());
         let mut last: Option<TaskStatus> = None;
         loop {

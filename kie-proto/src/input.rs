@@ -152,6 +152,14 @@ pub enum InvalidInput {
     /// A model slug is empty or holds white space or a control character.
     #[error("the model {0:?} is empty or holds white space or a control character")]
     Model(String),
+    /// A task input lacks a required field, or has it with the wrong type.
+    #[error("a task's input needs {field:?} ({expected})")]
+    TaskField {
+        /// The field.
+        field: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
 }
 
 /// Implements `as_str`, `Display`, `AsRef<str>`, `FromStr` and `TryFrom<&str | String>` for a

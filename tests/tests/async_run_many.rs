@@ -97,6 +97,6 @@ async fn create_many_yields_every_reference() {
     indexes.sort_unstable();
     assert_eq!(indexes, [0, 1, 2, 3, 4]);
     for (_, task) in refs {
-        assert_eq!(client.get_task(&task).await.unwrap().task, task);
+        assert_eq!(client.get_task(&task).await.unwrap().task(), &task);
     }
 }

@@ -8,12 +8,16 @@
 //! raw text it was sent as (its `input` is sometimes encoded twice); `costTime` kept raw
 //! (milliseconds on one page, seconds on another and in every example);
 //! `creditsConsumed` (or the older `consumeCredits`) only where present — absent is not 0;
-//! every other field kept in [`TaskRecord::extra`].
+//! every other field kept in [`MarketRecord::extra`].
 
 use http::{Method, Request};
 use serde_json::{Map, Value};
 
-use super::{Asset, AssetRole, TaskRef, TaskStatus, TaskView};
+use super::lenient::{integer, number, scalar_text, text, urls};
+use super::{
+    Asset, AssetRole, Family, TaskRef, TaskStatus, TaskView, parse_created, recreate_may_help,
+    with_task_id,
+};
 use crate::api::Api;
 use crate::api_error::{ApiError, ErrorKind};
 use crate::body::Body;
@@ -113,14 +117,7 @@ impl Operation for CreateTask {
     }
 
     fn parse_response(&self, response: http::Response<&[u8]>) -> Result<TaskRef, ApiError> {
-        let ObjectOnly(data): ObjectOnly<Map<String, Value>> =
-            parse_envelope(&response).map_err(input_refused_as_server_error)?;
-        let id = data.get("taskId").and_then(scalar_text);
-        id.and_then(|id| TaskRef::market(id).ok())
-            .ok_or_else(|| ApiError {
-                message: Some("the answer holds no taskId".to_owned()),
-                ..ApiError::new(response.status(), ErrorKind::MalformedResponse)
-            })
+        parse_created(&response, Family::Market)
     }
 
     fn is_idempotent(&self) -> bool {
@@ -128,105 +125,42 @@ impl Operation for CreateTask {
     }
 }
 
-/// A create refused with body code 500 and a message naming a required field ("This field
-/// is required", observed for a missing `input` field; the pages say 422 *or* 500 for bad
-/// input) is a [`ErrorKind::Validation`] answer: the service read the request and created
-/// nothing, so it is neither retried nor reported as a task that may exist.
-fn input_refused_as_server_error(error: ApiError) -> ApiError {
-    let names_a_required_field = error
-        .message
-        .as_deref()
-        .is_some_and(|message| message.to_ascii_lowercase().contains("is required"));
-    if error.kind == ErrorKind::Server && error.code == Some(500) && names_a_required_field {
-        ApiError {
-            kind: ErrorKind::Validation,
-            ..error
+/// Path of the record endpoint on the API host.
+pub(super) const RECORD_PATH: &str = "/api/v1/jobs/recordInfo";
+
+/// `GET /api/v1/jobs/recordInfo?taskId=…`.
+pub(super) fn record_request(api: &Api, task: &TaskRef) -> Result<Request<Body>, InvalidInput> {
+    let url = with_task_id(api.api_url(RECORD_PATH), task);
+    request(api, Method::GET, url, None, Body::Empty)
+}
+
+/// Reads a `recordInfo` answer. A 422 "recordInfo is null" (what the service answers right
+/// after a create, before the task is visible, and for unknown ids) is
+/// [`ErrorKind::TaskNotVisible`]: a poller tolerates it for a grace period. A success whose
+/// `resultJson` is not JSON is [`ErrorKind::MalformedResponse`] with an excerpt (a success
+/// that produced nothing readable must not pass for one that produced nothing).
+pub(super) fn parse_record(
+    response: &http::Response<&[u8]>,
+    task: &TaskRef,
+) -> Result<MarketRecord, ApiError> {
+    let data = match parse_envelope::<Option<ObjectOnly<Map<String, Value>>>>(response) {
+        Ok(Some(ObjectOnly(data))) => data,
+        // A success without a record is the same "not visible yet".
+        Ok(None) => return Err(not_visible(response.status())),
+        Err(error) if is_not_visible(&error) => {
+            return Err(ApiError {
+                kind: ErrorKind::TaskNotVisible,
+                ..error
+            });
         }
-    } else {
-        error
-    }
+        Err(error) => return Err(error),
+    };
+    MarketRecord::from_data(data, task).map_err(|excerpt| ApiError {
+        message: Some("the task succeeded but its resultJson is not JSON".to_owned()),
+        body_excerpt: Some(excerpt),
+        ..ApiError::new(response.status(), ErrorKind::MalformedResponse)
+    })
 }
-
-/// `GET /api/v1/jobs/recordInfo?taskId=…`: the record of a Market task.
-///
-/// A 422 "recordInfo is null" (what the service answers right after a create, before the
-/// task is visible, and for unknown ids) is [`ErrorKind::TaskNotVisible`]: a poller
-/// tolerates it for a grace period. A success whose `resultJson` is not JSON is
-/// [`ErrorKind::MalformedResponse`] with an excerpt (a success that produced nothing
-/// readable must not pass for one that produced nothing).
-///
-/// ```
-/// use kie_proto::{Api, ApiKey, ErrorKind, Operation};
-/// use kie_proto::task::{TaskRef, TaskStatus};
-/// let api = Api::new(ApiKey::new("sk-example")?);
-/// let get = TaskRef::market("task 1").map(|t| t.get());
-/// assert!(get.is_err()); // white space: refused before anything is sent
-/// let get = TaskRef::market("task_google_1765178615729")?.get();
-/// assert_eq!(get.to_request(&api)?.uri(), "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=task_google_1765178615729");
-/// let answer = http::Response::new(&br#"{"code":200,"message":"success","data":{"taskId":"task_google_1765178615729","model":"google/nano-banana-edit","state":"success","param":"{}","resultJson":"{\"resultUrls\":[\"https://tempfile.aiquickdraw.com/a.png\"]}","failCode":"","failMsg":"","costTime":15000,"completeTime":1757584164490,"createTime":1757584164490}}"#[..]);
-/// let view = get.parse_response(answer)?.view();
-/// assert_eq!(view.status, TaskStatus::Succeeded);
-/// assert_eq!(view.assets[0].url, "https://tempfile.aiquickdraw.com/a.png");
-/// let early = http::Response::new(&br#"{"code":422,"msg":"recordInfo is null","data":null}"#[..]);
-/// assert_eq!(get.parse_response(early).unwrap_err().kind, ErrorKind::TaskNotVisible);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GetTask {
-    task: TaskRef,
-}
-
-impl GetTask {
-    /// Path of the endpoint on the API host.
-    pub const PATH: &'static str = "/api/v1/jobs/recordInfo";
-
-    /// The record of `task` (a Market task).
-    pub fn new(task: TaskRef) -> GetTask {
-        GetTask { task }
-    }
-
-    /// The task.
-    pub fn task(&self) -> &TaskRef {
-        &self.task
-    }
-}
-
-impl Operation for GetTask {
-    type Output = TaskRecord;
-
-    fn to_request(&self, api: &Api) -> Result<Request<Body>, InvalidInput> {
-        let id = percent_encoding::utf8_percent_encode(self.task.id(), QUERY_VALUE);
-        let url = format!("{}?taskId={id}", api.api_url(Self::PATH));
-        request(api, Method::GET, url, None, Body::Empty)
-    }
-
-    fn parse_response(&self, response: http::Response<&[u8]>) -> Result<TaskRecord, ApiError> {
-        let data = match parse_envelope::<Option<ObjectOnly<Map<String, Value>>>>(&response) {
-            Ok(Some(ObjectOnly(data))) => data,
-            // A success without a record is the same "not visible yet".
-            Ok(None) => return Err(not_visible(response.status())),
-            Err(error) if is_not_visible(&error) => {
-                return Err(ApiError {
-                    kind: ErrorKind::TaskNotVisible,
-                    ..error
-                });
-            }
-            Err(error) => return Err(error),
-        };
-        TaskRecord::from_data(data, &self.task).map_err(|excerpt| ApiError {
-            message: Some("the task succeeded but its resultJson is not JSON".to_owned()),
-            body_excerpt: Some(excerpt),
-            ..ApiError::new(response.status(), ErrorKind::MalformedResponse)
-        })
-    }
-}
-
-/// Characters escaped in a query value: everything but the unreserved ones.
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 fn is_not_visible(error: &ApiError) -> bool {
     error.code == Some(422) && error.message.as_deref() == Some("recordInfo is null")
@@ -275,7 +209,7 @@ impl TaskState {
 /// The record of a Market task (`recordInfo`'s `data`, and a callback's `data`).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct TaskRecord {
+pub struct MarketRecord {
     /// The task.
     pub task: TaskRef,
     /// The model.
@@ -312,11 +246,11 @@ pub struct TaskRecord {
     pub extra: Map<String, Value>,
 }
 
-impl TaskRecord {
+impl MarketRecord {
     /// Reads a record from `data` (a JSON object); `task` stands in for a record without a
     /// readable `taskId`. `Err` holds an excerpt of a success's `resultJson` that is not
     /// JSON.
-    fn from_data(mut data: Map<String, Value>, task: &TaskRef) -> Result<TaskRecord, String> {
+    fn from_data(mut data: Map<String, Value>, task: &TaskRef) -> Result<MarketRecord, String> {
         let mut take = |name: &str| data.remove(name);
         let task = take("taskId")
             .as_ref()
@@ -364,7 +298,7 @@ impl TaskRecord {
                 Err(_) => None,
             },
         };
-        Ok(TaskRecord {
+        Ok(MarketRecord {
             task,
             model,
             state,
@@ -426,20 +360,6 @@ fn running(stage: &str, progress: Option<u8>) -> TaskStatus {
     }
 }
 
-/// Whether creating a failed task again may succeed: an upstream failure (a 5xx code, or
-/// a message saying "internal error" or "try again later"); not a content-policy or input
-/// failure.
-fn recreate_may_help(code: Option<&str>, message: Option<&str>) -> bool {
-    let server_code = code
-        .and_then(|code| code.trim().parse::<u16>().ok())
-        .is_some_and(|code| (500..600).contains(&code));
-    let transient_words = message.is_some_and(|message| {
-        let message = message.to_ascii_lowercase();
-        message.contains("internal error") || message.contains("try again later")
-    });
-    server_code || transient_words
-}
-
 /// The files of a decoded `resultJson`.
 fn assets(result: &Value) -> Vec<Asset> {
     let mut assets = Vec::new();
@@ -467,64 +387,13 @@ fn assets(result: &Value) -> Vec<Asset> {
     assets
 }
 
-/// URLs from a string or an array of strings (others ignored).
-fn urls(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(url)) if !url.is_empty() => vec![url.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|url| !url.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A non-empty string.
-fn text(value: &Value) -> Option<String> {
-    value.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
-}
-
-/// A non-empty string, or a number as text.
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// An integer, an integral float or a numeric string.
-fn integer(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
-                .map(|f| f as i64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A finite number or numeric string.
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|n: &f64| n.is_finite())
-}
-
 /// A Market callback (jobs spec §2): `code` 200 (success) or 501 (failure), `msg`, and
 /// `data`, the task's record. Read with the record's tolerance; the task id is
 /// `data.taskId`, else `data.task_id`, else a top-level `taskId`.
 ///
 /// The signature ([`webhook`](crate::webhook), when the account's webhook key is on) covers
 /// only the task id and the time, **not the body**: a replayed or altered body with a valid
-/// header pair passes. Treat a verified body as a hint and confirm with a [`GetTask`] before
+/// header pair passes. Treat a verified body as a hint and confirm with a [`GetTask`](super::GetTask) before
 /// acting on money or state; duplicate and late deliveries are normal.
 ///
 /// ```
@@ -545,7 +414,7 @@ pub struct MarketCallback {
     /// `msg` (or `message`).
     pub message: Option<String>,
     /// The task's record.
-    pub record: TaskRecord,
+    pub record: MarketRecord,
 }
 
 impl MarketCallback {
@@ -574,7 +443,7 @@ impl MarketCallback {
         data.remove("task_id");
         let task =
             TaskRef::market(id).map_err(|_| malformed("the callback's task id is invalid"))?;
-        let record = TaskRecord::from_data(data, &task).map_err(|excerpt| ApiError {
+        let record = MarketRecord::from_data(data, &task).map_err(|excerpt| ApiError {
             message: Some("the task succeeded but its resultJson is not JSON".to_owned()),
             body_excerpt: Some(excerpt),
             ..ApiError::new(http::StatusCode::OK, ErrorKind::MalformedResponse)
@@ -602,9 +471,9 @@ pub fn callback_ack() -> http::Response<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn record(json: &str) -> Result<TaskRecord, ApiError> {
+    fn record(json: &str) -> Result<MarketRecord, ApiError> {
         let task = TaskRef::market("t").unwrap();
-        GetTask::new(task).parse_response(http::Response::new(json.as_bytes()))
+        parse_record(&http::Response::new(json.as_bytes()), &task)
     }
 
     /// The documented success example (get-task-detail, OpenAPI form).
@@ -832,7 +701,7 @@ mod proptests {
             let code_sent = data.get("failCode").cloned();
             let new_field = data.get("somethingNew").cloned();
             let task = TaskRef::market("t").unwrap();
-            match TaskRecord::from_data(data, &task) {
+            match MarketRecord::from_data(data, &task) {
                 Ok(record) => {
                     prop_assert_eq!(record.extra.get("somethingNew").cloned(), new_field);
                     match code_sent {

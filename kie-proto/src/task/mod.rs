@@ -10,20 +10,29 @@
 
 mod download;
 mod input;
+mod lenient;
 pub mod market;
 mod poll;
+mod record;
+pub mod veo;
 mod wait;
 mod window;
 
 use std::fmt;
 use std::str::FromStr;
 
+use serde_json::Map;
+
+use crate::api_error::{ApiError, ErrorKind};
+use crate::envelope::{ObjectOnly, parse_envelope};
 use crate::input::InvalidInput;
 
 pub use download::{ResultDownload, ResultDownloadStep};
 pub use input::{LocalInput, TaskInput};
-pub use market::{CreateTask, GetTask, MarketCallback, TaskRecord, callback_ack};
+pub use market::{CreateTask, MarketCallback, MarketRecord, callback_ack};
 pub use poll::{GiveUp, PollDecision, PollPolicy, PollState};
+pub use record::{GetTask, TaskCallback, TaskRecord};
+pub use veo::{VeoCallback, VeoRecord};
 pub use wait::{CancelFlag, WaitCallback, WaitOptions, WaitProgress};
 pub use window::CreateWindow;
 
@@ -35,6 +44,9 @@ pub enum Family {
     /// The Market surface (`/api/v1/jobs/createTask`, `/api/v1/jobs/recordInfo`): every
     /// market model, Suno V6 included.
     Market,
+    /// Veo 3.1 (`/api/v1/veo/*`): generate, extend and the 4K upgrade are tasks read at
+    /// `record-info`.
+    Veo,
 }
 
 impl Family {
@@ -42,12 +54,23 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::Market => "market",
+            Family::Veo => "veo",
+        }
+    }
+
+    /// How this family's tasks are waited for unless the caller says otherwise: Market by
+    /// [`PollPolicy::default`], Veo every 30 s as its page recommends, within 30 minutes.
+    pub fn poll_policy(self) -> PollPolicy {
+        match self {
+            Family::Market => PollPolicy::default(),
+            Family::Veo => veo::poll_policy(),
         }
     }
 
     fn from_name(name: &str) -> Option<Family> {
         match name {
             "market" => Some(Family::Market),
+            "veo" => Some(Family::Veo),
             _ => None,
         }
     }
@@ -96,6 +119,11 @@ impl TaskRef {
         TaskRef::new(Family::Market, id)
     }
 
+    /// A Veo 3.1 task.
+    pub fn veo(id: impl Into<String>) -> Result<TaskRef, InvalidInput> {
+        TaskRef::new(Family::Veo, id)
+    }
+
     /// The family.
     pub fn family(&self) -> Family {
         self.family
@@ -108,9 +136,7 @@ impl TaskRef {
 
     /// The operation that reads this task's record, for its family.
     pub fn get(&self) -> GetTask {
-        match self.family {
-            Family::Market => GetTask::new(self.clone()),
-        }
+        GetTask::new(self.clone())
     }
 }
 
@@ -193,6 +219,10 @@ pub enum AssetRole {
     LastFrame,
     /// A cover image (a Suno track's image).
     Cover,
+    /// The whole video after an extend (Veo `fullResultUrls`).
+    FullVideo,
+    /// A video before it was reframed to another aspect ratio (Veo `originUrls`).
+    Original,
 }
 
 /// A task as every family's record maps into it: what the poll policy, a wait and a
@@ -216,4 +246,62 @@ pub struct TaskView {
     pub created_ms: Option<i64>,
     /// When it finished, epoch milliseconds.
     pub completed_ms: Option<i64>,
+}
+
+/// Whether creating a failed task again may succeed: an upstream failure (a 5xx code, or
+/// a message saying "internal error" or "try again later"); not a content-policy or input
+/// failure.
+pub(crate) fn recreate_may_help(code: Option<&str>, message: Option<&str>) -> bool {
+    let server_code = code
+        .and_then(|code| code.trim().parse::<u16>().ok())
+        .is_some_and(|code| (500..600).contains(&code));
+    let transient_words = message.is_some_and(|message| {
+        let message = message.to_ascii_lowercase();
+        message.contains("internal error") || message.contains("try again later")
+    });
+    server_code || transient_words
+}
+
+/// Characters escaped in a query value: everything but the unreserved ones.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `url?taskId=<the task's id, percent-encoded>`.
+fn with_task_id(url: String, task: &TaskRef) -> String {
+    let id = percent_encoding::utf8_percent_encode(task.id(), QUERY_VALUE);
+    format!("{url}?taskId={id}")
+}
+
+/// The new task of a create answer (`data.taskId`) in `family`.
+fn parse_created(response: &http::Response<&[u8]>, family: Family) -> Result<TaskRef, ApiError> {
+    let ObjectOnly(data): ObjectOnly<Map<String, serde_json::Value>> =
+        parse_envelope(response).map_err(input_refused_as_server_error)?;
+    let id = data.get("taskId").and_then(lenient::scalar_text);
+    id.and_then(|id| TaskRef::new(family, id).ok())
+        .ok_or_else(|| ApiError {
+            message: Some("the answer holds no taskId".to_owned()),
+            ..ApiError::new(response.status(), ErrorKind::MalformedResponse)
+        })
+}
+
+/// A create refused with body code 500 and a message naming a required field ("This field
+/// is required", observed for a missing `input` field; the pages say 422 *or* 500 for bad
+/// input) is a [`ErrorKind::Validation`] answer: the service read the request and created
+/// nothing, so it is neither retried nor reported as a task that may exist.
+fn input_refused_as_server_error(error: ApiError) -> ApiError {
+    let names_a_required_field = error
+        .message
+        .as_deref()
+        .is_some_and(|message| message.to_ascii_lowercase().contains("is required"));
+    if error.kind == ErrorKind::Server && error.code == Some(500) && names_a_required_field {
+        ApiError {
+            kind: ErrorKind::Validation,
+            ..error
+        }
+    } else {
+        error
+    }
 }

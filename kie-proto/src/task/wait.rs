@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{PollPolicy, TaskRef, TaskStatus};
+use super::{Family, PollPolicy, TaskRef, TaskStatus};
 
 /// Where a waited-for task is, as a progress callback sees it: on every change of its
 /// status or progress.
@@ -37,7 +37,7 @@ pub type WaitCallback = Arc<dyn Fn(&WaitProgress) + Send + Sync>;
 /// ```
 #[derive(Clone, Default)]
 pub struct WaitOptions {
-    policy: PollPolicy,
+    policy: Option<PollPolicy>,
     progress: Option<WaitCallback>,
     cancel: CancelFlag,
 }
@@ -53,14 +53,15 @@ impl fmt::Debug for WaitOptions {
 }
 
 impl WaitOptions {
-    /// The default policy (15 minutes), no callback.
+    /// Each family's own policy ([`Family::poll_policy`]: Market every 2–15 s within 15
+    /// minutes, Veo every 30 s within 30), no callback.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Poll by `policy`.
+    /// Poll by `policy`, whatever the task's family.
     pub fn policy(mut self, policy: PollPolicy) -> Self {
-        self.policy = policy;
+        self.policy = Some(policy);
         self
     }
 
@@ -70,9 +71,9 @@ impl WaitOptions {
         self
     }
 
-    /// The policy.
-    pub fn get_policy(&self) -> &PollPolicy {
-        &self.policy
+    /// The policy a task of `family` is waited for by: the one set, else the family's.
+    pub fn policy_for(&self, family: Family) -> PollPolicy {
+        self.policy.unwrap_or_else(|| family.poll_policy())
     }
 
     /// The callback, if any.

@@ -953,34 +953,43 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     panic!("future kept waiting on an in-memory stream");
 }
 
-/// `task_record` target. Input: any bytes, as a `recordInfo` answer body (HTTP 200). The
-/// checker: reading never panics; a record it reads has a non-empty task id, a view whose
-/// assets appear only for a succeeded task, a terminal status only for `success`/`fail`,
-/// and a progress within 0–100; reading the same bytes twice gives the same record.
+/// `task_record` target. Input: any bytes, as a record answer body (HTTP 200), read as a
+/// Market and as a Veo task. The checker: reading never panics; a record it reads has a
+/// non-empty task id of the family asked for, a view whose assets appear only for a
+/// succeeded task, a terminal status only for Market `success`/`fail` or Veo `successFlag`
+/// 1, 2 or 3, and a progress within 0–100; reading the same bytes twice gives the same
+/// record.
 pub fn task_record(data: &[u8]) {
-    use kie_proto::task::{TaskRef, TaskStatus};
-    let get = TaskRef::market("fuzz").unwrap().get();
-    let read = || get.parse_response(http::Response::new(data));
-    let first = read();
-    assert_eq!(first, read(), "reading is deterministic");
-    let Ok(record) = first else {
-        return;
-    };
-    assert!(!record.task.id().is_empty());
-    assert!(record.progress.is_none_or(|p| p <= 100));
-    let view = record.view();
-    if view.status != TaskStatus::Succeeded {
-        assert!(
-            view.assets.is_empty(),
-            "assets of a task that did not succeed"
-        );
+    use kie_proto::task::market::TaskState;
+    use kie_proto::task::{TaskRecord, TaskRef, TaskStatus};
+    for task in [TaskRef::market("fuzz").unwrap(), TaskRef::veo("fuzz").unwrap()] {
+        let get = task.get();
+        let read = || get.parse_response(http::Response::new(data));
+        let first = read();
+        assert_eq!(first, read(), "reading is deterministic");
+        let Ok(record) = first else {
+            continue;
+        };
+        assert!(!record.task().id().is_empty());
+        assert_eq!(record.task().family(), task.family());
+        let view = record.view();
+        if view.status != TaskStatus::Succeeded {
+            assert!(
+                view.assets.is_empty(),
+                "assets of a task that did not succeed"
+            );
+        }
+        let terminal = match &record {
+            TaskRecord::Market(record) => {
+                assert!(record.progress.is_none_or(|p| p <= 100));
+                matches!(record.state, TaskState::Success | TaskState::Fail)
+            }
+            TaskRecord::Veo(record) => matches!(record.success_flag, Some(1..=3)),
+            _ => view.status.is_terminal(),
+        };
+        assert_eq!(view.status.is_terminal(), terminal);
+        assert!(view.credits_consumed.is_none_or(f64::is_finite));
     }
-    let terminal = matches!(
-        record.state,
-        kie_proto::task::market::TaskState::Success | kie_proto::task::market::TaskState::Fail
-    );
-    assert_eq!(view.status.is_terminal(), terminal);
-    assert!(view.credits_consumed.is_none_or(f64::is_finite));
 }
 
 /// `market_callback` target. Input: any bytes, as a callback body. The checker: parsing
@@ -1014,4 +1023,10 @@ pub fn market_callback(data: &[u8]) {
         places.iter().flatten().any(|p| *p == id),
         "{id} is in no documented place"
     );
+    // Any family's reader: deterministic, and a body with a record reads as Market's.
+    let any = kie_proto::task::TaskCallback::parse(data);
+    assert_eq!(any, kie_proto::task::TaskCallback::parse(data));
+    if let Ok(any) = any {
+        assert!(places.iter().flatten().any(|p| *p == any.view().task.id()));
+    }
 }

@@ -179,7 +179,7 @@ pub fn jobs_create_refused_by_rate_is_retried_once_created<D: Driver>() {
     let creates = requests_to(&emulator, Route::CreateTask);
     assert_eq!(creates.len(), 2, "refused once, then created");
     let record = driver.get_task(&task).unwrap();
-    assert_eq!(record.task, task);
+    assert_eq!(record.task(), &task);
 }
 
 /// A create whose answer is lost after the service took it is **not** sent again (a second
