@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
-use kie_proto::task::{CreateTask, CreateWindow, TaskRef, TaskView, WaitOptions};
+use kie_proto::Operation;
+use kie_proto::task::{CreateWindow, TaskRef, TaskView, WaitOptions};
 use kie_proto::{Error, UploadOptions, UploadResult};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -116,7 +117,8 @@ impl Client {
         options: WaitOptions,
     ) -> impl Stream<Item = (usize, Result<TaskView, Error>)> + Send + 'static
     where
-        I: IntoIterator<Item = CreateTask>,
+        I: IntoIterator,
+        I::Item: Operation<Output = TaskRef> + Send + Sync + 'static,
         I::IntoIter: Send + 'static,
     {
         let client = self.clone();
@@ -124,7 +126,7 @@ impl Client {
         many(
             tasks.into_iter().enumerate(),
             concurrency,
-            move |create: CreateTask| {
+            move |create: I::Item| {
                 let (client, pacer, options) = (client.clone(), pacer.clone(), options.clone());
                 async move {
                     pacer.admit().await;
@@ -144,7 +146,8 @@ impl Client {
         window: CreateWindow,
     ) -> impl Stream<Item = (usize, Result<TaskRef, Error>)> + Send + 'static
     where
-        I: IntoIterator<Item = CreateTask>,
+        I: IntoIterator,
+        I::Item: Operation<Output = TaskRef> + Send + Sync + 'static,
         I::IntoIter: Send + 'static,
     {
         let client = self.clone();
@@ -152,7 +155,7 @@ impl Client {
         many(
             tasks.into_iter().enumerate(),
             concurrency,
-            move |create: CreateTask| {
+            move |create: I::Item| {
                 let (client, pacer) = (client.clone(), pacer.clone());
                 async move {
                     pacer.admit().await;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 use kie_proto::driver::{AttemptFailure, Call, DownloadSink, Moment};
 use kie_proto::http::StatusCode;
 use kie_proto::serde_json::Value;
+use kie_proto::task::veo::{UpgradeStep, Veo1080pWait, VeoGet1080p};
 use kie_proto::task::{
-    CreateTask, LocalInput, PollDecision, ResultDownload, ResultDownloadStep, TaskInput,
-    TaskRecord, TaskRef, TaskStatus, TaskView, WaitOptions,
+    LocalInput, PollDecision, ResultDownload, ResultDownloadStep, TaskInput, TaskRecord, TaskRef,
+    TaskStatus, TaskView, WaitOptions,
 };
-use kie_proto::{Body, Error, IntegrityError, UploadOptions};
+use kie_proto::{Body, Error, IntegrityError, Operation, UploadOptions};
 
 use crate::client::Client;
 use crate::socket::{self, AttemptState};
@@ -27,7 +28,10 @@ use crate::upload::UploadSource;
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
 
 impl Client {
-    /// Creates a task (`POST /api/v1/jobs/createTask`) and returns its reference. A create
+    /// Creates a task of any family — a Market [`CreateTask`](kie_proto::task::CreateTask), a Veo
+    /// [`VeoGenerate`](kie_proto::task::veo::VeoGenerate) or
+    /// [`VeoExtend`](kie_proto::task::veo::VeoExtend), or a [`NewTask`](kie_proto::task::NewTask)
+    /// chosen by the model's name — and returns its reference (`market:…`, `veo:…`). A create
     /// is sent again only when nothing can have been created (a 429, a 455, a refused
     /// connection); when the request may have arrived the error is
     /// [`Error::MaybeCreated`]: the task may exist, look for it before creating it again.
@@ -42,7 +46,10 @@ impl Client {
     /// assert!(task.to_string().starts_with("market:"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create_task(&self, create: &CreateTask) -> Result<TaskRef, Error> {
+    pub fn create_task<C>(&self, create: &C) -> Result<TaskRef, Error>
+    where
+        C: Operation<Output = TaskRef> + Sync,
+    {
         self.send(create)
     }
 
@@ -94,9 +101,43 @@ impl Client {
 
     /// Creates the task and waits for it ([`create_task`](Self::create_task) then
     /// [`wait_task`](Self::wait_task)).
-    pub fn run(&self, create: &CreateTask, options: &WaitOptions) -> Result<TaskView, Error> {
+    pub fn run<C>(&self, create: &C, options: &WaitOptions) -> Result<TaskView, Error>
+    where
+        C: Operation<Output = TaskRef> + Sync,
+    {
         let task = self.create_task(create)?;
         self.wait_task(&task, options)
+    }
+
+    /// Waits for the 1080p version of a finished Veo video (`index`: which of the task's
+    /// videos; the first when `None`): asks `get-1080p-video` as `wait` paces it (every
+    /// 20–30 s within 5 minutes, [`Veo1080pWait::default`]) and returns its URL(s). The
+    /// "processing" answers are waited through; any other refusal ends the wait, and so
+    /// does the deadline ([`Error::TaskWait`]: the video may still come).
+    pub fn veo_1080p(
+        &self,
+        task: &TaskRef,
+        index: Option<u32>,
+        wait: &Veo1080pWait,
+    ) -> Result<Vec<String>, Error> {
+        let get = VeoGet1080p::new(task, index);
+        let started = Instant::now();
+        let deadline = Some(started + wait.deadline());
+        loop {
+            let mut none = Source::bytes(&[]);
+            let answer =
+                crate::run::run_until(&self.transport, &self.api, &get, &mut none, None, deadline)?;
+            match wait.after(
+                task,
+                answer,
+                started.elapsed(),
+                kie_proto::driver::random_unit(),
+            ) {
+                UpgradeStep::Ready(urls) => return Ok(urls),
+                UpgradeStep::AskAfter(pause) => std::thread::sleep(pause),
+                UpgradeStep::GiveUp(error) => return Err(error),
+            }
+        }
     }
 
     /// Uploads the local files of `input` (with `options`, the upload path first of all)

@@ -185,7 +185,7 @@ impl Driver for Async {
 
     fn create_task(
         &self,
-        create: &kie_proto::task::CreateTask,
+        create: &kie_proto::task::NewTask,
     ) -> Result<kie_proto::task::TaskRef, Error> {
         self.runtime.block_on(self.client.create_task(create))
     }
@@ -207,10 +207,20 @@ impl Driver for Async {
 
     fn run(
         &self,
-        create: &kie_proto::task::CreateTask,
+        create: &kie_proto::task::NewTask,
         options: &kie_proto::task::WaitOptions,
     ) -> Result<kie_proto::task::TaskView, Error> {
         self.runtime.block_on(self.client.run(create, options))
+    }
+
+    fn veo_1080p(
+        &self,
+        task: &kie_proto::task::TaskRef,
+        index: Option<u32>,
+        wait: &kie_proto::task::veo::Veo1080pWait,
+    ) -> Result<Vec<String>, Error> {
+        self.runtime
+            .block_on(self.client.veo_1080p(task, index, wait))
     }
 
     fn prepare_input(

@@ -133,7 +133,7 @@ impl Driver for Blocking {
 
     fn create_task(
         &self,
-        create: &kie_proto::task::CreateTask,
+        create: &kie_proto::task::NewTask,
     ) -> Result<kie_proto::task::TaskRef, Error> {
         self.0.create_task(create)
     }
@@ -155,10 +155,19 @@ impl Driver for Blocking {
 
     fn run(
         &self,
-        create: &kie_proto::task::CreateTask,
+        create: &kie_proto::task::NewTask,
         options: &kie_proto::task::WaitOptions,
     ) -> Result<kie_proto::task::TaskView, Error> {
         self.0.run(create, options)
+    }
+
+    fn veo_1080p(
+        &self,
+        task: &kie_proto::task::TaskRef,
+        index: Option<u32>,
+        wait: &kie_proto::task::veo::Veo1080pWait,
+    ) -> Result<Vec<String>, Error> {
+        self.0.veo_1080p(task, index, wait)
     }
 
     fn prepare_input(

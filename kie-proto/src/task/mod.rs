@@ -8,6 +8,7 @@
 //! the API key ([`ResultDownload`]). Nothing outside this module and a family's own module
 //! matches on the family.
 
+mod create;
 mod download;
 mod input;
 mod lenient;
@@ -27,6 +28,7 @@ use crate::api_error::{ApiError, ErrorKind};
 use crate::envelope::{ObjectOnly, parse_envelope};
 use crate::input::InvalidInput;
 
+pub use create::NewTask;
 pub use download::{ResultDownload, ResultDownloadStep};
 pub use input::{LocalInput, TaskInput};
 pub use market::{CreateTask, MarketCallback, MarketRecord, callback_ack};

@@ -13,7 +13,7 @@
 //! URLs at `data.info.resultUrls` (array or string) or, for the 4K callback's other schema,
 //! `data.result_urls`; a failure callback may carry only the task id.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{Method, Request};
 use serde_json::{Map, Value};
@@ -702,33 +702,42 @@ fn upgrade(response: &http::Response<&[u8]>) -> Result<VeoUpgrade, ApiError> {
     }
 }
 
-/// The pacing of a wait for a 1080p video (pure, like the poll policy): ask again every
-/// `spacing` (20–30 s by default, as the page advises, the point in the range picked by
-/// the random number), within `deadline` (5 minutes by default; the page says 1–3).
+/// The pacing of a wait for a 1080p video (pure, like the poll policy; the driver keeps
+/// the time): ask again every `spacing` (20–30 s by default, as the page advises, the
+/// point in the range picked by a random number), within `deadline` (5 minutes by
+/// default; the page says 1–3).
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use kie_proto::task::TaskRef;
 /// use kie_proto::task::veo::{UpgradeStep, Veo1080pWait, VeoUpgrade};
-/// let t0 = Instant::now();
-/// let wait = Veo1080pWait::new(TaskRef::veo("v1")?, t0);
-/// assert!(matches!(wait.after(VeoUpgrade::Processing(None), t0, 0.5), UpgradeStep::AskAfter(pause) if pause == Duration::from_secs(25)));
+/// let task = TaskRef::veo("v1")?;
+/// let wait = Veo1080pWait::default();
+/// let step = wait.after(&task, VeoUpgrade::Processing(None), Duration::ZERO, 0.5);
+/// assert!(matches!(step, UpgradeStep::AskAfter(pause) if pause == Duration::from_secs(25)));
 /// let ready = VeoUpgrade::Ready(vec!["https://f/1080.mp4".into()]);
-/// assert!(matches!(wait.after(ready, t0, 0.5), UpgradeStep::Ready(urls) if urls == ["https://f/1080.mp4"]));
-/// assert!(matches!(wait.after(VeoUpgrade::Processing(None), t0 + Duration::from_secs(290), 0.5), UpgradeStep::GiveUp(_)));
+/// assert!(matches!(wait.after(&task, ready, Duration::ZERO, 0.5), UpgradeStep::Ready(urls) if urls == ["https://f/1080.mp4"]));
+/// let late = wait.after(&task, VeoUpgrade::Processing(None), Duration::from_secs(290), 0.5);
+/// assert!(matches!(late, UpgradeStep::GiveUp(_)));
 /// # Ok::<(), kie_proto::InvalidInput>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Veo1080pWait {
-    task: TaskRef,
-    started: Instant,
     spacing: (Duration, Duration),
     deadline: Duration,
 }
 
+impl Default for Veo1080pWait {
+    fn default() -> Self {
+        Veo1080pWait {
+            spacing: (Duration::from_secs(20), Duration::from_secs(30)),
+            deadline: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
 /// What to do after a [`Veo1080pWait`] answer.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum UpgradeStep {
     /// The video's URLs.
     Ready(Vec<String>),
@@ -739,43 +748,40 @@ pub enum UpgradeStep {
 }
 
 impl Veo1080pWait {
-    /// A wait for `task`'s 1080p video, started at `now`.
-    pub fn new(task: TaskRef, now: Instant) -> Veo1080pWait {
-        Veo1080pWait {
-            task,
-            started: now,
-            spacing: (Duration::from_secs(20), Duration::from_secs(30)),
-            deadline: Duration::from_secs(5 * 60),
-        }
-    }
-
     /// Ask again between `min` and `max` apart.
     pub fn with_spacing(mut self, min: Duration, max: Duration) -> Self {
         self.spacing = (min, max.max(min));
         self
     }
 
-    /// Give up once this long has passed since the start.
+    /// Give up once this long has passed since the first ask.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
     }
 
-    /// When the wait must end.
-    pub fn deadline(&self) -> Instant {
-        self.started + self.deadline
+    /// The deadline, from the first ask.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
-    /// The next step after `answer` at `now`; `random` in `[0, 1)` picks the pause.
-    pub fn after(&self, answer: VeoUpgrade, now: Instant, random: f64) -> UpgradeStep {
+    /// The next step after `answer` about `task`, `waited` after the first ask; `random`
+    /// in `[0, 1)` picks the pause.
+    pub fn after(
+        &self,
+        task: &TaskRef,
+        answer: VeoUpgrade,
+        waited: Duration,
+        random: f64,
+    ) -> UpgradeStep {
         match answer {
             VeoUpgrade::Ready(urls) => UpgradeStep::Ready(urls),
             _ => {
                 let (min, max) = self.spacing;
                 let pause = min + (max - min).mul_f64(random.clamp(0.0, 1.0));
-                if now + pause > self.deadline() {
+                if waited + pause > self.deadline {
                     UpgradeStep::GiveUp(Error::TaskWait {
-                        task: self.task.to_string(),
+                        task: task.to_string(),
                         reason: format!(
                             "its 1080p video was not ready within {} s",
                             self.deadline.as_secs()

@@ -962,7 +962,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub fn task_record(data: &[u8]) {
     use kie_proto::task::market::TaskState;
     use kie_proto::task::{TaskRecord, TaskRef, TaskStatus};
-    for task in [TaskRef::market("fuzz").unwrap(), TaskRef::veo("fuzz").unwrap()] {
+    for task in [
+        TaskRef::market("fuzz").unwrap(),
+        TaskRef::veo("fuzz").unwrap(),
+    ] {
         let get = task.get();
         let read = || get.parse_response(http::Response::new(data));
         let first = read();

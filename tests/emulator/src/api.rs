@@ -1,4 +1,5 @@
-//! The common API host: credits, download-url, and the Market task routes (`jobs.rs`).
+//! The common API host: credits, download-url, the Market task routes (`jobs.rs`) and the
+//! Veo 3.1 routes (`veo.rs`).
 
 use std::time::Duration;
 
@@ -28,8 +29,16 @@ pub(crate) async fn handle(
 ) -> Reply {
     let style = shared.settings().api_style;
     let expected = match route {
-        Some(Route::Credits | Route::RecordInfo) => http::Method::GET,
-        Some(Route::DownloadUrl | Route::CreateTask) => http::Method::POST,
+        Some(Route::Credits | Route::RecordInfo | Route::VeoRecordInfo | Route::Veo1080p) => {
+            http::Method::GET
+        }
+        Some(
+            Route::DownloadUrl
+            | Route::CreateTask
+            | Route::VeoGenerate
+            | Route::VeoExtend
+            | Route::Veo4k,
+        ) => http::Method::POST,
         _ => {
             let body = json!({"code": 404, "msg": "Not Found", "data": null});
             return Reply::json(404, &body);
@@ -49,6 +58,15 @@ pub(crate) async fn handle(
             return crate::jobs::create(shared, parts, body, rec, style).await;
         }
         Some(Route::RecordInfo) => return crate::jobs::record_info(shared, parts, style),
+        Some(Route::VeoGenerate) => {
+            return crate::veo::create(shared, parts, body, rec, style, false).await;
+        }
+        Some(Route::VeoExtend) => {
+            return crate::veo::create(shared, parts, body, rec, style, true).await;
+        }
+        Some(Route::VeoRecordInfo) => return crate::veo::record_info(shared, parts, style),
+        Some(Route::Veo1080p) => return crate::veo::get_1080p(shared, parts, style),
+        Some(Route::Veo4k) => return crate::veo::get_4k(shared, parts, body, style).await,
         _ => {}
     }
     if route == Some(Route::Credits) {

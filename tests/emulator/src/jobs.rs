@@ -68,6 +68,14 @@ pub struct JobQuirks {
     pub extra_fields: bool,
     /// `costTime` in milliseconds instead of seconds.
     pub cost_time_millis: bool,
+    /// Veo records give `data.resultUrls` as a JSON string (the quickstart's form) instead
+    /// of `data.response.resultUrls` (families spec F1).
+    pub veo_result_urls_string: bool,
+    /// Veo times as `"YYYY-MM-DD HH:mm:ss"` (the example) instead of epoch ms (F5).
+    pub veo_times_text: bool,
+    /// Veo callbacks give `info.resultUrls` as a string `"[url]"` (the OpenAPI callback)
+    /// instead of an array (F2).
+    pub veo_callback_urls_string: bool,
 }
 
 /// Settings of the task engine (all changeable while the emulator runs).
@@ -103,6 +111,9 @@ pub struct JobSettings {
     pub callback_timeout: Duration,
     /// Wire variants.
     pub quirks: JobQuirks,
+    /// How long after a Veo video succeeds its 1080p version is ready (`get-1080p-video`
+    /// answers "processing" until then; 1–3 minutes live, seconds here).
+    pub veo_upgrade_delay: Duration,
 }
 
 impl Default for JobSettings {
@@ -126,6 +137,7 @@ impl Default for JobSettings {
             callback_gap: Duration::from_secs(1),
             callback_timeout: Duration::from_secs(15),
             quirks: JobQuirks::default(),
+            veo_upgrade_delay: Duration::from_secs(2),
         }
     }
 }
@@ -153,7 +165,7 @@ pub struct CallbackAttempt {
 
 /// What kind of file a model makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Output {
+pub(crate) enum Output {
     Image,
     Video,
     Audio,
@@ -231,45 +243,59 @@ fn rule(model: &str) -> Option<&'static ModelRule> {
 
 /// How a task ends, settled when it starts generating.
 #[derive(Clone, Debug, PartialEq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Success,
-    Fail { code: &'static str, message: String },
+    Fail {
+        code: &'static str,
+        message: String,
+    },
+    /// Created, then failed upstream (Veo `successFlag` 3).
+    FailUpstream,
     Stuck,
     UnknownState,
+}
+
+/// Whose routes and bodies a task is rendered with.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum TaskFamily {
+    Market,
+    Veo(crate::veo::VeoKind),
 }
 
 /// One task.
 #[derive(Debug)]
 pub(crate) struct Task {
-    id: String,
-    model: String,
-    output: Output,
-    price: f64,
-    body: Map<String, Value>,
-    callback_url: Option<String>,
-    created: SystemTime,
+    pub(crate) id: String,
+    pub(crate) family: TaskFamily,
+    pub(crate) model: String,
+    pub(crate) output: Output,
+    pub(crate) price: f64,
+    /// The create's body as stored (Market: model, callBackUrl, input; Veo: its fields).
+    pub(crate) body: Map<String, Value>,
+    pub(crate) callback_url: Option<String>,
+    pub(crate) created: SystemTime,
     /// The stage durations, `#slow` applied.
     stages: [Duration; 3],
     /// Input files on the emulator's files host: their storage paths.
     inputs: Vec<String>,
     marker: Option<Outcome>,
-    outcome: Option<Outcome>,
+    pub(crate) outcome: Option<Outcome>,
     polls: u32,
     refunded: bool,
-    results: Option<Vec<String>>,
+    pub(crate) results: Option<Vec<String>>,
     callback_started: bool,
 }
 
 /// The engine's state.
 #[derive(Debug, Default)]
 pub(crate) struct Jobs {
-    tasks: HashMap<String, Task>,
+    pub(crate) tasks: HashMap<String, Task>,
     creates: VecDeque<SystemTime>,
     pub callbacks: Vec<CallbackAttempt>,
 }
 
 /// A task's state at an instant.
-enum Stage {
+pub(crate) enum Stage {
     Running(&'static str, Option<u8>),
     Done(Outcome),
 }
@@ -279,8 +305,25 @@ impl Task {
         self.created + self.stages[0] + self.stages[1]
     }
 
-    fn end(&self) -> SystemTime {
+    pub(crate) fn end(&self) -> SystemTime {
         self.start_of_generating() + self.stages[2]
+    }
+
+    /// Counts a poll; whether the task is visible to it (the first `not_visible_polls`
+    /// polls see "record is null").
+    pub(crate) fn visible(&mut self, not_visible_polls: u32) -> bool {
+        self.polls += 1;
+        self.polls > not_visible_polls
+    }
+
+    /// Takes back the price of a failed task, once.
+    pub(crate) fn refund(&mut self, shared: &Shared) {
+        if !self.refunded {
+            self.refunded = true;
+            let mut settings = shared.settings();
+            let balance = settings.credits.as_f64().unwrap_or(0.0);
+            settings.credits = crate::number(balance + self.price);
+        }
     }
 
     /// Settles the outcome once the task starts generating: inputs first, then markers.
@@ -311,7 +354,7 @@ impl Task {
         });
     }
 
-    fn stage(&mut self, shared: &Shared, now: SystemTime) -> Stage {
+    pub(crate) fn stage(&mut self, shared: &Shared, now: SystemTime) -> Stage {
         self.settle(shared, now);
         let elapsed = now.duration_since(self.created).unwrap_or_default();
         let [waiting, queuing, generating] = self.stages;
@@ -419,6 +462,59 @@ pub(crate) async fn create(
         }
         Some(_) => return invalid(422, "callBackUrl must be an absolute http(s) URL"),
     };
+    let prompt = input
+        .get("prompt")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let inputs = input_paths(&shared.urls.files, &Value::Object(input.clone()));
+    let mut stored = Map::new();
+    stored.insert("model".to_owned(), Value::String(model.clone()));
+    if let Some(url) = &callback_url {
+        stored.insert("callBackUrl".to_owned(), Value::String(url.clone()));
+    }
+    stored.insert("input".to_owned(), Value::Object(input));
+    let admission = Admission {
+        id: random_hex(16),
+        family: TaskFamily::Market,
+        model,
+        output: rule.output,
+        price: rule.price,
+        prompt,
+        inputs,
+        body: stored,
+        callback_url,
+    };
+    match admit(shared, &settings, style, admission) {
+        Ok(id) => envelope(&settings.quirks, 200, "success", json!({"taskId": id})),
+        Err(refused) => refused,
+    }
+}
+
+/// What a family's create hands the engine.
+pub(crate) struct Admission {
+    pub(crate) id: String,
+    pub(crate) family: TaskFamily,
+    pub(crate) model: String,
+    pub(crate) output: Output,
+    pub(crate) price: f64,
+    /// Where the markers (`#fail400`, `#stuck`, …) are looked for.
+    pub(crate) prompt: String,
+    /// Input files on the files host (their storage paths).
+    pub(crate) inputs: Vec<String>,
+    pub(crate) body: Map<String, Value>,
+    pub(crate) callback_url: Option<String>,
+}
+
+/// Admits a task under the create window and the account's credits (refusals create and
+/// charge nothing), and starts it on the clock; its id.
+pub(crate) fn admit(
+    shared: &Shared,
+    settings: &JobSettings,
+    style: ErrorStyle,
+    admission: Admission,
+) -> Result<String, Reply> {
+    let invalid = |code: u16, msg: &str| Reply::api_error(style, code, msg);
     let now = shared.clock.now();
     let mut jobs = shared.jobs();
     while jobs
@@ -430,18 +526,18 @@ pub(crate) async fn create(
     }
     if jobs.creates.len() >= settings.create_limit {
         // "Rejected requests will not enter the queue": nothing created, nothing charged.
-        return invalid(429, "Rate limit exceeded");
+        return Err(invalid(429, "Rate limit exceeded"));
     }
     {
-        let mut settings = shared.settings();
-        let balance = settings.credits.as_f64().unwrap_or(0.0);
-        if balance < rule.price {
-            return invalid(402, "Insufficient credits");
+        let mut account = shared.settings();
+        let balance = account.credits.as_f64().unwrap_or(0.0);
+        if balance < admission.price {
+            return Err(invalid(402, "Insufficient credits"));
         }
-        settings.credits = crate::number(balance - rule.price);
+        account.credits = crate::number(balance - admission.price);
     }
     jobs.creates.push_back(now);
-    let prompt = input.get("prompt").and_then(Value::as_str).unwrap_or("");
+    let prompt = admission.prompt.as_str();
     let marker = [
         (
             "#fail400",
@@ -457,6 +553,7 @@ pub(crate) async fn create(
                 message: "internal error, please try again later".to_owned(),
             },
         ),
+        ("#fail-upstream", Outcome::FailUpstream),
         ("#stuck", Outcome::Stuck),
         ("#unknown-state", Outcome::UnknownState),
     ]
@@ -464,26 +561,20 @@ pub(crate) async fn create(
     .find(|(mark, _)| prompt.contains(mark))
     .map(|(_, outcome)| outcome);
     let slow = if prompt.contains("#slow") { 10 } else { 1 };
-    let inputs = input_paths(&shared.urls.files, &Value::Object(input.clone()));
-    let id = random_hex(16);
-    let mut stored = Map::new();
-    stored.insert("model".to_owned(), Value::String(model.clone()));
-    if let Some(url) = &callback_url {
-        stored.insert("callBackUrl".to_owned(), Value::String(url.clone()));
-    }
-    stored.insert("input".to_owned(), Value::Object(input));
+    let id = admission.id;
     jobs.tasks.insert(
         id.clone(),
         Task {
             id: id.clone(),
-            model,
-            output: rule.output,
-            price: rule.price,
-            body: stored,
-            callback_url,
+            family: admission.family,
+            model: admission.model,
+            output: admission.output,
+            price: admission.price,
+            body: admission.body,
+            callback_url: admission.callback_url,
             created: now,
             stages: settings.stage_durations.map(|d| d * slow),
-            inputs,
+            inputs: admission.inputs,
             marker,
             outcome: None,
             polls: 0,
@@ -492,17 +583,17 @@ pub(crate) async fn create(
             callback_started: false,
         },
     );
-    envelope(&settings.quirks, 200, "success", json!({"taskId": id}))
+    Ok(id)
 }
 
-fn missing_field_text(code: u16, field: &str) -> &'static str {
+pub(crate) fn missing_field_text(code: u16, field: &str) -> &'static str {
     // The live service says only this, whichever field is missing.
     let _ = (code, field);
     "This field is required"
 }
 
 /// The storage paths of the input URLs that point at the emulator's own files host.
-fn input_paths(files: &str, value: &Value) -> Vec<String> {
+pub(crate) fn input_paths(files: &str, value: &Value) -> Vec<String> {
     let mut paths = Vec::new();
     let mut visit = |url: &str| {
         if let Some(rest) = url.strip_prefix(files).and_then(|r| r.strip_prefix('/'))
@@ -523,6 +614,18 @@ fn input_paths(files: &str, value: &Value) -> Vec<String> {
     paths
 }
 
+/// The decoded value of the query parameter `name`.
+pub(crate) fn query_param(parts: &http::request::Parts, name: &str) -> Option<String> {
+    parts.uri.query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key == name)
+                .then(|| validate::decode_path(value))
+                .flatten()
+        })
+    })
+}
+
 /// Handles `GET /api/v1/jobs/recordInfo` (authorized already).
 pub(crate) fn record_info(
     shared: &Shared,
@@ -531,24 +634,19 @@ pub(crate) fn record_info(
 ) -> Reply {
     let quirks = shared.settings().jobs.quirks.clone();
     let not_visible_polls = shared.settings().jobs.not_visible_polls;
-    let id = parts.uri.query().and_then(|query| {
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            (key == "taskId")
-                .then(|| validate::decode_path(value))
-                .flatten()
-        })
-    });
-    let Some(id) = id.filter(|id| !id.is_empty()) else {
+    let Some(id) = query_param(parts, "taskId").filter(|id| !id.is_empty()) else {
         return Reply::api_error(style, 400, "taskId parameter is required");
     };
     let now = shared.clock.now();
     let mut jobs = shared.jobs();
-    let Some(task) = jobs.tasks.get_mut(&id) else {
+    let Some(task) = jobs
+        .tasks
+        .get_mut(&id)
+        .filter(|task| task.family == TaskFamily::Market)
+    else {
         return not_visible(&quirks);
     };
-    task.polls += 1;
-    if task.polls <= not_visible_polls {
+    if !task.visible(not_visible_polls) {
         return not_visible(&quirks);
     }
     let data = render_record(shared, task, now, &quirks);
@@ -560,7 +658,7 @@ fn not_visible(quirks: &JobQuirks) -> Reply {
 }
 
 /// The JSON envelope with `msg` (or `message`), always HTTP 200.
-fn envelope(quirks: &JobQuirks, code: u16, msg: &str, data: Value) -> Reply {
+pub(crate) fn envelope(quirks: &JobQuirks, code: u16, msg: &str, data: Value) -> Reply {
     let key = if quirks.message_key { "message" } else { "msg" };
     let mut body = Map::new();
     body.insert("code".to_owned(), json!(code));
@@ -612,14 +710,16 @@ fn render_record(shared: &Shared, task: &mut Task, now: SystemTime, quirks: &Job
             data.insert("costTime".to_owned(), json!(cost));
             data.insert("updateTime".to_owned(), json!(millis(end)));
             data.insert("completeTime".to_owned(), json!(millis(end)));
+            let outcome = match outcome {
+                Outcome::FailUpstream => Outcome::Fail {
+                    code: "500",
+                    message: "upstream generation failed".to_owned(),
+                },
+                outcome => outcome,
+            };
             match outcome {
                 Outcome::Fail { code, message } => {
-                    if !task.refunded {
-                        task.refunded = true;
-                        let mut settings = shared.settings();
-                        let balance = settings.credits.as_f64().unwrap_or(0.0);
-                        settings.credits = crate::number(balance + task.price);
-                    }
+                    task.refund(shared);
                     data.insert("state".to_owned(), json!("fail"));
                     let code = match quirks.fail_code {
                         FailCodeForm::Number => json!(code.parse::<u16>().unwrap_or(500)),
@@ -655,9 +755,8 @@ fn render_record(shared: &Shared, task: &mut Task, now: SystemTime, quirks: &Job
 
 /// The result document of a succeeded task; its files are made (deterministic bytes of
 /// the model's kind) and registered on the files host the first time.
-fn results(shared: &Shared, task: &mut Task) -> Value {
+pub(crate) fn results(shared: &Shared, task: &mut Task) -> Value {
     let urls = task.results.get_or_insert_with(|| {
-        let now = shared.clock.now();
         let mut storage = shared.storage();
         let files: Vec<(String, Bytes, String)> = match task.output {
             Output::Echo => task
@@ -683,18 +782,7 @@ fn results(shared: &Shared, task: &mut Task) -> Value {
         files
             .into_iter()
             .map(|(name, data, mime)| {
-                let path = format!("generated/{}/{name}", task.id);
-                let url = format!("{}/{path}", shared.urls.files);
-                storage.blobs.insert(
-                    path.clone(),
-                    Blob {
-                        data,
-                        mime,
-                        expires_at: now + GENERATED_TTL,
-                    },
-                );
-                storage.generated_urls.insert(url.clone(), path);
-                url
+                store_generated(shared, &mut storage, &task.id, &name, data, &mime)
             })
             .collect()
     });
@@ -706,6 +794,30 @@ fn results(shared: &Shared, task: &mut Task) -> Value {
         })).collect::<Vec<_>>()}),
         _ => json!({"resultUrls": urls}),
     }
+}
+
+/// Serves `data` as the generated file `name` of task `id` on the files host (download-url
+/// accepts it); its URL.
+pub(crate) fn store_generated(
+    shared: &Shared,
+    storage: &mut crate::storage::Storage,
+    id: &str,
+    name: &str,
+    data: Bytes,
+    mime: &str,
+) -> String {
+    let path = format!("generated/{id}/{name}");
+    let url = format!("{}/{path}", shared.urls.files);
+    storage.blobs.insert(
+        path.clone(),
+        Blob {
+            data,
+            mime: mime.to_owned(),
+            expires_at: shared.clock.now() + GENERATED_TTL,
+        },
+    );
+    storage.generated_urls.insert(url.clone(), path);
+    url
 }
 
 /// The name, bytes and MIME type of an input file (an upload or a generated file) for an
@@ -721,7 +833,7 @@ fn input_file(storage: &crate::storage::Storage, path: &str) -> Option<(String, 
 }
 
 /// Small deterministic bytes with the magic number of the kind.
-fn result_bytes(id: &str, index: usize, output: Output) -> Bytes {
+pub(crate) fn result_bytes(id: &str, index: usize, output: Output) -> Bytes {
     let magic: &[u8] = match output {
         Output::Image => b"\x89PNG\r\n\x1a\n",
         Output::Video => b"\x00\x00\x00\x18ftypmp42",
@@ -791,15 +903,19 @@ pub(crate) async fn deliver_callbacks(
                     continue;
                 }
                 task.settle(&shared, now);
-                let terminal =
-                    matches!(task.outcome, Some(Outcome::Success | Outcome::Fail { .. }));
+                let terminal = matches!(
+                    task.outcome,
+                    Some(Outcome::Success | Outcome::Fail { .. } | Outcome::FailUpstream)
+                );
                 if terminal && now >= task.end() + settings.callback_delay {
                     task.callback_started = true;
-                    due.push((
-                        task.id.clone(),
-                        url,
-                        callback_body(&shared, task, &settings.quirks),
-                    ));
+                    let body = match task.family {
+                        TaskFamily::Market => callback_body(&shared, task, &settings.quirks),
+                        TaskFamily::Veo(_) => {
+                            crate::veo::callback_body(&shared, task, &settings.quirks)
+                        }
+                    };
+                    due.push((task.id.clone(), url, body));
                 }
             }
             due

@@ -77,6 +77,7 @@ pub(crate) mod server;
 pub mod storage;
 pub mod upload;
 pub mod validate;
+mod veo;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};

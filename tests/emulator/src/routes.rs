@@ -39,6 +39,16 @@ pub enum Route {
     CreateTask,
     /// `GET /api/v1/jobs/recordInfo` on the api host.
     RecordInfo,
+    /// `POST /api/v1/veo/generate` on the api host.
+    VeoGenerate,
+    /// `POST /api/v1/veo/extend` on the api host.
+    VeoExtend,
+    /// `GET /api/v1/veo/record-info` on the api host.
+    VeoRecordInfo,
+    /// `GET /api/v1/veo/get-1080p-video` on the api host.
+    Veo1080p,
+    /// `POST /api/v1/veo/get-4k-video` on the api host.
+    Veo4k,
     /// Any path on the files host (downloads of stored and generated files).
     Files,
 }
@@ -57,6 +67,16 @@ pub const DOWNLOAD_URL_PATH: &str = "/api/v1/common/download-url";
 pub const CREATE_TASK_PATH: &str = "/api/v1/jobs/createTask";
 /// Path of the Market task-record route.
 pub const RECORD_INFO_PATH: &str = "/api/v1/jobs/recordInfo";
+/// Path of the Veo generate route.
+pub const VEO_GENERATE_PATH: &str = "/api/v1/veo/generate";
+/// Path of the Veo extend route.
+pub const VEO_EXTEND_PATH: &str = "/api/v1/veo/extend";
+/// Path of the Veo task-record route.
+pub const VEO_RECORD_INFO_PATH: &str = "/api/v1/veo/record-info";
+/// Path of the Veo 1080p route.
+pub const VEO_1080P_PATH: &str = "/api/v1/veo/get-1080p-video";
+/// Path of the Veo 4K route.
+pub const VEO_4K_PATH: &str = "/api/v1/veo/get-4k-video";
 
 impl Route {
     /// The route a request for `path` on `host` belongs to, if any. Every path on the
@@ -70,6 +90,11 @@ impl Route {
             (Host::Api, DOWNLOAD_URL_PATH) => Some(Route::DownloadUrl),
             (Host::Api, CREATE_TASK_PATH) => Some(Route::CreateTask),
             (Host::Api, RECORD_INFO_PATH) => Some(Route::RecordInfo),
+            (Host::Api, VEO_GENERATE_PATH) => Some(Route::VeoGenerate),
+            (Host::Api, VEO_EXTEND_PATH) => Some(Route::VeoExtend),
+            (Host::Api, VEO_RECORD_INFO_PATH) => Some(Route::VeoRecordInfo),
+            (Host::Api, VEO_1080P_PATH) => Some(Route::Veo1080p),
+            (Host::Api, VEO_4K_PATH) => Some(Route::Veo4k),
             (Host::Files, _) => Some(Route::Files),
             _ => None,
         }
@@ -79,9 +104,15 @@ impl Route {
     pub fn host(self) -> Host {
         match self {
             Route::Base64Upload | Route::StreamUpload | Route::UrlUpload => Host::Upload,
-            Route::Credits | Route::DownloadUrl | Route::CreateTask | Route::RecordInfo => {
-                Host::Api
-            }
+            Route::Credits
+            | Route::DownloadUrl
+            | Route::CreateTask
+            | Route::RecordInfo
+            | Route::VeoGenerate
+            | Route::VeoExtend
+            | Route::VeoRecordInfo
+            | Route::Veo1080p
+            | Route::Veo4k => Host::Api,
             Route::Files => Host::Files,
         }
     }

@@ -2,7 +2,7 @@
 //! download, and every way a task or a call can go wrong.
 
 use super::*;
-use kie_proto::task::{CreateTask, PollPolicy, TaskInput, TaskStatus, WaitOptions};
+use kie_proto::task::{CreateTask, NewTask, PollPolicy, TaskInput, TaskStatus, WaitOptions};
 use kie_tests::JobSettings;
 
 /// Task stages of a few hundred milliseconds.
@@ -34,8 +34,10 @@ fn jobs_client<D: Driver>(jobs: JobSettings) -> (D, Emulator) {
     (driver, emulator)
 }
 
-fn create(prompt: &str) -> CreateTask {
-    CreateTask::new("google/nano-banana", json!({"prompt": prompt})).unwrap()
+fn create(prompt: &str) -> NewTask {
+    CreateTask::new("google/nano-banana", json!({"prompt": prompt}))
+        .unwrap()
+        .into()
 }
 
 /// The whole path: a local file uploaded into the input (`prepare_input`), the task created
@@ -55,7 +57,7 @@ pub fn jobs_upload_run_download<D: Driver>() {
     let log = Arc::clone(&seen);
     let options = quick_wait().on_progress(move |p| log.lock().unwrap().push(p.status.clone()));
     let create = CreateTask::new("google/nano-banana-edit", input).unwrap();
-    let view = driver.run(&create, &options).unwrap();
+    let view = driver.run(&create.into(), &options).unwrap();
     assert_eq!(view.status, TaskStatus::Succeeded);
     assert_eq!(view.credits_consumed, Some(4.0));
     let seen = seen.lock().unwrap().clone();
@@ -214,7 +216,9 @@ pub fn jobs_expired_input_fails_the_task<D: Driver>() {
     emulator.clock().advance(Duration::from_secs(4 * 24 * 3600));
     let view = driver
         .run(
-            &CreateTask::new("google/nano-banana-edit", input).unwrap(),
+            &CreateTask::new("google/nano-banana-edit", input)
+                .unwrap()
+                .into(),
             &quick_wait(),
         )
         .unwrap();
@@ -416,5 +420,85 @@ pub fn jobs_cancelled_wait_leaves_the_task_running<D: Driver>() {
     assert_eq!(
         driver.get_task(&task).unwrap().view().status,
         TaskStatus::Succeeded
+    );
+}
+
+/// A second family through the same methods: a Veo 3.1 video from a local image
+/// (`prepare_input` into `imageUrls`), created, waited for (the caller's quick policy; Veo's
+/// own is every 30 s), its video downloaded byte-exact, its record read by the saved
+/// reference, then its 1080p version waited for through the "processing" answers.
+pub fn jobs_veo_from_image_to_1080p<D: Driver>() {
+    use kie_proto::task::veo::{Veo1080pWait, VeoGenerate};
+    use kie_proto::task::{Family, TaskRecord, TaskRef};
+    let (driver, emulator) = jobs_client::<D>(JobSettings {
+        veo_upgrade_delay: Duration::from_millis(600),
+        ..quick_jobs()
+    });
+    let input = TaskInput::new(json!({"prompt": "a cat surfing", "model": "veo3_fast"}))
+        .unwrap()
+        .bytes("imageUrls", "first.png", png());
+    let fields = driver
+        .prepare_input(&input, &UploadOptions::new("inputs"))
+        .unwrap();
+    let create = VeoGenerate::from_fields(fields).unwrap();
+    let view = driver.run(&create.into(), &quick_wait()).unwrap();
+    assert_eq!(view.task.family(), Family::Veo);
+    assert_eq!(view.status, TaskStatus::Succeeded);
+    assert_eq!(view.model.as_deref(), Some("veo3_fast"));
+    let video = &view.assets[0].url;
+    let bytes = driver.download_result(video).unwrap();
+    assert_eq!(&bytes[4..8], b"ftyp");
+    // A saved reference resumes at Veo's own endpoint.
+    let saved: TaskRef = view.task.to_string().parse().unwrap();
+    let record = driver.get_task(&saved).unwrap();
+    assert!(matches!(record, TaskRecord::Veo(_)), "{record:?}");
+    assert_eq!(record.view().assets, view.assets);
+    // 1080p: "processing" at first, waited through with the caller's spacing.
+    let wait = Veo1080pWait::default()
+        .with_spacing(Duration::from_millis(100), Duration::from_millis(150))
+        .with_deadline(Duration::from_secs(10));
+    let urls = driver.veo_1080p(&view.task, Some(0), &wait).unwrap();
+    assert_eq!(urls.len(), 1);
+    assert!(driver.download_result(&urls[0]).unwrap().len() > 8);
+    let asked = requests_to(&emulator, Route::Veo1080p).len();
+    assert!(
+        asked >= 2,
+        "asked {asked} times: at least one 'processing' answer"
+    );
+    assert_eq!(requests_to(&emulator, Route::VeoGenerate).len(), 1);
+
+    // A 1080p video that is not ready by the deadline: the wait says it may still come.
+    emulator.update_jobs(|jobs| jobs.veo_upgrade_delay = Duration::from_secs(3600));
+    let task = driver
+        .create_task(&VeoGenerate::new("again").unwrap().into())
+        .unwrap();
+    driver.wait_task(&task, &quick_wait()).unwrap();
+    let wait = wait.with_deadline(Duration::from_millis(400));
+    match driver.veo_1080p(&task, None, &wait).unwrap_err() {
+        Error::TaskWait {
+            may_finish, reason, ..
+        } => {
+            assert!(may_finish);
+            assert!(reason.contains("1080p"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A failed-upstream Veo task is worth running again.
+    let failed = driver
+        .run(
+            &VeoGenerate::new("#fail-upstream").unwrap().into(),
+            &quick_wait(),
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            failed.status,
+            TaskStatus::Failed {
+                recreate_may_help: true,
+                ..
+            }
+        ),
+        "{:?}",
+        failed.status
     );
 }

@@ -278,7 +278,7 @@ pub trait Driver: Sized {
     /// `create_task`.
     fn create_task(
         &self,
-        create: &kie_proto::task::CreateTask,
+        create: &kie_proto::task::NewTask,
     ) -> Result<kie_proto::task::TaskRef, Error>;
     /// `get_task`.
     fn get_task(
@@ -294,9 +294,16 @@ pub trait Driver: Sized {
     /// `run`.
     fn run(
         &self,
-        create: &kie_proto::task::CreateTask,
+        create: &kie_proto::task::NewTask,
         options: &kie_proto::task::WaitOptions,
     ) -> Result<kie_proto::task::TaskView, Error>;
+    /// `veo_1080p`.
+    fn veo_1080p(
+        &self,
+        task: &kie_proto::task::TaskRef,
+        index: Option<u32>,
+        wait: &kie_proto::task::veo::Veo1080pWait,
+    ) -> Result<Vec<String>, Error>;
     /// `prepare_input`.
     fn prepare_input(
         &self,
@@ -367,6 +374,7 @@ macro_rules! conformance_suite {
             jobs_transport_failures_mid_wait_are_retried,
             jobs_callback_verified_and_confirmed,
             jobs_cancelled_wait_leaves_the_task_running,
+            jobs_veo_from_image_to_1080p,
             url_upload_sends_the_normalised_url,
             payload_too_large_413,
             malformed_answers,
