@@ -51,7 +51,7 @@ pub async fn run(
             return Exit::LocalFile;
         }
     };
-    let (jobs, errors) = read_jobs(&text, args);
+    let (jobs, errors) = read_jobs(&text, args, &settings);
     if !errors.is_empty() {
         for (line, message) in errors.iter().take(ERRORS_SHOWN) {
             eprintln!("kie: {}:{line}: {message}", file.display());
@@ -141,7 +141,7 @@ pub async fn run(
 }
 
 /// Every line's job, or the errors of the lines that cannot run (empty lines skipped).
-fn read_jobs(text: &str, args: &RunArgs) -> (Vec<Job>, Vec<(usize, String)>) {
+fn read_jobs(text: &str, args: &RunArgs, settings: &Settings) -> (Vec<Job>, Vec<(usize, String)>) {
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -155,7 +155,9 @@ fn read_jobs(text: &str, args: &RunArgs) -> (Vec<Job>, Vec<(usize, String)>) {
                 inputs
                     .check_files()
                     .map_err(|message| format!("file {message}"))?;
-                inputs.task_input()
+                let input = inputs.task_input()?;
+                settings.check_input(&input)?;
+                Ok(input)
             });
         match checked {
             Ok(input) => jobs.push(Job {

@@ -171,7 +171,8 @@ const fn run_help() -> &'static str {
         "  kie run google/nano-banana -i prompt=\"a cat in a hat\"\n",
         "  kie run google/nano-banana-edit -i prompt=\"make it blue\" -f image_urls=cat.png -o out/\n",
         "  kie run bytedance/seedance-2 --input-json input.json --timeout 40m\n",
-        "  kie run google/nano-banana --batch prompts.ndjson -j 20 --json > results.ndjson\n\n",
+        "  kie run google/nano-banana --batch prompts.ndjson -j 20 --json > results.ndjson\n",
+        "  kie run veo3_fast -i prompt=\"a cat surfing\" -f imageUrls=first.png --1080p\n\n",
         "-i KEY=VALUE sets an input field: VALUE is taken as JSON when it parses as JSON\n",
         "(numbers, true, [\"a\",\"b\"], {\"k\":1}), else as a string; a dotted KEY nests\n",
         "(-i settings.seed=7). -f FIELD=PATH uploads the local file and puts its download URL\n",
@@ -245,7 +246,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_download: bool,
 
-    /// How long to wait for the task (`90s`, `40m`, `2h`, or seconds) [default: 15m]
+    /// How long to wait for the task (`90s`, `40m`, `2h`, or seconds; `0`: no limit)
+    /// [default: the family's: 15m for Market, 30m for Veo]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 
@@ -253,9 +255,33 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub callback_url: Option<String>,
 
+    /// The task family, when the model's name does not tell (`veo3`, `veo3_fast` and
+    /// `veo3_lite` are Veo 3.1; any other model is a Market one)
+    #[arg(long, value_enum, value_name = "FAMILY")]
+    pub family: Option<FamilyArg>,
+
+    /// How often to ask for the task's state [default: the family's: every 2–15 s for
+    /// Market, 30 s for Veo]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub poll_every: Option<std::time::Duration>,
+
+    /// With a Veo model: also wait for the 1080p version of each video (about 1–3
+    /// minutes after it is done) and save it
+    #[arg(long = "1080p")]
+    pub veo_1080p: bool,
+
     /// The uploadPath (folder) input files are stored under
     #[arg(long = "path", value_name = "UPLOAD_PATH", default_value = DEFAULT_UPLOAD_PATH)]
     pub upload_path: String,
+}
+
+/// A task family on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FamilyArg {
+    /// The Market surface (createTask / recordInfo).
+    Market,
+    /// Veo 3.1 (veo/generate / veo/record-info).
+    Veo,
 }
 
 /// `kie task …`.
@@ -278,9 +304,13 @@ pub enum TaskCommand {
     Wait {
         /// The task (`market:<id>`)
         task: String,
-        /// How long to wait (`90s`, `40m`, `2h`, or seconds) [default: 15m]
+        /// How long to wait (`90s`, `40m`, `2h`, or seconds) [default: the family's: 15m
+        /// for Market, 30m for Veo]
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         timeout: Option<std::time::Duration>,
+        /// How often to ask [default: the family's]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        poll_every: Option<std::time::Duration>,
     },
 
     /// Download a task's results (waiting for it first while it runs)
@@ -290,9 +320,12 @@ pub enum TaskCommand {
     Download {
         /// The task (`market:<id>`)
         task: String,
-        /// How long to wait for a task still running [default: 15m]
+        /// How long to wait for a task still running [default: the family's]
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         timeout: Option<std::time::Duration>,
+        /// How often to ask [default: the family's]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        poll_every: Option<std::time::Duration>,
         /// Where results are saved
         #[arg(
             short = 'o',
@@ -307,37 +340,39 @@ pub enum TaskCommand {
     },
 }
 
-/// A duration as people type it: `90`, `90s`, `40m`, `2h`, `1h30m`.
+/// A duration as people type it: `90`, `90s`, `40m`, `2h`, `1h30m`, `500ms`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{text:?} is not a duration (examples: 90s, 40m, 2h, 1h30m)");
+    let bad = || format!("{text:?} is not a duration (examples: 90s, 40m, 2h, 1h30m, 500ms)");
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(std::time::Duration::from_secs(seconds));
     }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        let value: u64 = number.parse().map_err(|_| bad())?;
-        total = value
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        number.clear();
-    }
-    if !number.is_empty() || text.is_empty() {
+    let mut millis = 0u64;
+    let mut rest = text;
+    if rest.is_empty() {
         return Err(bad());
     }
-    Ok(std::time::Duration::from_secs(total))
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let per_unit = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        millis = value
+            .checked_mul(per_unit)
+            .and_then(|v| millis.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(std::time::Duration::from_millis(millis))
 }
 
 /// `kie upload`.
@@ -602,6 +637,10 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_type_them() {
+        let millis = std::time::Duration::from_millis;
+        assert_eq!(parse_duration("500ms"), Ok(millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(millis(90_000)));
+        assert_eq!(parse_duration("1s200ms"), Ok(millis(1200)));
         for (text, seconds) in [
             ("90", 90),
             ("90s", 90),

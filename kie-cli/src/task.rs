@@ -12,13 +12,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use indicatif::HumanBytes;
+use kie_async::kie_proto::task::veo::Veo1080pWait;
 use kie_async::kie_proto::task::{
-    CreateTask, LocalInput, PollPolicy, TaskInput, TaskRef, TaskStatus, TaskView, WaitOptions,
+    AssetRole, Family, LocalInput, NewTask, PollPolicy, TaskInput, TaskRef, TaskStatus, TaskView,
+    WaitOptions,
 };
 use kie_async::{Client, CreatePacer, Error, ErrorKind, UploadOptions, UploadSource};
 use serde::Serialize;
 
-use crate::cli::{RunArgs, TaskCommand};
+use crate::cli::{FamilyArg, RunArgs, TaskCommand};
 use crate::exit::{Exit, classify};
 use crate::inputs::Inputs;
 use crate::output::{self, ErrorObject};
@@ -34,8 +36,13 @@ pub struct Settings {
     pub no_wait: bool,
     /// `--no-download`: print the result URLs instead.
     pub no_download: bool,
-    /// How to wait.
-    pub policy: PollPolicy,
+    /// `--family`: the family, when the model's name does not tell.
+    pub family: Option<Family>,
+    /// `--timeout` and `--poll-every` (the family's policy otherwise).
+    pub timeout: Option<Duration>,
+    pub poll_every: Option<Duration>,
+    /// `--1080p`: also save the 1080p version of each Veo video.
+    pub veo_1080p: bool,
     /// Where results go, and whether existing files may be overwritten.
     pub output_dir: PathBuf,
     pub force: bool,
@@ -49,9 +56,16 @@ pub struct Settings {
 impl Settings {
     /// The settings of `kie run`, checked before anything is sent.
     pub fn of_run(args: &RunArgs, json: bool, quiet: bool) -> Result<Settings, String> {
+        let family = args.family.map(|family| match family {
+            FamilyArg::Market => Family::Market,
+            FamilyArg::Veo => Family::Veo,
+        });
         // The model's name and the callback URL are checked by building a create.
-        let probe = CreateTask::new(args.model.as_str(), serde_json::json!({}))
+        let probe = NewTask::for_model(&args.model, serde_json::json!({"prompt": "-"}), family)
             .map_err(|error| error.to_string())?;
+        if args.veo_1080p && probe.family() != Family::Veo {
+            return Err(format!("--1080p: {} is not a Veo model", args.model));
+        }
         if let Some(url) = &args.callback_url {
             probe
                 .with_callback_url(url)
@@ -70,13 +84,56 @@ impl Settings {
             callback_url: args.callback_url.clone(),
             no_wait: args.no_wait,
             no_download: args.no_download,
-            policy: policy(args.timeout),
+            family,
+            timeout: args.timeout,
+            poll_every: args.poll_every,
+            veo_1080p: args.veo_1080p,
             output_dir: args.output_dir.clone(),
             force: args.force,
             upload_path,
             json,
             quiet,
         })
+    }
+
+    /// How a task of `family` is waited for: the family's policy (kie-proto's), with
+    /// `--poll-every` as its spacing and `--timeout` as its deadline (`0`: none).
+    fn policy_for(&self, family: Family) -> PollPolicy {
+        let mut policy = family.poll_policy();
+        if let Some(every) = self.poll_every {
+            policy = policy
+                .with_first_delay(every)
+                .with_max_delay(every)
+                .with_factor(1.0)
+                .with_min_gap(every.min(Duration::from_secs(1)));
+        }
+        match self.timeout {
+            Some(limit) if limit.is_zero() => policy.with_deadline(None),
+            Some(limit) => policy.with_deadline(Some(limit)),
+            None => policy,
+        }
+    }
+
+    /// The create of `input` (a resolved task input) for this command's model.
+    pub fn create(&self, input: serde_json::Value) -> Result<NewTask, Error> {
+        let create = NewTask::for_model(&self.model, input, self.family)?;
+        match &self.callback_url {
+            Some(url) => Ok(create.with_callback_url(url)?),
+            None => Ok(create),
+        }
+    }
+
+    /// Checks `input` as its create will be built once its files are uploaded, before
+    /// anything is sent (a Veo task without a prompt, a field of the wrong type).
+    pub fn check_input(&self, input: &TaskInput) -> Result<(), String> {
+        let placeholders: Vec<String> = input
+            .files()
+            .iter()
+            .map(|_| "https://kie.invalid/input".to_owned())
+            .collect();
+        self.create(input.resolve(&placeholders))
+            .map(drop)
+            .map_err(|error| error.to_string())
     }
 
     /// Whether results are saved locally.
@@ -91,15 +148,6 @@ impl Settings {
         }
         std::fs::create_dir_all(&self.output_dir)
             .map_err(|error| format!("{}: {error}", self.output_dir.display()))
-    }
-}
-
-/// The poll policy: the SDK's, with `--timeout` as its deadline (`0` waits without one).
-fn policy(timeout: Option<Duration>) -> PollPolicy {
-    match timeout {
-        Some(limit) if limit.is_zero() => PollPolicy::default().with_deadline(None),
-        Some(limit) => PollPolicy::default().with_deadline(Some(limit)),
-        None => PollPolicy::default(),
     }
 }
 
@@ -284,26 +332,15 @@ pub async fn run_one(
             }
         }
     }
-    let mut create = match CreateTask::new(settings.model.as_str(), input.resolve(&urls)) {
+    let create = match settings.create(input.resolve(&urls)) {
         Ok(create) => create,
         Err(error) => {
             return Ending::NotCreated {
-                error: error.into(),
+                error,
                 rejected: false,
             };
         }
     };
-    if let Some(url) = &settings.callback_url {
-        create = match create.with_callback_url(url) {
-            Ok(create) => create,
-            Err(error) => {
-                return Ending::NotCreated {
-                    error: error.into(),
-                    rejected: false,
-                };
-            }
-        };
-    }
     if let Some(pacer) = &shared.pacer {
         line.activity("waiting for the account's create window");
         pacer.admit().await;
@@ -352,7 +389,7 @@ async fn wait(
 ) -> Result<TaskView, Error> {
     let shown = line.clone();
     let options = WaitOptions::new()
-        .policy(settings.policy)
+        .policy(settings.policy_for(task.family()))
         .on_progress(move |progress| shown.status(&progress.status));
     client.wait_task(task, &options).await
 }
@@ -372,7 +409,8 @@ async fn finish(client: &Client, view: TaskView, settings: &Settings, line: &Tas
 }
 
 /// Downloads every result of `view` into the output directory, under the name in its URL
-/// (a free variant of it when that file exists, unless `--force`).
+/// (a free variant of it when that file exists, unless `--force`); with `--1080p`, then
+/// the 1080p version of each Veo video.
 async fn save_results(
     client: &Client,
     view: &TaskView,
@@ -381,30 +419,63 @@ async fn save_results(
 ) -> (Vec<Saved>, Option<Error>) {
     let mut saved = Vec::new();
     for (index, asset) in view.assets.iter().enumerate() {
-        let name =
-            file_name_of(&asset.url).unwrap_or_else(|| format!("{}-{index}", view.task.id()));
-        let path = match claim(&settings.output_dir, &name, settings.force) {
-            Ok(path) => path,
-            Err(source) => {
-                let path = Some(settings.output_dir.join(&name));
-                return (saved, Some(Error::Io { path, source }));
+        let fallback = format!("{}-{index}", view.task.id());
+        match save(client, &asset.url, &fallback, settings, line).await {
+            Ok(file) => saved.push(file),
+            Err(error) => return (saved, Some(error)),
+        }
+    }
+    if settings.veo_1080p && view.task.family() == Family::Veo {
+        let results = view.assets.iter().filter(|a| a.role == AssetRole::Result);
+        for (index, _) in results.enumerate() {
+            line.activity("waiting for the 1080p version");
+            let mut wait = Veo1080pWait::default();
+            if let Some(every) = settings.poll_every {
+                wait = wait.with_spacing(every, every);
             }
-        };
-        line.activity(&format!("downloading {name}"));
-        match client.download_result_to(&asset.url, &path).await {
-            Ok(size) => saved.push(Saved {
-                url: asset.url.clone(),
-                path,
-                size,
-            }),
-            Err(error) => {
-                // No half file is left to be taken for the result.
-                let _ = std::fs::remove_file(&path);
-                return (saved, Some(error));
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            let urls = match client.veo_1080p(&view.task, Some(index), &wait).await {
+                Ok(urls) => urls,
+                Err(error) => return (saved, Some(error)),
+            };
+            for url in urls {
+                let fallback = format!("{}-{index}-1080p.mp4", view.task.id());
+                match save(client, &url, &fallback, settings, line).await {
+                    Ok(file) => saved.push(file),
+                    Err(error) => return (saved, Some(error)),
+                }
             }
         }
     }
     (saved, None)
+}
+
+/// Downloads `url` into the output directory under the name in it (`fallback` when it
+/// has none); a failed download leaves no half file behind.
+async fn save(
+    client: &Client,
+    url: &str,
+    fallback: &str,
+    settings: &Settings,
+    line: &TaskLine,
+) -> Result<Saved, Error> {
+    let name = file_name_of(url).unwrap_or_else(|| fallback.to_owned());
+    let path = claim(&settings.output_dir, &name, settings.force).map_err(|source| Error::Io {
+        path: Some(settings.output_dir.join(&name)),
+        source,
+    })?;
+    line.activity(&format!("downloading {name}"));
+    match client.download_result_to(url, &path).await {
+        Ok(size) => Ok(Saved {
+            url: url.to_owned(),
+            path,
+            size,
+        }),
+        Err(error) => {
+            let _ = std::fs::remove_file(&path);
+            Err(error)
+        }
+    }
 }
 
 /// The file name in a result URL (its last path segment), reduced to characters safe in
@@ -806,6 +877,9 @@ pub async fn run(
         Ok(input) => input,
         Err(message) => return usage(&message),
     };
+    if let Err(message) = settings.check_input(&input) {
+        return usage(&message);
+    }
     if let Err(message) = settings.prepare_output_dir() {
         return local_file(&message);
     }
@@ -842,15 +916,20 @@ pub async fn task(
     quiet: bool,
     terminal: &Terminal,
 ) -> Exit {
-    let (text, timeout, output_dir, force) = match &command {
-        TaskCommand::Get { task } => (task, None, PathBuf::from("."), false),
-        TaskCommand::Wait { task, timeout } => (task, *timeout, PathBuf::from("."), false),
+    let (text, timeout, poll_every, output_dir, force) = match &command {
+        TaskCommand::Get { task } => (task, None, None, PathBuf::from("."), false),
+        TaskCommand::Wait {
+            task,
+            timeout,
+            poll_every,
+        } => (task, *timeout, *poll_every, PathBuf::from("."), false),
         TaskCommand::Download {
             task,
             timeout,
+            poll_every,
             output_dir,
             force,
-        } => (task, *timeout, output_dir.clone(), *force),
+        } => (task, *timeout, *poll_every, output_dir.clone(), *force),
     };
     let task: TaskRef = match text.parse() {
         Ok(task) => task,
@@ -861,7 +940,10 @@ pub async fn task(
         callback_url: None,
         no_wait: false,
         no_download: !matches!(command, TaskCommand::Download { .. }),
-        policy: policy(timeout),
+        family: None,
+        timeout,
+        poll_every,
+        veo_1080p: false,
         output_dir,
         force,
         upload_path: String::new(),

@@ -1,12 +1,12 @@
 //! `kie webhook verify`, `sign` and `listen`: the SDK's webhook rules
-//! (`kie_proto::webhook`, `kie_proto::task::MarketCallback`) on a raw HTTP request from a
+//! (`kie_proto::webhook`, `kie_proto::task::TaskCallback`) on a raw HTTP request from a
 //! file or stdin, or on the callbacks a local receiver gets.
 
 use std::io::Read as _;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use kie_async::kie_proto::task::MarketCallback;
+use kie_async::kie_proto::task::TaskCallback;
 use kie_async::kie_proto::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookVerifier, sign};
 use serde_json::json;
 
@@ -232,9 +232,9 @@ impl Receiver {
             .verifier
             .as_ref()
             .map(|verifier| verifier.verify(&parts.headers, &body, SystemTime::now()));
-        let callback = MarketCallback::parse(&body);
+        let callback = TaskCallback::parse(&body);
         let task_id = match &callback {
-            Ok(callback) => Some(callback.record.task.to_string()),
+            Ok(callback) => Some(callback.view().task.to_string()),
             Err(_) => serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|value| {
@@ -275,7 +275,7 @@ impl Receiver {
                 );
             }
         };
-        let view = callback.record.view();
+        let view = callback.view();
         let state = match &view.status {
             kie_async::kie_proto::task::TaskStatus::Succeeded => "success".to_owned(),
             kie_async::kie_proto::task::TaskStatus::Failed { .. } => "fail".to_owned(),

@@ -751,3 +751,112 @@ fn a_batch_stops_creating_once_the_account_is_refused_and_says_it_once() {
     );
     assert_eq!(creates(&emu), 3);
 }
+
+#[test]
+fn a_veo_video_from_a_local_image_to_its_1080p_version() {
+    let emu = Emulator::builder()
+        .jobs(JobSettings {
+            veo_upgrade_delay: Duration::from_millis(500),
+            ..quick()
+        })
+        .credits(1000.0)
+        .start();
+    let dir = scratch("veo");
+    std::fs::write(dir.join("first.png"), bytes(5, 2000)).unwrap();
+    let output = kie(&emu, &dir)
+        .args([
+            "run",
+            "veo3_fast",
+            "-i",
+            "prompt=a cat surfing",
+            "-i",
+            "aspect_ratio=16:9",
+        ])
+        .args([
+            "-f",
+            "imageUrls=first.png",
+            "--1080p",
+            "--poll-every",
+            "100ms",
+        ])
+        .args(["-o", "out", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let line = &json_lines(&output)[0];
+    let task = line["task"].as_str().unwrap().to_owned();
+    assert!(task.starts_with("veo:veo_task_"), "{line}");
+    assert_eq!(line["state"], "success");
+    assert_eq!(line["model"], "veo3_fast");
+    let files = line["files"].as_array().unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["out/result-0.mp4", "out/result-0-1080p.mp4"],
+        "{line}"
+    );
+    for name in &names {
+        assert_eq!(&std::fs::read(dir.join(name)).unwrap()[4..8], b"ftyp");
+    }
+    // The image went into imageUrls as a list, and the create went to Veo's endpoint.
+    let create = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/v1/veo/generate")
+        .unwrap();
+    let urls: Value = serde_json::from_str(&create.fields["imageUrls"]).unwrap();
+    assert!(urls[0].as_str().unwrap().ends_with("/first.png"), "{urls}");
+    assert_eq!(creates(&emu), 0, "nothing went to Market");
+
+    // The saved reference is resumed at Veo's endpoint.
+    let output = kie(&emu, &dir)
+        .args(["task", "wait", &task, "--poll-every", "100ms", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(json_lines(&output)[0]["task"], task.as_str());
+    let output = kie(&emu, &dir)
+        .args(["task", "get", &task])
+        .output()
+        .unwrap();
+    assert!(
+        text(&output.stdout).contains("state     success"),
+        "{}",
+        text(&output.stdout)
+    );
+
+    // Checked before anything is sent: a Veo task needs a prompt; --1080p needs Veo.
+    emu.clear_log();
+    let output = kie(&emu, &dir)
+        .args(["run", "veo3", "-i", "seeds=3"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(
+        text(&output.stderr).contains("\"prompt\""),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = kie(&emu, &dir)
+        .args(["run", "google/nano-banana", "-i", "prompt=x", "--1080p"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(emu.requests().is_empty());
+    // --family veo for a model the list does not know yet.
+    let output = kie(&emu, &dir)
+        .args([
+            "run",
+            "veo9",
+            "--family",
+            "veo",
+            "-i",
+            "prompt=x",
+            "--no-wait",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 10);
+    assert!(text(&output.stderr).contains("model veo9 is not supported"));
+}

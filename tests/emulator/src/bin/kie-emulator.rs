@@ -94,9 +94,13 @@ struct Args {
     #[arg(long)]
     duplicate_callbacks: bool,
     /// Task records with `resultJson` as an object, `failCode` as a number and `message`
-    /// instead of `msg` (the variants other pages document).
+    /// instead of `msg`; Veo records with `resultUrls` as a JSON string and times as text,
+    /// Veo callbacks with `resultUrls` as a string (the variants other pages document).
     #[arg(long)]
     record_variants: bool,
+    /// Seconds after a Veo video succeeds until its 1080p version is ready.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    veo_upgrade_seconds: f64,
     /// On Ctrl-C, print how many requests each route received (to stderr), e.g. to count
     /// a client's polls in a benchmark.
     #[arg(long)]
@@ -167,6 +171,9 @@ fn job_settings(args: &Args) -> kie_emulator::JobSettings {
         quirks.result_json_object = true;
         quirks.fail_code = kie_emulator::FailCodeForm::Number;
         quirks.message_key = true;
+        quirks.veo_result_urls_string = true;
+        quirks.veo_times_text = true;
+        quirks.veo_callback_urls_string = true;
     }
     kie_emulator::JobSettings {
         stage_durations: [
@@ -180,6 +187,8 @@ fn job_settings(args: &Args) -> kie_emulator::JobSettings {
         webhook_key: args.webhook_key.clone(),
         callback_duplicate: args.duplicate_callbacks,
         quirks,
+        veo_upgrade_delay: Duration::try_from_secs_f64(args.veo_upgrade_seconds.max(0.0))
+            .unwrap_or(Duration::from_secs(2)),
         ..defaults
     }
 }
