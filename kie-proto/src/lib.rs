@@ -23,11 +23,14 @@
 //! - What only a driver needs, in [`driver`]: one call as pure state ([`driver::Call`]:
 //!   retries, the time budget, progress, idempotency, an outer deadline), failure facts,
 //!   encoders, interim answers, downloads, proxies by the environment, OS random numbers.
-//! - Generation tasks, in [`task`]: a [`task::TaskRef`] that carries its family, the
-//!   Market operations ([`task::CreateTask`] — not idempotent — and [`task::GetTask`]), a
-//!   tolerant [`task::TaskRecord`] and its common [`task::TaskView`], the pure
-//!   [`task::PollPolicy`] and [`task::CreateWindow`], callbacks ([`task::MarketCallback`])
-//!   and the result-download rule ([`task::ResultDownload`]).
+//! - Generation tasks, in [`task`]: a [`task::TaskRef`] that carries its family (Market,
+//!   Veo 3.1), each family's creates ([`task::CreateTask`], [`task::veo::VeoGenerate`],
+//!   [`task::veo::VeoExtend`], or [`task::NewTask`] chosen by the model — none
+//!   idempotent), the family-neutral read ([`task::GetTask`]) into a tolerant
+//!   [`task::TaskRecord`] and its common [`task::TaskView`], the pure [`task::PollPolicy`]
+//!   (each family's default) and [`task::CreateWindow`], callbacks
+//!   ([`task::TaskCallback`]), Veo's 1080p/4K upgrades ([`task::veo::VeoGet1080p`],
+//!   [`task::veo::Veo1080pWait`]) and the result-download rule ([`task::ResultDownload`]).
 //! - MIME detection ([`detect_mime`]), `webhook` signature verification, and reading
 //!   `base64Data` back ([`parse_data_url`], [`decode_base64_data`]) for emulators and tests.
 //!

@@ -2,7 +2,8 @@
 //! ([`TaskRef`]), the common view of a task every family's record maps into ([`TaskView`]),
 //! the poll policy ([`PollPolicy`]) and the pacing of creates ([`CreateWindow`]).
 //!
-//! A task is created with a family's create operation (Market: [`CreateTask`]), read with
+//! A task is created with a family's create operation (Market: [`CreateTask`]; Veo:
+//! [`veo::VeoGenerate`], [`veo::VeoExtend`]; [`NewTask`] picks by the model), read with
 //! its get operation ([`TaskRef::get`] picks it), waited for by polling under a
 //! [`PollPolicy`], and its results (the [`Asset`]s of a succeeded task) downloaded without
 //! the API key ([`ResultDownload`]). Nothing outside this module and a family's own module
