@@ -72,6 +72,7 @@ impl Client {
         let policy = options.policy_for(task.family());
         let mut wait = policy.start(task.clone(), now());
         let mut last: Option<TaskStatus> = None;
+        sleep_unless_cancelled(options.first_pause(task.family()), options).await;
         loop {
             if options.cancel_flag().is_cancelled() {
                 return Err(cancelled(task));
@@ -107,7 +108,7 @@ impl Client {
         C: Operation<Output = TaskRef> + Sync,
     {
         let task = self.create_task(create).await?;
-        self.wait_task(&task, options).await
+        self.wait_task(&task, &options.clone().just_created()).await
     }
 
     /// Waits for the 1080p version of a finished Veo video (`index`: which of the task's

@@ -123,6 +123,7 @@ impl Client {
     {
         let client = self.clone();
         let pacer = CreatePacer::new(window);
+        let options = options.just_created();
         many(
             tasks.into_iter().enumerate(),
             concurrency,

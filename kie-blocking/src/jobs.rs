@@ -67,6 +67,7 @@ impl Client {
         let policy = options.policy_for(task.family());
         let mut wait = policy.start(task.clone(), Instant::now());
         let mut last: Option<TaskStatus> = None;
+        sleep_unless_cancelled(options.first_pause(task.family()), options)?;
         loop {
             if options.cancel_flag().is_cancelled() {
                 return Err(cancelled(task));
@@ -106,7 +107,7 @@ impl Client {
         C: Operation<Output = TaskRef> + Sync,
     {
         let task = self.create_task(create)?;
-        self.wait_task(&task, options)
+        self.wait_task(&task, &options.clone().just_created())
     }
 
     /// Waits for the 1080p version of a finished Veo video (`index`: which of the task's

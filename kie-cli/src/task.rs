@@ -373,7 +373,7 @@ pub async fn run_one(
         return Ending::Created(task);
     }
     line.activity("waiting");
-    let view = match wait(client, &task, settings, line).await {
+    let view = match wait(client, &task, settings, line, true).await {
         Ok(view) => view,
         Err(error) => return Ending::WaitStopped(task, error),
     };
@@ -386,11 +386,15 @@ async fn wait(
     task: &TaskRef,
     settings: &Settings,
     line: &TaskLine,
+    just_created: bool,
 ) -> Result<TaskView, Error> {
     let shown = line.clone();
-    let options = WaitOptions::new()
+    let mut options = WaitOptions::new()
         .policy(settings.policy_for(task.family()))
         .on_progress(move |progress| shown.status(&progress.status));
+    if just_created {
+        options = options.just_created();
+    }
     client.wait_task(task, &options).await
 }
 
@@ -967,7 +971,7 @@ pub async fn task(
             },
             // A task still running is waited for first.
             TaskCommand::Download { .. } | TaskCommand::Wait { .. } => {
-                match wait(client, &task, &settings, &line).await {
+                match wait(client, &task, &settings, &line, false).await {
                     Ok(view) => finish(client, view, &settings, &line).await,
                     Err(error) => Ending::WaitStopped(task.clone(), error),
                 }

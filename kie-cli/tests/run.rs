@@ -234,7 +234,7 @@ fn a_wait_past_its_deadline_exits_9_with_the_resume_command() {
             "-i",
             "prompt=#stuck",
             "--timeout",
-            "2s",
+            "4s",
         ])
         .output()
         .unwrap();

@@ -42,9 +42,9 @@ succeeded=$(grep -c '"state":"success"' "$WORK/lines" || true)
 # The ideal: windows of 20 creates 10.5 s apart; the last task's run; its next poll.
 windows=$(( (TASKS + 19) / 20 - 1 ))
 task=$(echo "$TASK_SECONDS + 0.5" | bc)
-# The poll policy: a poll at once, then 2 s, 3 s, 4.5 s … apart (no jitter): the poll that
-# first sees the task finished.
-ideal_polls=1; at=0; gap=2
+# The poll policy for a task created a moment ago: the first poll 2 s after the create,
+# then 3 s, 4.5 s … apart (no jitter): the poll that first sees the task finished.
+ideal_polls=1; at=2; gap=3
 while (( $(echo "$at < $task" | bc) )); do at=$(echo "$at + $gap" | bc); gap=$(echo "$gap * 1.5" | bc); ideal_polls=$((ideal_polls + 1)); done
 ideal_wall=$(echo "$windows * 10.5 + $at" | bc)
 printf '%s of %s succeeded; wall %.1f s (ideal %.1f s: %d windows of 10.5 s + the last task seen at %.1f s)\n' \

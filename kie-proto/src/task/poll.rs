@@ -62,6 +62,12 @@ impl PollPolicy {
         self.first_delay = delay;
         self
     }
+
+    /// The first wait between polls (also the pause before the first poll of a task
+    /// created a moment ago: [`WaitOptions::just_created`](super::WaitOptions::just_created)).
+    pub fn first_delay(&self) -> Duration {
+        self.first_delay
+    }
     /// The growth of the wait per poll (at least 1).
     pub fn with_factor(mut self, factor: f64) -> Self {
         self.factor = if factor.is_finite() {

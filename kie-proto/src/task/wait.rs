@@ -40,6 +40,7 @@ pub struct WaitOptions {
     policy: Option<PollPolicy>,
     progress: Option<WaitCallback>,
     cancel: CancelFlag,
+    just_created: bool,
 }
 
 impl fmt::Debug for WaitOptions {
@@ -48,6 +49,7 @@ impl fmt::Debug for WaitOptions {
             .field("policy", &self.policy)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .field("cancel", &self.cancel)
+            .field("just_created", &self.just_created)
             .finish()
     }
 }
@@ -84,6 +86,24 @@ impl WaitOptions {
     /// The flag that stops the wait (shared by clones of these options).
     pub fn cancel_flag(&self) -> &CancelFlag {
         &self.cancel
+    }
+
+    /// The task was created a moment ago: the first poll waits the policy's first delay
+    /// instead of going at once (it would only see "recordInfo is null"). The drivers'
+    /// `run` and `run_many` say so themselves.
+    pub fn just_created(mut self) -> Self {
+        self.just_created = true;
+        self
+    }
+
+    /// How long a wait for a task of `family` pauses before its first poll: the policy's
+    /// first delay for a task [`just_created`](Self::just_created), else nothing.
+    pub fn first_pause(&self, family: Family) -> Duration {
+        if self.just_created {
+            self.policy_for(family).first_delay()
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Calls the progress callback with `status` if it differs from `last` (the status
@@ -124,5 +144,23 @@ impl CancelFlag {
     /// Whether the wait was stopped.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_created_a_moment_ago_is_first_polled_after_the_first_delay() {
+        let options = WaitOptions::new();
+        assert_eq!(options.first_pause(Family::Market), Duration::ZERO);
+        let options = options.just_created();
+        assert_eq!(options.first_pause(Family::Market), Duration::from_secs(2));
+        assert_eq!(options.first_pause(Family::Veo), Duration::from_secs(30));
+        let policy = PollPolicy::default().with_first_delay(Duration::from_millis(50));
+        let options = WaitOptions::new().policy(policy).just_created();
+        assert_eq!(options.first_pause(Family::Veo), Duration::from_millis(50));
+        assert_eq!(options.policy_for(Family::Veo), policy, "a policy set wins");
     }
 }
