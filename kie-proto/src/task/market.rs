@@ -14,6 +14,7 @@ use http::{Method, Request};
 use serde_json::{Map, Value};
 
 use super::lenient::{integer, number, scalar_text, text, urls};
+use super::record::record_data;
 use super::{
     Asset, AssetRole, Family, TaskRef, TaskStatus, TaskView, parse_created, recreate_may_help,
     with_task_id,
@@ -21,7 +22,6 @@ use super::{
 use crate::api::Api;
 use crate::api_error::{ApiError, ErrorKind};
 use crate::body::Body;
-use crate::envelope::{ObjectOnly, parse_envelope};
 use crate::input::{HttpUrl, InvalidInput};
 use crate::operation::{Operation, request};
 
@@ -143,35 +143,12 @@ pub(super) fn parse_record(
     response: &http::Response<&[u8]>,
     task: &TaskRef,
 ) -> Result<MarketRecord, ApiError> {
-    let data = match parse_envelope::<Option<ObjectOnly<Map<String, Value>>>>(response) {
-        Ok(Some(ObjectOnly(data))) => data,
-        // A success without a record is the same "not visible yet".
-        Ok(None) => return Err(not_visible(response.status())),
-        Err(error) if is_not_visible(&error) => {
-            return Err(ApiError {
-                kind: ErrorKind::TaskNotVisible,
-                ..error
-            });
-        }
-        Err(error) => return Err(error),
-    };
+    let data = record_data(response, "recordInfo is null")?;
     MarketRecord::from_data(data, task).map_err(|excerpt| ApiError {
         message: Some("the task succeeded but its resultJson is not JSON".to_owned()),
         body_excerpt: Some(excerpt),
         ..ApiError::new(response.status(), ErrorKind::MalformedResponse)
     })
-}
-
-fn is_not_visible(error: &ApiError) -> bool {
-    error.code == Some(422) && error.message.as_deref() == Some("recordInfo is null")
-}
-
-fn not_visible(status: http::StatusCode) -> ApiError {
-    ApiError {
-        code: Some(422),
-        message: Some("recordInfo is null".to_owned()),
-        ..ApiError::new(status, ErrorKind::TaskNotVisible)
-    }
 }
 
 /// A Market task's state word (jobs spec §1.3). It is `fail`, not `failed`.

@@ -163,3 +163,30 @@ impl TaskCallback {
         }
     }
 }
+
+/// The `data` object of a record answer. The family's "not visible yet" answer — a 422 with
+/// `not_visible` as its message, or a success without data — is
+/// [`ErrorKind::TaskNotVisible`](crate::ErrorKind::TaskNotVisible).
+pub(super) fn record_data(
+    response: &http::Response<&[u8]>,
+    not_visible: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    use crate::api_error::ErrorKind;
+    use crate::envelope::{ObjectOnly, parse_envelope};
+    type Data = Option<ObjectOnly<serde_json::Map<String, serde_json::Value>>>;
+    match parse_envelope::<Data>(response) {
+        Ok(Some(ObjectOnly(data))) => Ok(data),
+        Ok(None) => Err(ApiError {
+            code: Some(422),
+            message: Some(not_visible.to_owned()),
+            ..ApiError::new(response.status(), ErrorKind::TaskNotVisible)
+        }),
+        Err(error) if error.code == Some(422) && error.message.as_deref() == Some(not_visible) => {
+            Err(ApiError {
+                kind: ErrorKind::TaskNotVisible,
+                ..error
+            })
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -19,6 +19,7 @@ use http::{Method, Request};
 use serde_json::{Map, Value};
 
 use super::lenient::{epoch_ms, integer, number, scalar_text, text, url_list};
+use super::record::record_data;
 use super::{
     Asset, AssetRole, Family, PollPolicy, TaskRef, TaskStatus, TaskView, parse_created,
     recreate_may_help, with_task_id,
@@ -26,7 +27,7 @@ use super::{
 use crate::api::Api;
 use crate::api_error::{ApiError, ErrorKind};
 use crate::body::Body;
-use crate::envelope::{ObjectOnly, parse_envelope};
+use crate::envelope::parse_envelope;
 use crate::error::Error;
 use crate::input::{HttpUrl, InvalidInput};
 use crate::operation::{Operation, request};
@@ -379,23 +380,7 @@ pub(super) fn parse_record(
     response: &http::Response<&[u8]>,
     task: &TaskRef,
 ) -> Result<VeoRecord, ApiError> {
-    match parse_envelope::<Option<ObjectOnly<Map<String, Value>>>>(response) {
-        Ok(Some(ObjectOnly(data))) => Ok(VeoRecord::from_data(data, task)),
-        Ok(None) => Err(ApiError {
-            code: Some(422),
-            message: Some("record is null".to_owned()),
-            ..ApiError::new(response.status(), ErrorKind::TaskNotVisible)
-        }),
-        Err(error)
-            if error.code == Some(422) && error.message.as_deref() == Some("record is null") =>
-        {
-            Err(ApiError {
-                kind: ErrorKind::TaskNotVisible,
-                ..error
-            })
-        }
-        Err(error) => Err(error),
-    }
+    record_data(response, "record is null").map(|data| VeoRecord::from_data(data, task))
 }
 
 /// The record of a Veo task (`record-info`'s `data`): generate, extend and 4K tasks alike.

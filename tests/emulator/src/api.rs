@@ -66,7 +66,7 @@ pub(crate) async fn handle(
         }
         Some(Route::VeoRecordInfo) => return crate::veo::record_info(shared, parts, style),
         Some(Route::Veo1080p) => return crate::veo::get_1080p(shared, parts, style),
-        Some(Route::Veo4k) => return crate::veo::get_4k(shared, parts, body, style).await,
+        Some(Route::Veo4k) => return crate::veo::get_4k(shared, parts, body, rec, style).await,
         _ => {}
     }
     if route == Some(Route::Credits) {

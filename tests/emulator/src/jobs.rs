@@ -385,6 +385,48 @@ fn millis(t: SystemTime) -> i64 {
     i64::try_from(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0)
 }
 
+/// The JSON object a create sends (each member logged), or the documented 422.
+pub(crate) async fn json_request(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &mut BodyReader,
+    rec: &mut Record,
+    style: ErrorStyle,
+) -> Result<Map<String, Value>, Reply> {
+    let invalid = |msg: &str| Reply::api_error(style, 422, msg);
+    if !is_json(&parts.headers) {
+        return Err(invalid("Content-Type must be application/json"));
+    }
+    let Ok(bytes) = body.read_limited(shared.cfg.json_body_limit).await else {
+        return Err(invalid("request body too large or unreadable"));
+    };
+    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Err(invalid("body must be a JSON object"));
+    };
+    for (key, value) in &request {
+        rec.fields.insert(key.clone(), value.to_string());
+    }
+    Ok(request)
+}
+
+/// A create's `callBackUrl`: absent, or an absolute http(s) URL (else the 422).
+pub(crate) fn callback_url(
+    request: &Map<String, Value>,
+    style: ErrorStyle,
+) -> Result<Option<String>, Reply> {
+    match request.get("callBackUrl") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Some(url.clone()))
+        }
+        Some(_) => Err(Reply::api_error(
+            style,
+            422,
+            "callBackUrl must be an absolute http(s) URL",
+        )),
+    }
+}
+
 /// Handles `POST /api/v1/jobs/createTask` (authorized already).
 pub(crate) async fn create(
     shared: &Shared,
@@ -395,18 +437,10 @@ pub(crate) async fn create(
 ) -> Reply {
     let settings = shared.settings().jobs.clone();
     let invalid = |code: u16, msg: &str| Reply::api_error(style, code, msg);
-    if !is_json(&parts.headers) {
-        return invalid(422, "Content-Type must be application/json");
-    }
-    let Ok(bytes) = body.read_limited(shared.cfg.json_body_limit).await else {
-        return invalid(422, "request body too large or unreadable");
+    let request = match json_request(shared, parts, body, rec, style).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
-    let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&bytes) else {
-        return invalid(422, "body must be a JSON object");
-    };
-    for (key, value) in &request {
-        rec.fields.insert(key.clone(), value.to_string());
-    }
     let model = match request.get("model") {
         Some(Value::String(model)) if !model.trim().is_empty() => model.clone(),
         _ => {
@@ -455,12 +489,9 @@ pub(crate) async fn create(
             );
         }
     }
-    let callback_url = match request.get("callBackUrl") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-            Some(url.clone())
-        }
-        Some(_) => return invalid(422, "callBackUrl must be an absolute http(s) URL"),
+    let callback_url = match callback_url(&request, style) {
+        Ok(url) => url,
+        Err(refused) => return refused,
     };
     let prompt = input
         .get("prompt")

@@ -10,13 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::jobs::{
-    Admission, Outcome, Output, Stage, Task, TaskFamily, admit, envelope, input_paths,
-    missing_field_text, query_param, result_bytes, results, store_generated,
+    Admission, Outcome, Output, Stage, Task, TaskFamily, admit, callback_url, envelope,
+    input_paths, json_request, missing_field_text, query_param, result_bytes, results,
+    store_generated,
 };
 use crate::log::Record;
 use crate::server::{BodyReader, Reply, Shared};
 use crate::storage::random_hex;
-use crate::upload::is_json;
 use crate::{ErrorStyle, JobQuirks};
 
 /// Which Veo task a task is.
@@ -53,18 +53,10 @@ pub(crate) async fn create(
 ) -> Reply {
     let settings = shared.settings().jobs.clone();
     let invalid = |code: u16, msg: &str| Reply::api_error(style, code, msg);
-    if !is_json(&parts.headers) {
-        return invalid(422, "Content-Type must be application/json");
-    }
-    let Ok(bytes) = body.read_limited(shared.cfg.json_body_limit).await else {
-        return invalid(422, "request body too large or unreadable");
+    let fields = match json_request(shared, parts, body, rec, style).await {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
-    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&bytes) else {
-        return invalid(422, "body must be a JSON object");
-    };
-    for (key, value) in &fields {
-        rec.fields.insert(key.clone(), value.to_string());
-    }
     let text = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_owned);
     let missing = |field| {
         invalid(
@@ -75,12 +67,9 @@ pub(crate) async fn create(
     let Some(prompt) = text("prompt").filter(|p| !p.trim().is_empty()) else {
         return missing("prompt");
     };
-    let callback_url = match fields.get("callBackUrl") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-            Some(url.clone())
-        }
-        Some(_) => return invalid(422, "callBackUrl must be an absolute http(s) URL"),
+    let callback_url = match callback_url(&fields, style) {
+        Ok(url) => url,
+        Err(refused) => return refused,
     };
     let (kind, model, price) = if extend {
         let Some(source) = text("taskId") else {
@@ -348,19 +337,14 @@ pub(crate) async fn get_4k(
     shared: &Shared,
     parts: &http::request::Parts,
     body: &mut BodyReader,
+    rec: &mut Record,
     style: ErrorStyle,
 ) -> Reply {
     let settings = shared.settings().jobs.clone();
     let invalid = |code: u16, msg: &str| Reply::api_error(style, code, msg);
-    if !is_json(&parts.headers) {
-        return invalid(422, "Content-Type must be application/json");
-    }
-    let Ok(Ok(Value::Object(fields))) = body
-        .read_limited(shared.cfg.json_body_limit)
-        .await
-        .map(|bytes| serde_json::from_slice::<Value>(&bytes))
-    else {
-        return invalid(422, "body must be a JSON object");
+    let fields = match json_request(shared, parts, body, rec, style).await {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
     };
     let Some(source) = fields
         .get("taskId")
