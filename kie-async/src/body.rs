@@ -12,6 +12,7 @@
 //! again once the attempt ends (see [`SlotState::panic`]).
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use kie_proto::{Body, Error, TimeoutReason};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::Instant;
 
-use crate::source::{CHUNK, Content, Reader};
+use crate::source::{CHUNK, Content, PIECE, ReadAhead, Reader};
 
 /// What the body stream and the upload future share.
 #[derive(Default)]
@@ -201,6 +202,9 @@ pub(crate) struct BodyStream {
     buf: Box<[u8]>,
     progress: ProgressReporter,
     attempt_state: AttemptState,
+    /// Wire pieces ready for the connection: encoder output, and raw content passed
+    /// through as it was read.
+    queue: VecDeque<Bytes>,
     done: bool,
 }
 
@@ -231,8 +235,40 @@ impl BodyStream {
             buf: vec![0; buf_len].into_boxed_slice(),
             progress: parts.progress,
             attempt_state: parts.attempt_state,
+            queue: VecDeque::new(),
             done: false,
         }
+    }
+
+    /// Queues encoder output (nothing when empty).
+    fn push(&mut self, out: Vec<u8>) {
+        if !out.is_empty() {
+            self.queue.push_back(Bytes::from(out));
+        }
+    }
+
+    /// Queues a piece of content: as it is when the encoding allows (raw content, no
+    /// copy), else encoded.
+    fn emit(&mut self, piece: Bytes) -> Result<(), Error> {
+        let mut out = Vec::new();
+        if self.encoder.pass_through(piece.len(), &mut out)? {
+            self.push(out);
+            self.progress.advance(piece.len() as u64);
+            self.queue.push_back(piece);
+        } else {
+            out.reserve(piece.len() * 4 / 3 + 4);
+            self.encode(&piece, &mut out)?;
+            self.push(out);
+        }
+        Ok(())
+    }
+
+    /// Queues the end of the body.
+    fn emit_finish(&mut self) -> Result<(), Error> {
+        let mut out = Vec::new();
+        self.finish(&mut out)?;
+        self.push(out);
+        Ok(())
     }
 
     /// Records a source failure for the driver and returns the error the transport sees.
@@ -267,38 +303,27 @@ impl BodyStream {
         Ok(())
     }
 
-    /// Content bytes that fit before the next [`CHUNK`] boundary of the content, so that
+    /// Content bytes that fit before the next [`PIECE`] boundary of the content, so that
     /// pieces line up with the progress interval whatever the prefix length.
     fn room(&self) -> usize {
-        CHUNK - (self.encoder.content_consumed() % CHUNK as u64) as usize
+        PIECE - (self.encoder.content_consumed() % PIECE as u64) as usize
     }
 
-    /// The next wire bytes, or `None` when the body is complete.
-    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, Error>> {
-        let mut out = Vec::new();
-        let room = self.room();
+    /// Queues the next wire pieces (the body is complete once `done`).
+    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if !self.prefix.is_empty() {
-            let piece = self.prefix.split_to(room.min(self.prefix.len()));
-            out.reserve(self.encoder.body().head().len() + piece.len() * 4 / 3 + 8);
-            self.encode(&piece, &mut out)?;
+            let piece = self.prefix.split_to(self.room().min(self.prefix.len()));
+            self.emit(piece)?;
             if self.prefix.is_empty() && self.remaining == 0 && !self.probe_eof {
-                self.finish(&mut out)?;
+                self.emit_finish()?;
             }
-            return Poll::Ready(Ok(out));
+            return Poll::Ready(Ok(()));
         }
         if self.remaining == 0 && !self.probe_eof {
-            self.finish(&mut out)?;
-            return Poll::Ready(Ok(out));
+            self.emit_finish()?;
+            return Poll::Ready(Ok(()));
         }
         let probing = self.remaining == 0;
-        let want = if probing {
-            1
-        } else {
-            usize::try_from(self.remaining)
-                .unwrap_or(usize::MAX)
-                .min(room)
-                .min(self.buf.len())
-        };
         let slot = self.slot.clone();
         let mut state = slot.lock();
         let Some(reader) = state.reader.as_mut() else {
@@ -307,35 +332,58 @@ impl BodyStream {
                 "the upload was cancelled",
             ))));
         };
-        let mut read_buf = ReadBuf::new(&mut self.buf[..want]);
-        match Pin::new(reader).poll_read(cx, &mut read_buf) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(err)) => Poll::Ready(Err(self.io_error(err))),
-            Poll::Ready(Ok(())) => {
-                let n = read_buf.filled().len();
-                // A reader that only reported its end can be sent again: it is still at its end.
-                state.touched |= n > 0;
-                drop(state);
-                if n == 0 {
-                    // End of input: the encoder reports a source shorter than declared.
-                    self.finish(&mut out)?;
-                    return Poll::Ready(Ok(out));
+        let piece = match reader {
+            Reader::ReadAhead(read_ahead) => match read_ahead.poll_piece(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(piece))) => piece,
+                Poll::Ready(Some(Err(err))) => return Poll::Ready(Err(self.io_error(err))),
+                Poll::Ready(None) => Bytes::new(),
+            },
+            reader => {
+                let want = if probing {
+                    1
+                } else {
+                    usize::try_from(self.remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(self.buf.len())
+                };
+                let mut read_buf = ReadBuf::new(&mut self.buf[..want]);
+                match Pin::new(reader).poll_read(cx, &mut read_buf) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(self.io_error(err))),
+                    Poll::Ready(Ok(())) => Bytes::copy_from_slice(read_buf.filled()),
                 }
-                if !probing {
-                    self.remaining -= n as u64;
-                }
-                // A byte past the declared length makes the encoder report the mismatch.
-                out.reserve(n * 4 / 3 + 4 + self.encoder.body().tail().len());
-                let buf = std::mem::take(&mut self.buf);
-                let result = self.encode(&buf[..n], &mut out);
-                self.buf = buf;
-                result?;
-                if self.remaining == 0 && !self.probe_eof {
-                    self.finish(&mut out)?;
-                }
-                Poll::Ready(Ok(out))
             }
+        };
+        // A reader that only reported its end can be sent again: it is still at its end.
+        state.touched |= !piece.is_empty();
+        drop(state);
+        if piece.is_empty() {
+            // End of input: the encoder reports a source shorter than declared.
+            self.emit_finish()?;
+            return Poll::Ready(Ok(()));
         }
+        if !probing {
+            self.remaining = self.remaining.saturating_sub(piece.len() as u64);
+        }
+        // A byte past the declared length makes the encoder report the mismatch.
+        self.emit(piece)?;
+        if self.remaining == 0 && !self.probe_eof {
+            self.emit_finish()?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl BodyStream {
+    /// Accounts for `piece` handed to the connection: bytes moved, and the request sent
+    /// with its last piece.
+    fn sent(&mut self, piece: Bytes) -> Bytes {
+        self.attempt_state.moved(piece.len() as u64);
+        if self.done && self.queue.is_empty() {
+            self.attempt_state.request_sent();
+        }
+        piece
     }
 }
 
@@ -344,7 +392,7 @@ impl Stream for BodyStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.done {
+        if this.done && this.queue.is_empty() {
             return Poll::Ready(None);
         }
         if this.attempt_state.body_refused() {
@@ -354,6 +402,12 @@ impl Stream for BodyStream {
             return Poll::Ready(Some(Err(io::Error::other(
                 "the server refused the request before its body was complete",
             ))));
+        }
+        if let Some(piece) = this.queue.pop_front() {
+            return Poll::Ready(Some(Ok(this.sent(piece))));
+        }
+        if this.done {
+            return Poll::Ready(None);
         }
         // The stream is polled by the connection (maybe another task): a panic of the
         // caller's code here would only fail the attempt. It stops the body instead and is
@@ -372,13 +426,18 @@ impl Stream for BodyStream {
         };
         match piece {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(out)) => {
-                this.attempt_state.moved(out.len() as u64);
-                if this.done {
-                    this.attempt_state.request_sent();
+            Poll::Ready(Ok(())) => match this.queue.pop_front() {
+                Some(piece) => Poll::Ready(Some(Ok(this.sent(piece)))),
+                // Nothing to send yet (an empty tail): ask again.
+                None if !this.done => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
                 }
-                Poll::Ready(Some(Ok(Bytes::from(out))))
-            }
+                None => {
+                    this.attempt_state.request_sent();
+                    Poll::Ready(None)
+                }
+            },
             Poll::Ready(Err(error)) => Poll::Ready(Some(Err(this.fail(error)))),
         }
     }
@@ -424,8 +483,12 @@ impl Content {
                     }));
                 };
                 let probe_eof = start.rest.is_some();
+                let read = start.content.len() as u64;
+                let rest = content_len.saturating_sub(read);
                 let reader = match start.rest {
-                    Some(file) => Some(Reader::plain(tokio::fs::File::from_std(file))),
+                    Some(file) => Some(Reader::ReadAhead(ReadAhead::start(
+                        file, read, rest, probe_eof,
+                    ))),
                     // Read whole; if it was short, an empty reader lets the encoder say so.
                     None if (start.content.len() as u64) < content_len => {
                         Some(Reader::plain(tokio::io::empty()))

@@ -12,8 +12,20 @@ use kie_proto::driver::{AttemptFailure, ContentDigest};
 use kie_proto::{Digest, Error, SourceKind};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeek, AsyncSeekExt as _, ReadBuf};
 
-/// Size of the read buffer: the only per-upload buffer, whatever the content's size.
+/// Size of the read buffer of a reader's content (files are read ahead instead).
 pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// Files smaller than this are read whole on the blocking thread that opens them (one
+/// read, no reader thread): at most this much of a file in memory per upload.
+pub(crate) const WHOLE_FILE: u64 = 4 * 1024 * 1024;
+
+/// A piece of a larger file, read ahead on its own blocking thread and handed to the
+/// connection as it is (raw content is not copied again).
+pub(crate) const PIECE: usize = 1024 * 1024;
+
+/// How many pieces may wait for the connection: with the one being read and the one being
+/// sent, a large upload holds about four pieces (4 MiB) whatever its size.
+const PIECES_AHEAD: usize = 2;
 
 /// A reader that can also seek, for [`Client::send_with_content`](crate::Client::send_with_content):
 /// it is sought back to its starting position before every attempt.
@@ -27,6 +39,74 @@ pub(crate) enum Reader {
     Plain(Box<dyn AsyncRead + Send + Unpin>),
     /// Sought back to its start for a retry.
     Seekable(Box<dyn AsyncReadSeek>),
+    /// A file read ahead in pieces (read through [`ReadAhead::poll_piece`], not as a reader).
+    ReadAhead(ReadAhead),
+}
+
+/// A file read ahead on one blocking thread, [`PIECE`] bytes at a time, at most
+/// [`PIECES_AHEAD`] pieces ahead of the connection: one thread per upload instead of a
+/// thread round trip per 64 KiB read. Dropping it stops the thread at its next piece.
+pub(crate) struct ReadAhead {
+    pieces: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+}
+
+impl ReadAhead {
+    /// Reads the next `remaining` bytes of `file` (from content offset `offset`: pieces
+    /// end on [`PIECE`] boundaries of the content, as the progress reports do) and, with
+    /// `probe_eof`, tries one more (sent as a piece if the file goes on, so the encoder
+    /// reports the length mismatch). The pieces end early at the end of the file; a read
+    /// error ends them with the error.
+    pub(crate) fn start(
+        file: std::fs::File,
+        offset: u64,
+        remaining: u64,
+        probe_eof: bool,
+    ) -> ReadAhead {
+        let (sender, pieces) = tokio::sync::mpsc::channel(PIECES_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            read_ahead(file, offset, remaining, probe_eof, &sender)
+        });
+        ReadAhead { pieces }
+    }
+
+    /// The next piece; `None` once the pieces have ended.
+    pub(crate) fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        self.pieces.poll_recv(cx)
+    }
+}
+
+/// The read-ahead thread's loop (see [`ReadAhead::start`]).
+fn read_ahead(
+    mut file: std::fs::File,
+    mut offset: u64,
+    mut left: u64,
+    probe_eof: bool,
+    pieces: &tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+) {
+    loop {
+        let probing = left == 0;
+        let want = match (probing, probe_eof) {
+            (false, _) => left.min(PIECE as u64 - offset % PIECE as u64),
+            (true, true) => 1,
+            (true, false) => return,
+        };
+        let mut piece = Vec::with_capacity(want as usize);
+        match (&mut file).take(want).read_to_end(&mut piece) {
+            Ok(0) => return,
+            Ok(read) => {
+                left = left.saturating_sub(read as u64);
+                offset += read as u64;
+                let ended = (read as u64) < want;
+                if pieces.blocking_send(Ok(Bytes::from(piece))).is_err() || ended || probing {
+                    return;
+                }
+            }
+            Err(error) => {
+                let _ = pieces.blocking_send(Err(error));
+                return;
+            }
+        }
+    }
 }
 
 impl Reader {
@@ -44,6 +124,10 @@ impl AsyncRead for Reader {
         match self.get_mut() {
             Reader::Plain(reader) => Pin::new(reader).poll_read(cx, buf),
             Reader::Seekable(reader) => Pin::new(reader).poll_read(cx, buf),
+            // Read by pieces, never as a reader.
+            Reader::ReadAhead(_) => {
+                Poll::Ready(Err(io::Error::other("a read-ahead is read by pieces")))
+            }
         }
     }
 }
@@ -140,8 +224,8 @@ pub(crate) struct FileStart {
 }
 
 /// Opens `path` on a blocking thread, in one go: its length (from the metadata, unless
-/// `declared` by an earlier attempt), then its start. A file shorter than the read buffer
-/// ([`CHUNK`](CHUNK)) is read whole with one byte more, which is the
+/// `declared` by an earlier attempt), then its start. A file shorter than
+/// [`WHOLE_FILE`] is read whole with one byte more, which is the
 /// end-of-file check, and closed; a larger one has its first
 /// [`sniff_len`](kie_proto::driver::sniff_len) bytes read for MIME detection on a first open, none
 /// on a reopen. Content past the declared length is kept (the encoder reports it).
@@ -161,7 +245,7 @@ pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<
             metadata.len()
         }
     };
-    let whole = len < CHUNK as u64;
+    let whole = len < WHOLE_FILE;
     let want = if whole {
         len as usize + 1
     } else if declared.is_none() {
@@ -292,11 +376,11 @@ mod tests {
             (&b"hello"[..], true)
         );
         let large = dir.join("large");
-        std::fs::write(&large, vec![7; CHUNK])?;
+        std::fs::write(&large, vec![7; WHOLE_FILE as usize])?;
         let first = open_start(&large, None)?;
         assert_eq!(first.content.len(), kie_proto::driver::SNIFF_LEN);
         assert!(first.rest.is_some());
-        let reopened = open_start(&large, Some(CHUNK as u64))?;
+        let reopened = open_start(&large, Some(WHOLE_FILE))?;
         assert!(reopened.content.is_empty() && reopened.rest.is_some());
         let error = open_start(&dir, None).err().map(|e| e.kind());
         assert_eq!(error, Some(std::io::ErrorKind::IsADirectory));

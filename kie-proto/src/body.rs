@@ -271,6 +271,48 @@ impl FrameEncoder<'_> {
         Ok(())
     }
 
+    /// Sends `len` content bytes as they are, when the encoding allows: for
+    /// [`ContentEncoding::Raw`] it counts them (appending the head to `out` first if it was
+    /// not written yet) and returns `true` — the driver then sends its own buffer after
+    /// `out`, with no copy; for base64 it does nothing and returns `false` (use
+    /// [`encode`](Self::encode)). Fails, appending nothing, if the content would exceed
+    /// the declared length.
+    ///
+    /// ```
+    /// use kie_proto::{ContentEncoding, FramedBody};
+    /// let body = FramedBody::new(b"<".to_vec(), 5, ContentEncoding::Raw, b">".to_vec());
+    /// let mut encoder = body.encoder();
+    /// let mut wire = Vec::new();
+    /// assert!(encoder.pass_through(2, &mut wire)?); // the head, then "he" from the caller's buffer
+    /// assert_eq!(wire, b"<");
+    /// wire.extend_from_slice(b"he");
+    /// encoder.encode(b"llo", &mut wire)?;
+    /// encoder.finish(&mut wire)?;
+    /// assert_eq!(wire, b"<hello>");
+    /// assert!(encoder.pass_through(1, &mut Vec::new()).is_err()); // past the declared length
+    /// # Ok::<(), kie_proto::ContentLengthMismatch>(())
+    /// ```
+    pub fn pass_through(
+        &mut self,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ContentLengthMismatch> {
+        if self.body.encoding != ContentEncoding::Raw {
+            return Ok(false);
+        }
+        let total = self.consumed.saturating_add(len as u64);
+        if total > self.body.content_len {
+            return Err(ContentLengthMismatch {
+                declared: self.body.content_len,
+                actual: total,
+                at_least: true,
+            });
+        }
+        self.write_head(out);
+        self.consumed = total;
+        Ok(true)
+    }
+
     /// Raw content bytes accepted so far.
     pub fn content_consumed(&self) -> u64 {
         self.consumed

@@ -19,7 +19,7 @@ use fuzz_targets::{
     Part, check_base64_upload, check_response, check_stream_upload, parse_multipart,
 };
 use kie_proto::driver::Base64Encoder;
-use kie_proto::{Base64Form, Boundary, MimeType};
+use kie_proto::{Base64Form, Boundary, ContentEncoding, FramedBody, MimeType};
 use proptest::prelude::*;
 
 /// Characters that stress names: quotes, backslashes, separators, CR/LF and other
@@ -162,6 +162,37 @@ proptest! {
         }
         encoder.finish(&mut out);
         prop_assert_eq!(String::from_utf8(out).unwrap(), STANDARD.encode(&content));
+    }
+
+    /// Passing raw pieces through (the caller's own buffer after the encoder's output)
+    /// gives the same wire as encoding every piece, whatever the split and the mix; for
+    /// base64 nothing passes through.
+    #[test]
+    fn pass_through_equals_encode(
+        content in content(),
+        chunks in chunk_sizes(),
+        pass in prop::collection::vec(any::<bool>(), 1..12),
+        base64 in any::<bool>(),
+    ) {
+        let encoding = if base64 { ContentEncoding::Base64 } else { ContentEncoding::Raw };
+        let body = FramedBody::new(b"HEAD".to_vec(), content.len() as u64, encoding, b"TAIL".to_vec());
+        let mut expected = Vec::new();
+        let mut encoder = body.encoder();
+        encoder.encode(&content, &mut expected).unwrap();
+        encoder.finish(&mut expected).unwrap();
+        let mut wire = Vec::new();
+        let mut encoder = body.encoder();
+        for (i, piece) in fuzz_targets::split(&content, &chunks).into_iter().enumerate() {
+            if pass[i % pass.len()] && encoder.pass_through(piece.len(), &mut wire).unwrap() {
+                prop_assert!(!base64);
+                wire.extend_from_slice(&piece);
+            } else {
+                encoder.encode(&piece, &mut wire).unwrap();
+            }
+        }
+        encoder.finish(&mut wire).unwrap();
+        prop_assert_eq!(wire, expected);
+        prop_assert!(body.encoder().pass_through(content.len() + 1, &mut Vec::new()).is_err() || base64);
     }
 
     /// Base64 upload bodies (bare and data URL) are JSON that decodes to the content.
