@@ -129,8 +129,9 @@ impl Client {
             let answer = self
                 .inner
                 .run_until(&get, Content::None, None, deadline)
-                .await?;
+                .await;
             let waited = now().saturating_duration_since(started);
+            let answer = answer.map_err(|error| wait.after_error(task, error, waited))?;
             match wait.after(task, answer, waited, kie_proto::driver::random_unit()) {
                 UpgradeStep::Ready(urls) => return Ok(urls),
                 UpgradeStep::AskAfter(pause) => tokio::time::sleep(pause).await,

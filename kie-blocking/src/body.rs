@@ -1,6 +1,7 @@
 //! The request body of one attempt, as ureq reads it: the framed body's head, its content
-//! read from the [`Source`] through a fixed buffer and encoded by kie-proto's
-//! [`FrameEncoder`], and its tail.
+//! and its tail. Raw content (multipart) is read from the [`Source`] straight into ureq's
+//! buffer, counted by kie-proto's [`FrameEncoder`] (one copy between the file and the
+//! socket); base64 content is read through a fixed buffer and encoded.
 //!
 //! Nothing here knows the protocol: the head, the tail, the encoding and the exact length all
 //! come from kie-proto's [`FramedBody`]. This module only moves bytes and remembers why it
@@ -9,7 +10,7 @@
 use std::io::{self, Read};
 
 use kie_proto::driver::{FrameEncoder, ProgressReporter};
-use kie_proto::{Error, FramedBody};
+use kie_proto::{ContentEncoding, Error, FramedBody};
 
 use crate::socket;
 use crate::source::{CHUNK, Source};
@@ -30,6 +31,8 @@ pub(crate) struct FramedReader<'b, 's, 'a> {
     remaining: u64,
     /// Wire bytes not yet handed to ureq.
     wire_left: u64,
+    /// Raw content: read straight into ureq's buffer once the head is out.
+    raw: bool,
     failure: Option<Error>,
 }
 
@@ -50,8 +53,47 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
             done: false,
             remaining: body.content_len(),
             wire_left: body.len(),
+            raw: body.encoding() == ContentEncoding::Raw,
             failure: None,
         }
+    }
+
+    /// Reads raw content from the source straight into `buf` (one byte past the declared
+    /// end, to notice a source that grew), counted by the encoder; `None` at the end of the
+    /// source (the tail then goes through `out`).
+    fn read_raw(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.clamp(1, buf.len()));
+        let n = loop {
+            match self.source.read(&mut buf[..want]) {
+                Ok(n) if n > want => {
+                    let broken = io::Error::other(
+                        "the reader reported more bytes than it was given room for",
+                    );
+                    return Err(self.source.io_error(broken));
+                }
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.source.io_error(e)),
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        // The head is out already: nothing is appended to `out`.
+        self.encoder.pass_through(n, &mut self.out)?;
+        self.remaining -= n as u64;
+        self.reporter.advance(n as u64);
+        Ok(Some(n))
+    }
+
+    /// Records why the body stops and returns the error ureq sees.
+    fn fail(&mut self, failure: Error) -> io::Error {
+        let message = failure.to_string();
+        self.failure = Some(failure);
+        self.done = true;
+        self.out.clear();
+        self.pos = 0;
+        io::Error::other(message)
     }
 
     /// Why the body stopped early, if it did because of its source.
@@ -106,14 +148,29 @@ impl Read for FramedReader<'_, '_, '_> {
             self.wire_left -= n as u64;
             return Ok(n);
         }
-        while self.pos == self.out.len() && !self.done {
-            if let Err(failure) = self.refill() {
-                let message = failure.to_string();
-                self.failure = Some(failure);
-                self.done = true;
+        if self.pos == self.out.len() && !self.done && self.raw && !buf.is_empty() {
+            if self.encoder.content_consumed() == 0 && self.out.is_empty() {
+                // The head first, through `out`.
+                self.encoder.write_head(&mut self.out);
+                self.pos = 0;
+            }
+            if self.pos == self.out.len() {
                 self.out.clear();
                 self.pos = 0;
-                return Err(io::Error::other(message));
+                match self.read_raw(buf) {
+                    Ok(Some(n)) => {
+                        self.wire_left = self.wire_left.saturating_sub(n as u64);
+                        return Ok(n);
+                    }
+                    // The end of the source: `refill` writes the tail (or the mismatch).
+                    Ok(None) => {}
+                    Err(failure) => return Err(self.fail(failure)),
+                }
+            }
+        }
+        while self.pos == self.out.len() && !self.done {
+            if let Err(failure) = self.refill() {
+                return Err(self.fail(failure));
             }
         }
         let n = (&self.out[self.pos..]).read(buf)?;

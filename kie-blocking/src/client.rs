@@ -247,7 +247,12 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
         .map_err(|_| InvalidInput::ProxyUrl {
             reason: "ureq cannot use it",
         })?;
-    let config = Agent::config_builder().tls_config(tls).proxy(proxy).build();
+    // Raw content is read straight into the output buffer: larger writes, fewer calls.
+    let config = Agent::config_builder()
+        .tls_config(tls)
+        .proxy(proxy)
+        .output_buffer_size(OUTPUT_BUFFER)
+        .build();
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(crate::socket::BudgetTcpConnector)
@@ -259,6 +264,10 @@ fn default_agent(proxy: Option<&ProxyUrl>, roots: ureq::tls::RootCerts) -> Resul
         DefaultResolver::default(),
     ))
 }
+
+/// The size of ureq's output buffer per connection (its default is 128 KiB): raw content
+/// is read straight into it.
+const OUTPUT_BUFFER: usize = 512 * 1024;
 
 /// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-async's):
 /// ring when the `ring` feature is on, otherwise aws-lc-rs (the default feature).

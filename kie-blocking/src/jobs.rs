@@ -127,7 +127,8 @@ impl Client {
         loop {
             let mut none = Source::bytes(&[]);
             let answer =
-                crate::run::run_until(&self.transport, &self.api, &get, &mut none, None, deadline)?;
+                crate::run::run_until(&self.transport, &self.api, &get, &mut none, None, deadline)
+                    .map_err(|error| wait.after_error(task, error, started.elapsed()))?;
             match wait.after(
                 task,
                 answer,

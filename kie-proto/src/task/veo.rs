@@ -750,6 +750,29 @@ impl Veo1080pWait {
         self.deadline
     }
 
+    /// The error a failed ask ends the wait with, `waited` after the first ask: the call
+    /// has retried what it could, so it ends the wait; one cut by the wait's own deadline
+    /// says the video was not ready in time (it may still come), as a "processing" answer
+    /// at the deadline would.
+    pub fn after_error(&self, task: &TaskRef, error: Error, waited: Duration) -> Error {
+        if waited >= self.deadline {
+            self.not_ready(task)
+        } else {
+            error
+        }
+    }
+
+    fn not_ready(&self, task: &TaskRef) -> Error {
+        Error::TaskWait {
+            task: task.to_string(),
+            reason: format!(
+                "its 1080p video was not ready within {} s",
+                self.deadline.as_secs_f64()
+            ),
+            may_finish: true,
+        }
+    }
+
     /// The next step after `answer` about `task`, `waited` after the first ask; `random`
     /// in `[0, 1)` picks the pause.
     pub fn after(
@@ -765,14 +788,7 @@ impl Veo1080pWait {
                 let (min, max) = self.spacing;
                 let pause = min + (max - min).mul_f64(random.clamp(0.0, 1.0));
                 if waited + pause > self.deadline {
-                    UpgradeStep::GiveUp(Error::TaskWait {
-                        task: task.to_string(),
-                        reason: format!(
-                            "its 1080p video was not ready within {} s",
-                            self.deadline.as_secs()
-                        ),
-                        may_finish: true,
-                    })
+                    UpgradeStep::GiveUp(self.not_ready(task))
                 } else {
                     UpgradeStep::AskAfter(pause)
                 }
@@ -1036,6 +1052,27 @@ mod tests {
                 .kind,
             ErrorKind::InsufficientCredits
         );
+    }
+
+    #[test]
+    fn a_failed_ask_at_the_deadline_says_the_video_may_still_come() {
+        let task = TaskRef::veo("v").unwrap();
+        let wait = Veo1080pWait::default().with_deadline(Duration::from_secs(10));
+        let cut = || Error::Config {
+            what: "a test",
+            source: "cut".into(),
+        };
+        assert!(matches!(
+            wait.after_error(&task, cut(), Duration::from_secs(3)),
+            Error::Config { .. }
+        ));
+        assert!(matches!(
+            wait.after_error(&task, cut(), Duration::from_secs(10)),
+            Error::TaskWait {
+                may_finish: true,
+                ..
+            }
+        ));
     }
 
     #[test]
