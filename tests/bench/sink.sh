@@ -12,12 +12,15 @@
 #   kie-j4       `kie upload -j 4` 200 x 1 MiB              vs  one curl --parallel --parallel-max 4
 #   many-c32     kie-async `upload_many -c 32` 2000 x 4 KiB vs  one curl --parallel --parallel-max 32
 # Needs cargo, curl (>= 7.66), GNU time at /usr/bin/time, ~1.3 GB in TMPDIR. Knobs: RUNS,
-# CASES (space-separated subset of the names above).
+# CASES (space-separated subset of the names above), BEFORE (the release directory of an
+# older build — `kie`, `examples/upload`, `examples/upload_many` — measured in the same
+# rounds, for a before/after in one run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 RUNS=${RUNS:-5}
+BEFORE=${BEFORE:-}
 CASES=${CASES:-blocking-1g kie-1g kie-j4 many-c32}
 unset KIE_UPLOAD_BASE_URL KIE_API_BASE_URL KIE_UPLOAD_BASE64 KIE_CONCURRENCY KIE_EMULATOR_STORAGE
 [ -x /usr/bin/time ] || { echo "sink.sh: GNU time is missing at /usr/bin/time" >&2; exit 1; }
@@ -56,36 +59,46 @@ run() {
     echo "$wall $rss $(echo "$user + $sys" | bc)"
 }
 
-# case NAME -- SDK COMMAND... -- CURL COMMAND...
+# bench NAME -- SDK COMMAND... -- CURL COMMAND... ({bin} in SDK COMMAND is the release
+# directory: this build's, and BEFORE's when given).
 bench() {
     local name=$1; shift 2
     local sdk=() curl=()
     while [ "$1" != "--" ]; do sdk+=("$1"); shift; done
     shift
     curl=("$@")
-    local ratios=()
+    local ratios=() before_ratios=()
     echo "== $name"
     for round in $(seq "$RUNS"); do
-        read -r sw sr sc < <(run "$name sdk" "${sdk[@]}")
+        read -r sw sr sc < <(run "$name sdk" "${sdk[@]//\{bin\}/$TARGET/release}")
         read -r cw cr cc < <(run "$name curl" "${curl[@]}")
         ratio=$(echo "scale=3; $sw / $cw" | bc)
         ratios+=("$ratio")
         printf '  round %d: sdk %6.2f s %7.1f MiB cpu %6.2f s | curl %6.2f s %7.1f MiB cpu %6.2f s | wall %sx cpu %sx\n' \
             "$round" "$sw" "$(echo "$sr/1024" | bc -l)" "$sc" "$cw" "$(echo "$cr/1024" | bc -l)" "$cc" \
             "$ratio" "$(echo "scale=2; $sc / $cc" | bc)"
+        if [ -n "$BEFORE" ]; then
+            read -r bw br bc_ < <(run "$name before" "${sdk[@]//\{bin\}/$BEFORE}")
+            before_ratios+=("$(echo "scale=3; $bw / $cw" | bc)")
+            printf '           before %6.2f s %7.1f MiB cpu %6.2f s | wall %sx of curl, cpu %sx\n' \
+                "$bw" "$(echo "$br/1024" | bc -l)" "$bc_" "${before_ratios[-1]}" "$(echo "scale=2; $bc_ / $cc" | bc)"
+        fi
     done
-    printf '  median wall ratio: %sx\n' "$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"
+    median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+    printf '  median wall ratio: %sx' "$(median "${ratios[@]}")"
+    [ -n "$BEFORE" ] && printf ' (before: %sx)' "$(median "${before_ratios[@]}")"
+    echo
 }
 
 for name in $CASES; do
     case $name in
-        blocking-1g) bench "$name" -- "$TARGET/release/examples/upload" "$WORK/big.bin" \
+        blocking-1g) bench "$name" -- "{bin}/examples/upload" "$WORK/big.bin" \
             -- curl -sS -o /dev/null -F uploadPath=bench -F "file=@$WORK/big.bin" "$URL" ;;
-        kie-1g) bench "$name" -- "$TARGET/release/kie" upload -q "$WORK/big.bin" \
+        kie-1g) bench "$name" -- "{bin}/kie" upload -q "$WORK/big.bin" \
             -- curl -sS -o /dev/null -F uploadPath=bench -F "file=@$WORK/big.bin" "$URL" ;;
-        kie-j4) bench "$name" -- "$TARGET/release/kie" upload -q -j 4 "$WORK/mib" \
+        kie-j4) bench "$name" -- "{bin}/kie" upload -q -j 4 "$WORK/mib" \
             -- curl --parallel --parallel-max 4 -K "$WORK/mib.curlrc" ;;
-        many-c32) bench "$name" -- "$TARGET/release/examples/upload_many" --concurrency 32 "$WORK/small" \
+        many-c32) bench "$name" -- "{bin}/examples/upload_many" --concurrency 32 "$WORK/small" \
             -- curl --parallel --parallel-max 32 -K "$WORK/small.curlrc" ;;
         *) echo "sink.sh: unknown case $name" >&2; exit 1 ;;
     esac
