@@ -62,20 +62,7 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
     /// end, to notice a source that grew), counted by the encoder; `None` at the end of the
     /// source (the tail then goes through `out`).
     fn read_raw(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
-        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.clamp(1, buf.len()));
-        let n = loop {
-            match self.source.read(&mut buf[..want]) {
-                Ok(n) if n > want => {
-                    let broken = io::Error::other(
-                        "the reader reported more bytes than it was given room for",
-                    );
-                    return Err(self.source.io_error(broken));
-                }
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.source.io_error(e)),
-            }
-        };
+        let n = read_content(self.source, buf, self.remaining)?;
         if n == 0 {
             return Ok(None);
         }
@@ -108,22 +95,7 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
         if self.done {
             return Ok(());
         }
-        // Read one byte past the declared end to notice a source that grew.
-        let want = usize::try_from(self.remaining).map_or(CHUNK, |r| r.clamp(1, CHUNK));
-        let n = loop {
-            match self.source.read(&mut self.chunk[..want]) {
-                // A reader claiming more than the buffer holds breaks `Read`'s contract.
-                Ok(n) if n > want => {
-                    let broken = io::Error::other(
-                        "the reader reported more bytes than it was given room for",
-                    );
-                    return Err(self.source.io_error(broken));
-                }
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.source.io_error(e)),
-            }
-        };
+        let n = read_content(self.source, &mut self.chunk, self.remaining)?;
         if n == 0 {
             self.encoder.finish(&mut self.out)?;
             self.reporter.complete();
@@ -135,6 +107,25 @@ impl<'b, 's, 'a> FramedReader<'b, 's, 'a> {
         self.remaining -= n as u64;
         self.reporter.advance(n as u64);
         Ok(())
+    }
+}
+
+/// Reads the next content bytes of `source` into `buf`: up to `remaining`, but at least one
+/// byte of room, so that a source that grew past its declared end is noticed.
+fn read_content(source: &mut Source<'_>, buf: &mut [u8], remaining: u64) -> Result<usize, Error> {
+    let want = usize::try_from(remaining).map_or(buf.len(), |r| r.clamp(1, buf.len()));
+    loop {
+        match source.read(&mut buf[..want]) {
+            // A reader claiming more than the buffer holds breaks `Read`'s contract.
+            Ok(n) if n > want => {
+                let broken =
+                    io::Error::other("the reader reported more bytes than it was given room for");
+                return Err(source.io_error(broken));
+            }
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(source.io_error(e)),
+        }
     }
 }
 
