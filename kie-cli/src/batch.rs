@@ -10,7 +10,9 @@ use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::inputs::Inputs;
 use crate::progress::{TaskLines, Terminal};
-use crate::task::{Ending, Phase, PhaseCell, Printer, Settings, Shared, read_text, run_one};
+use crate::task::{
+    Ending, Phase, PhaseCell, Printer, Settings, Shared, local_file, read_text, run_one, usage,
+};
 
 /// The span of the account's create limit (`--create-limit` per this).
 const CREATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
@@ -36,20 +38,14 @@ pub async fn run(
 ) -> Exit {
     let settings = match Settings::of_run(args, json, quiet) {
         Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("kie: {message}");
-            return Exit::Usage;
-        }
+        Err(message) => return usage(&message),
     };
     let Some(file) = &args.batch else {
         return Exit::Usage;
     };
     let text = match read_text(file) {
         Ok(text) => text,
-        Err(message) => {
-            eprintln!("kie: {message}");
-            return Exit::LocalFile;
-        }
+        Err(message) => return local_file(&message),
     };
     let (jobs, errors) = read_jobs(&text, args, &settings);
     if !errors.is_empty() {
@@ -77,8 +73,7 @@ pub async fn run(
         return Exit::Usage;
     }
     if let Err(message) = settings.prepare_output_dir() {
-        eprintln!("kie: {message}");
-        return Exit::LocalFile;
+        return local_file(&message);
     }
 
     let lines = TaskLines::new(terminal, quiet);

@@ -1042,12 +1042,14 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-fn usage(message: &str) -> Exit {
+/// Reports a usage error (exit 2).
+pub fn usage(message: &str) -> Exit {
     eprintln!("kie: {message}");
     Exit::Usage
 }
 
-fn local_file(message: &str) -> Exit {
+/// Reports a local-file error (exit 6).
+pub fn local_file(message: &str) -> Exit {
     eprintln!("kie: {message}");
     Exit::LocalFile
 }
