@@ -11,8 +11,8 @@
 //!   `KIE_EMULATOR_STORAGE=discard` makes it keep only sizes and digests.
 //! - `--concurrency N` (or `KIE_CONCURRENCY=N`, default 8): uploads in flight at once.
 //! - `--base64` uses the base64 endpoint instead of the stream (multipart) one.
-//! - `--http1` speaks HTTP/1.1 only (by default HTTP/2 is used when an `https://` server
-//!   offers it).
+//! - `--http2` offers HTTP/2, used when an `https://` server accepts it (by default the
+//!   client speaks HTTP/1.1).
 //!
 //! The table goes to stdout; the summary and errors go to stderr.
 
@@ -26,13 +26,13 @@ use kie_emulator::{Emulator, StorageMode};
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 
-const USAGE: &str = "usage: upload_many [--concurrency N] [--base64] [--http1] <dir>";
+const USAGE: &str = "usage: upload_many [--concurrency N] [--base64] [--http2] <dir>";
 
 struct Args {
     dir: PathBuf,
     concurrency: usize,
     base64: bool,
-    http1: bool,
+    http2: bool,
 }
 
 #[tokio::main]
@@ -62,9 +62,9 @@ async fn run() -> Result<()> {
     let (client, _emulator) = if std::env::var_os(kie_async::ENV_API_KEY)
         .is_some_and(|key| !key.is_empty())
     {
-        let client = if args.http1 {
+        let client = if args.http2 {
             let config = kie_async::ClientConfig::from_env_with(|name| std::env::var(name).ok());
-            Client::builder(config).http1_only().build()?
+            Client::builder(config).http2().build()?
         } else {
             Client::from_env()?
         };
@@ -151,14 +151,14 @@ fn parse_args() -> Result<Args> {
         Err(_) => 8,
     };
     let mut base64 = false;
-    let mut http1 = false;
+    let mut http2 = false;
     let mut dir = None;
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--base64" {
             base64 = true;
-        } else if arg == "--http1" {
-            http1 = true;
+        } else if arg == "--http2" {
+            http2 = true;
         } else if arg == "--concurrency" {
             let value = args.next().ok_or(USAGE)?;
             concurrency = value
@@ -175,6 +175,6 @@ fn parse_args() -> Result<Args> {
         dir: dir.ok_or(USAGE)?,
         concurrency,
         base64,
-        http1,
+        http2,
     })
 }

@@ -8,13 +8,10 @@ use kie_proto::{Error, InvalidInput, TlsRoots};
 /// The TLS configuration of the default client: rustls with the crate's crypto provider
 /// (see [`crypto_provider`]), TLS 1.2 and 1.3, `roots` (by default the platform's
 /// certificate verifier: the system trust store, `SSL_CERT_FILE` and `SSL_CERT_DIR`
-/// honoured) and ALPN offering `h2` then `http/1.1` (`http/1.1` only if `http1_only`).
+/// honoured) and ALPN offering `http/1.1` (`h2` first if `http2`).
 /// reqwest takes it as is (`tls_backend_preconfigured`), so the choices made here are the
 /// only ones.
-pub(crate) fn tls_config(
-    roots: &TlsRoots,
-    http1_only: bool,
-) -> Result<rustls::ClientConfig, Error> {
+pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::ClientConfig, Error> {
     use rustls::pki_types::CertificateDer;
     let provider = Arc::new(crypto_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
@@ -57,10 +54,10 @@ pub(crate) fn tls_config(
             )),
     };
     let mut config = builder.with_no_client_auth();
-    config.alpn_protocols = if http1_only {
-        vec![b"http/1.1".to_vec()]
-    } else {
+    config.alpn_protocols = if http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
     };
     Ok(config)
 }

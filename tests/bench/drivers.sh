@@ -11,7 +11,7 @@
 #   1 GiB base64  kie-blocking `upload --base64 <file>`   vs  base64 -w0 <file> in a pipe | curl -T - (streamed, chunked)
 #   2000 x 4 KiB  kie-async `upload_many --concurrency 32` vs  one curl process, --parallel --parallel-max 32
 #                 (reference row: xargs -P 32 curl, one process and connection per file)
-#   2000 x 4 KiB over TLS  kie-async `upload_many` over HTTP/2  vs  the same with --http1
+#   2000 x 4 KiB over TLS  kie-async `upload_many --http2`  vs  the same over HTTP/1.1 (the default)
 #                 (through `kie-tls-front`, a TLS front offering h2 and http/1.1 by ALPN whose
 #                 test CA the client trusts through SSL_CERT_FILE; it forwards each request
 #                 to the emulator over a new HTTP/1.1 connection, the same cost in both rows)
@@ -211,14 +211,14 @@ for round in $(seq "$RUNS"); do
     expect 7 '"success":true' "$MANY" out
 
     measure 8 "$MANY x $MANY_SIZE B TLS" 0 "$MANY_BYTES" "$MANY" \
-        "kie-async upload_many -c $CONCURRENCY, h2" -- \
+        "kie-async upload_many -c $CONCURRENCY, --http2" -- \
         env SSL_CERT_FILE="$WORK/front-ca.pem" KIE_UPLOAD_BASE_URL="$FRONT_URL" \
-        "$UPLOAD_MANY" --concurrency "$CONCURRENCY" "$WORK/many"
+        "$UPLOAD_MANY" --http2 --concurrency "$CONCURRENCY" "$WORK/many"
     expect 8 "^$MANY uploaded" 1 err
     measure 9 "$MANY x $MANY_SIZE B TLS" 1 "$MANY_BYTES" "$MANY" \
-        "baseline: the same, --http1" -- \
+        "baseline: the same over HTTP/1.1" -- \
         env SSL_CERT_FILE="$WORK/front-ca.pem" KIE_UPLOAD_BASE_URL="$FRONT_URL" \
-        "$UPLOAD_MANY" --http1 --concurrency "$CONCURRENCY" "$WORK/many"
+        "$UPLOAD_MANY" --concurrency "$CONCURRENCY" "$WORK/many"
     expect 9 "^$MANY uploaded" 1 err
 done
 

@@ -120,6 +120,20 @@ impl ServerIdentity {
     pub fn key_pem(&self) -> &str {
         &self.key_pem
     }
+
+    /// A TLS acceptor serving this identity (aws-lc-rs, TLS 1.2 and 1.3) that offers
+    /// `alpn` in order of preference.
+    pub fn acceptor(self, alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(self.chain, PrivateKeyDer::Pkcs8(self.key))
+            .expect("a valid certificate and key");
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
 }
 
 /// A running TLS front; stops when dropped.
@@ -133,15 +147,7 @@ impl TlsFront {
     /// Listens on a free loopback port; every connection is TLS with `identity` (ALPN
     /// `http/1.1`), forwarded byte for byte to `upstream`.
     pub fn start(identity: ServerIdentity, upstream: SocketAddr) -> TlsFront {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(identity.chain, PrivateKeyDer::Pkcs8(identity.key))
-            .expect("a valid certificate and key");
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = identity.acceptor(&[b"http/1.1"]);
         let runtime = crate::net_runtime("kie-tls-front");
         let (listener, addr) = crate::loopback_listener("bind the TLS front");
         runtime.spawn(async move {
@@ -174,15 +180,7 @@ impl TlsFront {
     /// is forwarded to `upstream` over a fresh HTTP/1.1 connection. The protocol of each
     /// request is logged ([`versions`](Self::versions)).
     pub fn start_http2(identity: ServerIdentity, upstream: SocketAddr) -> TlsFront {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(identity.chain, PrivateKeyDer::Pkcs8(identity.key))
-            .expect("a valid certificate and key");
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = identity.acceptor(&[b"h2", b"http/1.1"]);
         let runtime = crate::net_runtime("kie-tls-front-h2");
         let (listener, addr) = crate::loopback_listener("bind the TLS front");
         let versions: Arc<Mutex<Vec<http::Version>>> = Arc::default();

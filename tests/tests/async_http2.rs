@@ -1,6 +1,6 @@
-//! kie-async over HTTP/2: negotiated by ALPN with a TLS front that offers `h2` (as nginx
-//! with `http2 on` does), for both upload kinds, files and `upload_many`; `http1_only()`
-//! keeps HTTP/1.1. Every upload is read back byte for byte.
+//! kie-async over HTTP/2: with `http2()`, negotiated by ALPN with a TLS front that offers
+//! `h2` (as nginx with `http2 on` does), for both upload kinds, files and `upload_many`;
+//! by default HTTP/1.1 even with such a front. Every upload is read back byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use futures_util::StreamExt as _;
@@ -51,7 +51,7 @@ fn fronts() -> Fronts {
     }
 }
 
-fn client(fronts: &Fronts, http1_only: bool) -> Client {
+fn client(fronts: &Fronts, http2: bool) -> Client {
     let mut builder = Client::builder(
         kie_proto::ClientConfig::new(fronts.emulator.api_key())
             .upload_base_url(&fronts.upload.base_url())
@@ -59,16 +59,16 @@ fn client(fronts: &Fronts, http1_only: bool) -> Client {
             .tls_roots(TlsRoots::Only(vec![fronts.ca.der()]))
             .no_proxy(),
     );
-    if http1_only {
-        builder = builder.http1_only();
+    if http2 {
+        builder = builder.http2();
     }
     builder.build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_upload_kinds_and_upload_many_negotiate_http2() {
+async fn with_http2_both_upload_kinds_and_upload_many_negotiate_it() {
     let fronts = fronts();
-    let client = client(&fronts, false);
+    let client = client(&fronts, true);
     assert!(client.credits().await.unwrap() >= 0.0);
 
     let data = content(3 << 20, 1);
@@ -120,9 +120,9 @@ async fn both_upload_kinds_and_upload_many_negotiate_http2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http1_only_keeps_http_1_1() {
+async fn by_default_http_1_1_is_spoken_even_where_h2_is_offered() {
     let fronts = fronts();
-    let client = client(&fronts, true);
+    let client = client(&fronts, false);
     client.credits().await.unwrap();
     let uploaded = client
         .upload_base64_bytes(content(10_000, 3), &UploadOptions::new("h1"))

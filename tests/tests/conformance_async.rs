@@ -42,12 +42,12 @@ impl AsyncRead for SyncReader {
 impl Driver for Async {
     const READS_AN_ANSWER_AFTER_A_RESET: bool = false;
     const SEES_HEADER_BYTES: bool = false;
-    const NEGOTIATES_HTTP2: bool = true;
+    const SPEAKS_HTTP2: bool = true;
 
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
         let mut builder = Client::builder(settings.config(emulator));
-        if settings.http1_only {
-            builder = builder.http1_only();
+        if settings.http2 {
+            builder = builder.http2();
         }
         let runtime = runtime();
         let client = builder.build()?;

@@ -17,7 +17,7 @@ struct Blocking(Client);
 impl Driver for Blocking {
     const READS_AN_ANSWER_AFTER_A_RESET: bool = true;
     const SEES_HEADER_BYTES: bool = true;
-    const NEGOTIATES_HTTP2: bool = false;
+    const SPEAKS_HTTP2: bool = false;
 
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error> {
         Client::from_config(settings.config(emulator)).map(Blocking)

@@ -3,10 +3,12 @@
 //! success whose `fileSize` is the *content* size counted from them: the bytes of the
 //! multipart part with a `filename` (the body less the framing before and after it), or
 //! the decoded size of `base64Data` (characters counted, padding and a data-URL prefix
-//! left out). Any path, any method with a body; HTTP/1.1 on loopback.
+//! left out). Any path, any method with a body; HTTP/1.1 on loopback, or with `--tls`
+//! HTTPS offering `h2` and `http/1.1` by ALPN (a certificate from a CA made at start).
 //!
 //! ```text
-//! kie-sink --port 0      # prints KIE_UPLOAD_BASE_URL=http://127.0.0.1:<port>
+//! kie-sink --port 0                  # prints KIE_UPLOAD_BASE_URL=http://127.0.0.1:<port>
+//! kie-sink --port 0 --tls ca.pem     # https://…; trust it with SSL_CERT_FILE=ca.pem
 //! ```
 #![forbid(unsafe_code)]
 
@@ -16,7 +18,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kie_tests::tls_front::{CertKind, TestCa};
 
 /// How much of the start of a body is kept (the framing before the content).
 const HEAD: usize = 64 * 1024;
@@ -25,20 +28,43 @@ const TAIL: usize = 8 * 1024;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> std::io::Result<()> {
-    let port = std::env::args()
-        .skip_while(|arg| arg != "--port")
-        .nth(1)
+    let arg = |name: &str| std::env::args().skip_while(|arg| arg != name).nth(1);
+    let port = arg("--port")
         .and_then(|port| port.parse::<u16>().ok())
         .unwrap_or(0);
+    let tls = match arg("--tls") {
+        Some(ca_out) => {
+            let ca = TestCa::generate("kie-sink CA");
+            std::fs::write(&ca_out, ca.pem())?;
+            Some(ca.issue(CertKind::Valid).acceptor(&[b"h2", b"http/1.1"]))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("KIE_UPLOAD_BASE_URL=http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("KIE_UPLOAD_BASE_URL={scheme}://{}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), hyper::service::service_fn(answer))
-                .await;
+            let service = hyper::service::service_fn(answer);
+            // A connection's own failure (a client gone mid-body) ends only that connection.
+            match tls {
+                None => {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+            }
         });
     }
 }

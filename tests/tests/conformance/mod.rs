@@ -57,7 +57,7 @@ pub use real_servers::*;
 // ---------------------------------------------------------------------------------------
 
 /// How a scenario wants its client configured. Every field maps to a `ClientConfig` setter
-/// of the same name ([`Settings::config`]), but `http1_only`, kie-async's own knob.
+/// of the same name ([`Settings::config`]), but `http2`, kie-async's own knob.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The API key; `None` uses the emulator's.
@@ -78,8 +78,8 @@ pub struct Settings {
     pub proxy: Option<String>,
     /// `no_proxy()`.
     pub no_proxy: bool,
-    /// `http1_only()` (kie-async only: kie-blocking speaks HTTP/1.1 anyway).
-    pub http1_only: bool,
+    /// `http2()` (kie-async only: kie-blocking speaks HTTP/1.1 only).
+    pub http2: bool,
     /// `tls_roots(…)`.
     pub tls_roots: Option<kie_proto::TlsRoots>,
     /// `answer_timeout`.
@@ -104,7 +104,7 @@ impl Default for Settings {
             read_timeout: Some(Duration::from_secs(60)),
             proxy: None,
             no_proxy: false,
-            http1_only: false,
+            http2: false,
             tls_roots: None,
             answer_timeout: None,
             low_speed_limit: None,
@@ -142,7 +142,7 @@ impl Settings {
     }
 
     /// The client settings for `emulator`, the same for every driver (a driver adds only
-    /// its own transport knobs, such as `http1_only`).
+    /// its own transport knobs, such as `http2`).
     pub fn config(&self, emulator: &Emulator) -> kie_proto::ClientConfig {
         let mut config = kie_proto::ClientConfig::new(self.key_for(emulator))
             .upload_base_url(&self.upload_base_url_for(emulator))
@@ -200,9 +200,9 @@ pub trait Driver: Sized {
     /// TCP layer), so that they restart the idle timer; kie-async sees the head only once
     /// complete (reqwest hides the connection).
     const SEES_HEADER_BYTES: bool;
-    /// Whether the driver negotiates HTTP/2 by ALPN with a server that offers it
-    /// (kie-async by default; kie-blocking speaks HTTP/1.1 only).
-    const NEGOTIATES_HTTP2: bool;
+    /// Whether the driver negotiates HTTP/2 by ALPN with a server that offers it when
+    /// [`Settings::http2`] asks (kie-async; kie-blocking speaks HTTP/1.1 only).
+    const SPEAKS_HTTP2: bool;
     /// Builds a client for `emulator` with `settings` (nothing is sent).
     fn connect(emulator: &Emulator, settings: &Settings) -> Result<Self, Error>;
     /// `upload_file`.

@@ -24,9 +24,9 @@ pub fn wait_for_lines(log: impl Fn() -> Vec<String>, n: usize) -> Vec<String> {
     }
 }
 
-/// nginx as a TLS reverse proxy in front of both emulator hosts, trusted through
+/// nginx as a TLS reverse proxy in front of both emulator hosts (`http2 on`), trusted through
 /// `tls_roots(Only(ca))`: credits and both upload kinds (2 MiB, so nginx buffers the body
-/// in a temporary file) round-trip byte-exact, over the protocol the driver negotiates.
+/// in a temporary file) round-trip byte-exact, over HTTP/2 when the driver speaks it.
 pub fn real_nginx_tls_front<D: Driver>() {
     use kie_proto::TlsRoots;
     use kie_tests::real_servers::Nginx;
@@ -53,6 +53,7 @@ pub fn real_nginx_tls_front<D: Driver>() {
         api_base_url: Some(api_front.base_url()),
         tls_roots: Some(TlsRoots::Only(vec![ca.der()])),
         no_proxy: true,
+        http2: true,
         ..Settings::no_retries()
     };
     let driver: D = client(&emulator, &settings);
@@ -71,7 +72,7 @@ pub fn real_nginx_tls_front<D: Driver>() {
             assert_eq!(request.header("authorization"), Some("Bearer [redacted]"));
         }
     }
-    let protocol = if D::NEGOTIATES_HTTP2 {
+    let protocol = if D::SPEAKS_HTTP2 {
         "HTTP/2.0"
     } else {
         "HTTP/1.1"
