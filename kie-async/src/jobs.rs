@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use kie_proto::driver::{AttemptFailure, Call, Moment};
 use kie_proto::http::StatusCode;
 use kie_proto::serde_json::Value;
@@ -15,7 +16,7 @@ use kie_proto::task::{
     TaskStatus, TaskView, WaitOptions,
 };
 use kie_proto::{Error, IntegrityError, Operation, UploadOptions};
-use tokio::io::{AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use crate::body::{AttemptState, now};
 use crate::client::Client;
@@ -182,12 +183,16 @@ impl Client {
     /// Downloads a result into the file at `path` (created or truncated), retried from the
     /// start like any read; returns the bytes written.
     pub async fn download_result_to(&self, url: &str, path: &Path) -> Result<u64, Error> {
-        let file = tokio::fs::File::create(path)
+        let create = path.to_owned();
+        let file = tokio::task::spawn_blocking(move || std::fs::File::create(create))
             .await
+            .map_err(std::io::Error::other)
+            .and_then(|created| created)
             .map_err(|source| Error::Io {
                 path: Some(path.to_owned()),
                 source,
             })?;
+        let file = WriteBehind::new(file);
         self.download_into(url, &mut Target::<tokio::fs::File>::File(file, path))
             .await
     }
@@ -217,8 +222,9 @@ impl Client {
                         }
                         let announced = fetch.content_length();
                         while let Some(chunk) = fetch.chunk(&state).await? {
-                            target.write_all(&chunk).await.map_err(AttemptFailure::Fatal)?;
-                            written += chunk.len() as u64;
+                            let len = chunk.len() as u64;
+                            target.write_all(chunk).await.map_err(AttemptFailure::Fatal)?;
+                            written += len;
                         }
                         match announced {
                             Some(announced) if announced != written => Err(AttemptFailure::Fatal(
@@ -256,7 +262,7 @@ impl Client {
 /// Where a result goes.
 enum Target<'a, W> {
     Writer(&'a mut W),
-    File(tokio::fs::File, &'a Path),
+    File(WriteBehind, &'a Path),
 }
 
 impl<W: AsyncWrite + Unpin + Send> Target<'_, W> {
@@ -275,19 +281,16 @@ impl<W: AsyncWrite + Unpin + Send> Target<'_, W> {
     /// Back to an empty file for a new attempt.
     async fn restart(&mut self) -> Result<(), Error> {
         if let Target::File(file, _) = self {
-            let restarted = match file.set_len(0).await {
-                Ok(()) => file.rewind().await.map(drop),
-                Err(error) => Err(error),
-            };
+            let restarted = file.restart().await;
             restarted.map_err(|source| self.io(source))?;
         }
         Ok(())
     }
 
-    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    async fn write_all(&mut self, bytes: Bytes) -> Result<(), Error> {
         let written = match self {
-            Target::Writer(writer) => writer.write_all(bytes).await,
-            Target::File(file, _) => file.write_all(bytes).await,
+            Target::Writer(writer) => writer.write_all(&bytes).await,
+            Target::File(file, _) => file.write(bytes).await,
         };
         written.map_err(|source| self.io(source))
     }
@@ -295,10 +298,128 @@ impl<W: AsyncWrite + Unpin + Send> Target<'_, W> {
     async fn flush(&mut self) -> Result<(), Error> {
         let flushed = match self {
             Target::Writer(writer) => writer.flush().await,
-            Target::File(file, _) => file.flush().await,
+            Target::File(file, _) => file.finish().await,
         };
         flushed.map_err(|source| self.io(source))
     }
+}
+
+/// A file written behind the download on one blocking thread: the answer's pieces are
+/// handed over as they arrive (`Bytes`, not copied) in batches of about [`BATCH`] bytes, so
+/// the thread is woken once per batch, not once per piece as `tokio::fs::File` is (and
+/// that copies each piece into a buffer of its own first). At most [`BATCHES_AHEAD`]
+/// batches wait for the disk.
+struct WriteBehind {
+    /// The file while no thread writes it (before the first piece, after [`Self::finish`]).
+    file: Option<std::fs::File>,
+    writer: Option<Writer>,
+    batch: Vec<Bytes>,
+    batched: usize,
+}
+
+/// The thread writing a [`WriteBehind`]'s file, and the queue of its batches.
+struct Writer {
+    batches: tokio::sync::mpsc::Sender<Vec<Bytes>>,
+    done: tokio::task::JoinHandle<(std::fs::File, std::io::Result<()>)>,
+}
+
+/// How many bytes of pieces a [`WriteBehind`] gathers before it hands them to its thread.
+const BATCH: usize = 512 * 1024;
+/// How many batches may wait for the disk.
+const BATCHES_AHEAD: usize = 2;
+
+impl WriteBehind {
+    fn new(file: std::fs::File) -> WriteBehind {
+        WriteBehind {
+            file: Some(file),
+            writer: None,
+            batch: Vec::new(),
+            batched: 0,
+        }
+    }
+
+    async fn write(&mut self, piece: Bytes) -> std::io::Result<()> {
+        self.batched += piece.len();
+        self.batch.push(piece);
+        if self.batched < BATCH {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batched = 0;
+        if self.writer.is_none() {
+            let file = self.file.take().ok_or_else(lost)?;
+            let (batches, mut queue) = tokio::sync::mpsc::channel::<Vec<Bytes>>(BATCHES_AHEAD);
+            let done = tokio::task::spawn_blocking(move || {
+                let mut file = file;
+                while let Some(batch) = queue.blocking_recv() {
+                    for piece in batch {
+                        if let Err(error) = std::io::Write::write_all(&mut file, &piece) {
+                            return (file, Err(error));
+                        }
+                    }
+                }
+                (file, Ok(()))
+            });
+            self.writer = Some(Writer { batches, done });
+        }
+        match &self.writer {
+            // A closed queue: the thread stopped at a write error, which `finish` returns.
+            Some(writer) if writer.batches.send(batch).await.is_err() => self.finish().await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes what is gathered, waits for the thread to end and takes the file back: the
+    /// first write error, if any.
+    async fn finish(&mut self) -> std::io::Result<()> {
+        let batch = std::mem::take(&mut self.batch);
+        self.batched = 0;
+        let (file, written) = match self.writer.take() {
+            Some(Writer { batches, done }) => {
+                let _ = batches.send(batch).await;
+                drop(batches);
+                done.await.map_err(std::io::Error::other)?
+            }
+            None => {
+                let file = self.file.take().ok_or_else(lost)?;
+                tokio::task::spawn_blocking(move || {
+                    let mut file = file;
+                    let written = batch
+                        .iter()
+                        .try_for_each(|piece| std::io::Write::write_all(&mut file, piece));
+                    (file, written)
+                })
+                .await
+                .map_err(std::io::Error::other)?
+            }
+        };
+        self.file = Some(file);
+        written
+    }
+
+    /// Ends the writing (its errors belong to the attempt being dropped) and empties the
+    /// file.
+    async fn restart(&mut self) -> std::io::Result<()> {
+        self.batch.clear();
+        let _ = self.finish().await;
+        let file = self.file.take().ok_or_else(lost)?;
+        let (file, emptied) = tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            let emptied = file
+                .set_len(0)
+                .and_then(|()| std::io::Seek::rewind(&mut file));
+            (file, emptied)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        self.file = Some(file);
+        emptied
+    }
+}
+
+/// The file of a [`WriteBehind`] whose thread panicked (it is then gone).
+fn lost() -> std::io::Error {
+    std::io::Error::other("the file's writing thread ended without giving the file back")
 }
 
 fn refused(download: &ResultDownload, status: StatusCode) -> Error {

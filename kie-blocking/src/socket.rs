@@ -116,7 +116,12 @@ impl<In: Transport> Connector<In> for BudgetTcpConnector {
         let stream = connect(details.addrs.iter().copied(), details.timeout)?;
         stream.set_nodelay(config.no_delay())?;
         let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-        Ok(Some(Either::B(BudgetTcpTransport { stream, buffers })))
+        Ok(Some(Either::B(BudgetTcpTransport {
+            stream,
+            buffers,
+            read_timeout: None,
+            write_timeout: None,
+        })))
     }
 }
 
@@ -158,6 +163,10 @@ fn connect(
 pub(crate) struct BudgetTcpTransport {
     stream: TcpStream,
     buffers: LazyBuffers,
+    /// The socket's read and write timeouts as last set, so an unchanged one (the usual
+    /// [`WAIT_SLICE`]) costs no system call per read or write.
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for BudgetTcpTransport {
@@ -265,7 +274,10 @@ impl Transport for BudgetTcpTransport {
         while sent < amount {
             let wait = next_wait(&remaining(&timeout, started))?
                 .map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE));
-            self.stream.set_write_timeout(Some(wait))?;
+            if self.write_timeout != Some(wait) {
+                self.stream.set_write_timeout(Some(wait))?;
+                self.write_timeout = Some(wait);
+            }
             let output = &self.buffers.output()[sent..amount];
             match self.stream.write(output) {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
@@ -300,7 +312,10 @@ impl Transport for BudgetTcpTransport {
         loop {
             let wait = next_wait(&remaining(&timeout, started))?
                 .map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE));
-            self.stream.set_read_timeout(Some(wait))?;
+            if self.read_timeout != Some(wait) {
+                self.stream.set_read_timeout(Some(wait))?;
+                self.read_timeout = Some(wait);
+            }
             let input = self.buffers.input_append_buf();
             match self.stream.read(input) {
                 Ok(n) => {

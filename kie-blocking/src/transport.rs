@@ -14,7 +14,7 @@ use kie_proto::{Body, FramedBody, ProxyUrl, RetryPolicy, Timeouts, TlsFailure, T
 use ureq::{Agent, AsSendBody, SendBody};
 
 use crate::body::FramedReader;
-use crate::source::{CHUNK, Source};
+use crate::source::Source;
 
 /// Bodies longer than this are sent with `Expect: 100-continue` (as curl does): a server
 /// that refuses on the headers (a 413 on `Content-Length`) answers before any body byte is
@@ -214,7 +214,7 @@ pub(crate) fn fetch(
     sink.head(parts.status, length)
         .map_err(AttemptFailure::Fatal)?;
     let mut reader = body.into_reader();
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; ANSWER_PIECE];
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -225,6 +225,10 @@ pub(crate) fn fetch(
         sink.bytes(&buf[..n]).map_err(AttemptFailure::Fatal)?;
     }
 }
+
+/// The piece an answer's body is handed on in: ureq's input buffer (128 KiB by default),
+/// so each read from the socket (copied once, from that buffer) is one write of the sink.
+const ANSWER_PIECE: usize = 128 * 1024;
 
 /// The `Content-Length` of an answer, when it states one.
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {

@@ -3,7 +3,9 @@
 //! success whose `fileSize` is the *content* size counted from them: the bytes of the
 //! multipart part with a `filename` (the body less the framing before and after it), or
 //! the decoded size of `base64Data` (characters counted, padding and a data-URL prefix
-//! left out). Any path, any method with a body; HTTP/1.1 on loopback, or with `--tls`
+//! left out). Any path, any method with a body. A `GET /bytes/N` is answered with N bytes
+//! (with `Content-Length`), sent from one buffer without copies, for downloads. HTTP/1.1 on
+//! loopback, or with `--tls`
 //! HTTPS offering `h2` and `http/1.1` by ALPN (a certificate from a CA made at start).
 //!
 //! ```text
@@ -15,7 +17,9 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -76,7 +80,16 @@ struct Seen {
     tail: Vec<u8>,
 }
 
-async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// An answer's body: a JSON reply or the bytes of a download.
+type Body = BoxBody<Bytes, Infallible>;
+
+/// The piece a download is sent in (the same bytes each time).
+const PIECE: usize = 1024 * 1024;
+
+async fn answer(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if request.method() == http::Method::GET {
+        return Ok(download(request.uri().path()));
+    }
     let content_type = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -125,8 +138,28 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     ))
 }
 
-fn reply(status: u16, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// `GET /bytes/N`: N bytes of a repeated pattern; anything else 404.
+fn download(path: &str) -> Response<Body> {
+    let Some(len) = path
+        .strip_prefix("/bytes/")
+        .and_then(|len| len.parse::<u64>().ok())
+    else {
+        return reply(404, r#"{"code":404,"msg":"GET /bytes/N only"}"#.to_owned());
+    };
+    let piece = Bytes::from((0..PIECE).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    let pieces = (0..len.div_ceil(PIECE as u64)).map(move |index| {
+        let end = (len - index * PIECE as u64).min(PIECE as u64) as usize;
+        Ok(Frame::data(piece.slice(..end)))
+    });
+    let mut response = Response::new(StreamBody::new(futures_util::stream::iter(pieces)).boxed());
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    response
+}
+
+fn reply(status: u16, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -213,6 +213,42 @@ pub fn truncated_response<D: Driver>() {
     );
 }
 
+/// A result download cut half-way (3 MiB announced, the connection closed after half) is
+/// fetched again from the start into the same file, which then holds exactly the content:
+/// nothing of the cut attempt is left, nothing is written twice.
+pub fn result_download_cut_then_written_again<D: Driver>() {
+    let data = content(3 << 20, 41);
+    let emulator = Emulator::start();
+    let driver: D = client(&emulator, &Settings::default());
+    let stored = driver
+        .upload_bytes(&data, &UploadOptions::new("faults").file_name("r.bin"))
+        .unwrap();
+    emulator
+        .faults()
+        .push(Route::Files, Fault::TruncatedResponse);
+    let dir = TempDir::new("cut-download");
+    let path = dir.path().join("r.bin");
+    let written = driver
+        .download_result_to(&stored.download_url, &path)
+        .unwrap();
+    assert_eq!(written, data.len() as u64);
+    assert!(
+        std::fs::read(&path).unwrap() == data,
+        "the file differs from the content"
+    );
+    assert_eq!(
+        emulator.faults().remaining(Route::Files),
+        0,
+        "the cut was not served"
+    );
+    let downloads = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == Host::Files)
+        .count();
+    assert_eq!(downloads, 2);
+}
+
 pub const IDLE: Duration = Duration::from_millis(300);
 pub const SLACK: Duration = Duration::from_millis(1500);
 

@@ -347,6 +347,7 @@ macro_rules! conformance_suite {
             connection_dropped_mid_upload,
             connection_dropped_before_read,
             truncated_response,
+            result_download_cut_then_written_again,
             stalled_response_body,
             stalled_response_headers,
             overall_timeout,
