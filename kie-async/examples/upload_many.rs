@@ -35,7 +35,10 @@ struct Args {
     http2: bool,
 }
 
-#[tokio::main]
+// One thread for every connection: uploads wait on the network and the disk (files are read
+// on blocking threads), and the multi-threaded runtime's wake-ups between workers cost more
+// CPU than they save (BENCHMARKS.md: 2000 small uploads at concurrency 32).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
