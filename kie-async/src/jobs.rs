@@ -405,9 +405,15 @@ impl WriteBehind {
         let file = self.file.take().ok_or_else(lost)?;
         let (file, emptied) = tokio::task::spawn_blocking(move || {
             let mut file = file;
-            let emptied = file
-                .set_len(0)
-                .and_then(|()| std::io::Seek::rewind(&mut file));
+            // Only a file an earlier attempt wrote to (see kie-blocking's `Target::restart`:
+            // truncating makes ext4 flush the file when it is closed).
+            let emptied = file.metadata().and_then(|metadata| {
+                if metadata.len() == 0 {
+                    return Ok(());
+                }
+                file.set_len(0)?;
+                std::io::Seek::rewind(&mut file)
+            });
             (file, emptied)
         })
         .await

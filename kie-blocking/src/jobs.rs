@@ -253,8 +253,13 @@ impl Target<'_> {
                 path: Some(path.to_path_buf()),
                 source,
             };
-            file.set_len(0).map_err(io)?;
-            file.rewind().map_err(io)?;
+            // Only a file an earlier attempt wrote to: truncating, even an empty file, makes
+            // ext4 flush the new content to disk when the file is closed (its
+            // replace-by-truncate guard), which cost a 1 GiB download 0.45 s.
+            if file.metadata().map_err(io)?.len() > 0 {
+                file.set_len(0).map_err(io)?;
+                file.rewind().map_err(io)?;
+            }
         }
         Ok(())
     }

@@ -226,9 +226,9 @@ pub(crate) fn fetch(
     }
 }
 
-/// The piece an answer's body is handed on in: ureq's input buffer (128 KiB by default),
-/// so each read from the socket (copied once, from that buffer) is one write of the sink.
-const ANSWER_PIECE: usize = 128 * 1024;
+/// The piece an answer's body is handed on in: ureq's input buffer, so each read from the
+/// socket (copied once, from that buffer) is one write of the sink.
+const ANSWER_PIECE: usize = crate::client::INPUT_BUFFER;
 
 /// The `Content-Length` of an answer, when it states one.
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
