@@ -96,8 +96,8 @@ EOF
 chmod +x "$WORK/base64-curl"
 
 # bench NAME [BASELINE] -- SDK COMMAND... -- BASELINE COMMAND... ({bin} in SDK COMMAND is
-# the release directory: this build's, and BEFORE's when given). BASELINE names the second
-# command in the report (curl unless given).
+# the release directory: this build's, and BEFORE's when given and it has that program).
+# BASELINE names the second command in the report (curl unless given).
 bench() {
     local name=$1 base=curl; shift
     if [ "$1" != "--" ]; then base=$1; shift; fi
@@ -106,7 +106,12 @@ bench() {
     while [ "$1" != "--" ]; do sdk+=("$1"); shift; done
     shift
     curl=("$@")
-    local ratios=() cpu_ratios=() before_ratios=()
+    local ratios=() cpu_ratios=() before_ratios=() before=$BEFORE program
+    program=$(printf '%s\n' "${sdk[@]}" | grep -m1 '{bin}')
+    if [ -n "$before" ] && [ ! -x "${program//\{bin\}/$before}" ]; then
+        echo "  (no ${program//\{bin\}/BEFORE} in the older build: no before figures)"
+        before=
+    fi
     echo "== $name"
     for round in $(seq "$RUNS"); do
         read -r sw sr sc < <(run "$name sdk" "${sdk[@]//\{bin\}/$TARGET/release}")
@@ -117,8 +122,8 @@ bench() {
         printf '  round %d: sdk %6.2f s %7.1f MiB cpu %6.2f s | %s %6.2f s %7.1f MiB cpu %6.2f s | wall %sx cpu %sx\n' \
             "$round" "$sw" "$(echo "$sr/1024" | bc -l)" "$sc" "$base" "$cw" "$(echo "$cr/1024" | bc -l)" "$cc" \
             "$ratio" "$(echo "scale=2; $sc / $cc" | bc)"
-        if [ -n "$BEFORE" ]; then
-            read -r bw br bc_ < <(run "$name before" "${sdk[@]//\{bin\}/$BEFORE}")
+        if [ -n "$before" ]; then
+            read -r bw br bc_ < <(run "$name before" "${sdk[@]//\{bin\}/$before}")
             before_ratios+=("$(echo "scale=3; $bw / $cw" | bc)")
             printf '           before %6.2f s %7.1f MiB cpu %6.2f s | wall %sx of the baseline, cpu %sx\n' \
                 "$bw" "$(echo "$br/1024" | bc -l)" "$bc_" "${before_ratios[-1]}" "$(echo "scale=2; $bc_ / $cc" | bc)"
@@ -126,7 +131,7 @@ bench() {
     done
     median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
     printf '  median wall ratio: %sx, cpu ratio: %sx' "$(median "${ratios[@]}")" "$(median "${cpu_ratios[@]}")"
-    [ -n "$BEFORE" ] && printf ' (before: %sx)' "$(median "${before_ratios[@]}")"
+    [ -n "$before" ] && printf ' (before: %sx)' "$(median "${before_ratios[@]}")"
     echo
 }
 
@@ -148,10 +153,10 @@ for name in $CASES; do
             -- curl -sS -o "$WORK/out.bin" "$SINK/bytes/1073741824" ;;
         dl-async) bench "$name" -- "{bin}/examples/download_many" "$SINK/bytes/1073741824" "$WORK/out.bin" \
             -- curl -sS -o "$WORK/out.bin" "$SINK/bytes/1073741824" ;;
-        tls-h2) bench "$name" "http/1.1" -- env KIE_UPLOAD_BASE_URL="$TLS_SINK" \
+        tls-h2) BEFORE='' bench "$name" "http/1.1" -- env KIE_UPLOAD_BASE_URL="$TLS_SINK" \
             "{bin}/examples/upload_many" --http2 --concurrency 32 "$WORK/small" \
             -- env KIE_UPLOAD_BASE_URL="$TLS_SINK" "$TARGET/release/examples/upload_many" --concurrency 32 "$WORK/small" ;;
-        rtt-h2) bench "$name" "http/1.1" -- env KIE_UPLOAD_BASE_URL="https://$DELAY" \
+        rtt-h2) BEFORE='' bench "$name" "http/1.1" -- env KIE_UPLOAD_BASE_URL="https://$DELAY" \
             "{bin}/examples/upload_many" --http2 --concurrency 1 "$WORK/rtt" \
             -- env KIE_UPLOAD_BASE_URL="https://$DELAY" "$TARGET/release/examples/upload_many" --concurrency 1 "$WORK/rtt" ;;
         *) echo "sink.sh: unknown case $name" >&2; exit 1 ;;
