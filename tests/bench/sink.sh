@@ -77,7 +77,10 @@ curlrc "$WORK/small" "$WORK/small.curlrc"
 
 # run LABEL COMMAND...: prints "wall rss_kib cpu_s" of one run (stdout of the command dropped).
 run() {
-    rm -f "$WORK/out.bin" # each download starts without the last one's file
+    # Each run starts without the last download's file, and with nothing of it left to
+    # write back to disk (which would land on whichever command runs next).
+    rm -f "$WORK/out.bin"
+    sync
     /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" "${@:2}" >/dev/null 2>"$WORK/err" \
         || { cat "$WORK/err" >&2; echo "sink.sh: $1 failed" >&2; exit 1; }
     read -r wall rss user sys <"$WORK/time"
