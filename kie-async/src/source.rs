@@ -15,11 +15,17 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeek, AsyncSeekExt as _, Read
 /// Size of the read buffer of a reader's content (files are read ahead instead).
 pub(crate) const CHUNK: usize = 64 * 1024;
 
-/// Files smaller than this are read whole on the blocking thread that opens them (one
-/// read, no reader thread). Kept below glibc's smallest mmap threshold (128 KiB): a larger
-/// buffer allocated on a blocking thread would stay in that thread's arena when freed (see
-/// [`ReadAhead`]).
-pub(crate) const WHOLE_FILE: u64 = 128 * 1024;
+/// Files smaller than this are read whole when opened (no reader thread): at most this
+/// much of a file in memory per upload.
+pub(crate) const WHOLE_FILE: u64 = 4 * 1024 * 1024;
+
+/// Files smaller than this are read whole by the blocking call that opens them, into a
+/// buffer of that thread's; larger ones (up to [`WHOLE_FILE`]) by a second call, into a
+/// buffer allocated on the runtime's side. glibc gives every thread that allocates an arena
+/// of its own and keeps there what is freed: 1 MiB buffers allocated on the blocking pool's
+/// threads held `kie upload -j 4` at 20–35 MiB (see [`ReadAhead`]). Below glibc's smallest
+/// mmap threshold, where freed chunks are reused.
+const READ_WHEN_OPENED: u64 = 128 * 1024;
 
 /// A piece of a larger file, read ahead on its own blocking thread and handed to the
 /// connection as it is (raw content is not copied again).
@@ -224,13 +230,7 @@ impl Content {
                         source,
                     })
                 };
-                let (reopen, declared) = (path.clone(), *len);
-                let start =
-                    tokio::task::spawn_blocking(move || open_start(&reopen, Some(declared)))
-                        .await
-                        .map_err(|join| io(std::io::Error::other(join)))?
-                        .map_err(io)?;
-                *first = Some(start);
+                *first = Some(open_file(path, Some(*len)).await.map_err(io)?);
             }
             _ => {}
         }
@@ -246,14 +246,47 @@ pub(crate) struct FileStart {
     pub(crate) rest: Option<std::fs::File>,
 }
 
-/// Opens `path` on a blocking thread, in one go: its length (from the metadata, unless
-/// `declared` by an earlier attempt), then its start. A file shorter than
-/// [`WHOLE_FILE`] is read whole with one byte more, which is the
-/// end-of-file check, and closed; a larger one has its first
-/// [`sniff_len`](kie_proto::driver::sniff_len) bytes read for MIME detection on a first open, none
-/// on a reopen. Content past the declared length is kept (the encoder reports it).
+/// Opens `path` ([`open_start`] on a blocking thread) and reads a file shorter than
+/// [`WHOLE_FILE`] whole: in the same call below [`READ_WHEN_OPENED`], else in a second one
+/// into a buffer allocated here.
+pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<FileStart> {
+    let owned = path.to_path_buf();
+    let start = blocking(move || open_start(&owned, declared)).await?;
+    let FileStart {
+        len,
+        content,
+        rest: Some(file),
+    } = start
+    else {
+        return Ok(start);
+    };
+    if len >= WHOLE_FILE {
+        return Ok(FileStart {
+            len,
+            content,
+            rest: Some(file),
+        });
+    }
+    let mut whole = Vec::with_capacity(len as usize + 1);
+    whole.extend_from_slice(&content);
+    blocking(move || read_whole(file, whole, len)).await
+}
+
+/// Runs `read` on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// Opens `path`, in one go: its length (from the metadata, unless `declared` by an earlier
+/// attempt), then its start. A file shorter than [`READ_WHEN_OPENED`] is read whole
+/// ([`read_whole`]); a larger one has its first
+/// [`sniff_len`](kie_proto::driver::sniff_len) bytes read for MIME detection on a first open,
+/// none on a reopen.
 pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<FileStart> {
-    use std::io::Read as _;
     let mut file = std::fs::File::open(path)?;
     let len = match declared {
         Some(len) => len,
@@ -268,40 +301,38 @@ pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<
             metadata.len()
         }
     };
-    let whole = len < WHOLE_FILE;
-    let want = if whole {
-        len as usize + 1
-    } else if declared.is_none() {
-        kie_proto::driver::sniff_len(len)
-    } else {
-        0
-    };
-    let mut content = vec![0; want];
-    let mut filled = 0;
-    let mut ended = false;
-    while filled < want {
-        match file.read(&mut content[filled..]) {
-            Ok(0) => {
-                ended = true;
-                break;
-            }
-            Ok(n) => filled += n,
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
+    if len < READ_WHEN_OPENED {
+        return read_whole(file, Vec::with_capacity(len as usize + 1), len);
     }
-    content.truncate(filled);
-    // Read whole: the end was seen, or a byte past the declared length was.
-    let rest = if whole && (ended || filled == want) {
-        None
-    } else {
-        Some(file)
+    let want = match declared {
+        None => kie_proto::driver::sniff_len(len),
+        Some(_) => 0,
     };
+    let mut content = Vec::with_capacity(want);
+    fill(&mut file, &mut content, want)?;
     Ok(FileStart {
         len,
         content: Bytes::from(content),
-        rest,
+        rest: Some(file),
     })
+}
+
+/// Reads the rest of `file` after `content` (what was read of it already) up to `len` bytes
+/// and one more, which is the end-of-file check, and closes it. Content past `len` is kept
+/// (the encoder reports it); a file that ends before `len` gives what it holds.
+fn read_whole(mut file: std::fs::File, mut content: Vec<u8>, len: u64) -> io::Result<FileStart> {
+    fill(&mut file, &mut content, len as usize + 1)?;
+    Ok(FileStart {
+        len,
+        content: Bytes::from(content),
+        rest: None,
+    })
+}
+
+/// Reads from `file` onto the end of `content` until it holds `want` bytes or the file ends.
+fn fill(file: &mut std::fs::File, content: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    let missing = want.saturating_sub(content.len()) as u64;
+    file.take(missing).read_to_end(content).map(drop)
 }
 
 /// Reads the start of the content for MIME detection: [`kie_proto::driver::sniff_len`]`(len)`
@@ -375,6 +406,31 @@ fn file_digest(path: &std::path::Path, len: u64) -> std::io::Result<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn open_file_reads_files_under_whole_file_whole_in_two_steps() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("kie-async-open-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let medium = dir.join("medium");
+        let content: Vec<u8> = (0..READ_WHEN_OPENED as usize * 3)
+            .map(|i| i as u8)
+            .collect();
+        std::fs::write(&medium, &content)?;
+        let start = open_file(&medium, None).await?;
+        assert_eq!(start.len, content.len() as u64);
+        assert!(start.content == content && start.rest.is_none());
+        // Reopened for a retry with the declared length; grown meanwhile: one byte past.
+        let grown = open_file(&medium, Some(content.len() as u64 - 1)).await?;
+        assert!(grown.content == content && grown.rest.is_none());
+        let shrunk = open_file(&medium, Some(content.len() as u64 + 7)).await?;
+        assert!(shrunk.content == content && shrunk.rest.is_none());
+        let large = dir.join("large");
+        std::fs::write(&large, vec![7; WHOLE_FILE as usize])?;
+        let first = open_file(&large, None).await?;
+        assert_eq!(first.content.len(), kie_proto::driver::SNIFF_LEN);
+        assert!(first.rest.is_some());
+        std::fs::remove_dir_all(&dir)
+    }
 
     #[test]
     fn open_start_reads_small_files_whole_and_large_ones_from_the_start() -> std::io::Result<()> {

@@ -10,7 +10,7 @@ use kie_proto::{ContentStart, Error, UploadEndpoint, UploadOptions, UploadResult
 use tokio::io::AsyncRead;
 
 use crate::client::Client;
-use crate::source::{Content, Reader, Sent, open_start, read_prefix};
+use crate::source::{Content, Reader, Sent, open_file, read_prefix};
 
 /// What one upload of [`Client::upload_many`] sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,12 +292,8 @@ impl Client {
             source,
         };
         // Open, size and first read in one blocking call (each tokio::fs call is a round
-        // trip to the blocking pool; a small file is read whole here).
-        let path_buf = path.to_path_buf();
-        let start = tokio::task::spawn_blocking(move || open_start(&path_buf, None))
-            .await
-            .map_err(|join| io(std::io::Error::other(join)))?
-            .map_err(&io)?;
+        // trip to the blocking pool; a small file is read whole there).
+        let start = open_file(path, None).await.map_err(&io)?;
         let len = start.len;
         let prefix = start.content.clone();
         let content = Content::File {
