@@ -84,6 +84,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod buffers;
 mod client;
 mod common;
 mod jobs;

@@ -55,10 +55,10 @@ pub(crate) enum Reader {
 /// [`PIECES_AHEAD`] pieces ahead of the connection: one thread per upload instead of a
 /// thread round trip per 64 KiB read. Dropping it stops the thread at its next piece.
 ///
-/// The thread reads into buffers allocated here, on the runtime's side, and given to it
-/// one per piece taken: glibc's allocator gives every thread that allocates an arena of its
-/// own and keeps what is freed there, so pieces allocated on the blocking pool's threads
-/// held `kie upload -j 4` at 20–35 MiB; allocated here, 13 MiB.
+/// The thread reads into buffers taken here, on the runtime's side ([`crate::buffers`]:
+/// used again once a piece is written), one per piece taken: glibc's allocator gives every
+/// thread that allocates an arena of its own and keeps what is freed there, so pieces
+/// allocated on the blocking pool's threads held `kie upload -j 4` at 20–35 MiB.
 pub(crate) struct ReadAhead {
     pieces: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
     buffers: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
@@ -81,7 +81,7 @@ impl ReadAhead {
         let (sender, pieces) = tokio::sync::mpsc::channel(PIECES_AHEAD + 1);
         let (buffers, mut empty) = tokio::sync::mpsc::unbounded_channel();
         for _ in 0..=PIECES_AHEAD {
-            let _ = buffers.send(Vec::with_capacity(PIECE));
+            let _ = buffers.send(crate::buffers::take(PIECE));
         }
         tokio::task::spawn_blocking(move || {
             read_ahead(file, offset, remaining, probe_eof, &mut empty, &sender)
@@ -94,7 +94,7 @@ impl ReadAhead {
         let piece = self.pieces.poll_recv(cx);
         if let Poll::Ready(Some(Ok(_))) = piece {
             // The thread may have stopped already: then the buffer is dropped with it.
-            let _ = self.buffers.send(Vec::with_capacity(PIECE));
+            let _ = self.buffers.send(crate::buffers::take(PIECE));
         }
         piece
     }
@@ -126,7 +126,12 @@ fn read_ahead(
                 left = left.saturating_sub(read as u64);
                 offset += read as u64;
                 let ended = (read as u64) < want;
-                if pieces.blocking_send(Ok(Bytes::from(piece))).is_err() || ended || probing {
+                if pieces
+                    .blocking_send(Ok(crate::buffers::into_bytes(piece)))
+                    .is_err()
+                    || ended
+                    || probing
+                {
                     return;
                 }
             }
@@ -267,9 +272,14 @@ pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<
             rest: Some(file),
         });
     }
-    let mut whole = Vec::with_capacity(len as usize + 1);
+    let mut whole = crate::buffers::take(len as usize + 1);
     whole.extend_from_slice(&content);
-    blocking(move || read_whole(file, whole, len)).await
+    let whole = blocking(move || read_whole(file, whole, len)).await?;
+    Ok(FileStart {
+        len,
+        content: crate::buffers::into_bytes(whole),
+        rest: None,
+    })
 }
 
 /// Runs `read` on tokio's blocking pool.
@@ -302,7 +312,12 @@ pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<
         }
     };
     if len < READ_WHEN_OPENED {
-        return read_whole(file, Vec::with_capacity(len as usize + 1), len);
+        let whole = read_whole(file, Vec::with_capacity(len as usize + 1), len)?;
+        return Ok(FileStart {
+            len,
+            content: Bytes::from(whole),
+            rest: None,
+        });
     }
     let want = match declared {
         None => kie_proto::driver::sniff_len(len),
@@ -320,13 +335,9 @@ pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<
 /// Reads the rest of `file` after `content` (what was read of it already) up to `len` bytes
 /// and one more, which is the end-of-file check, and closes it. Content past `len` is kept
 /// (the encoder reports it); a file that ends before `len` gives what it holds.
-fn read_whole(mut file: std::fs::File, mut content: Vec<u8>, len: u64) -> io::Result<FileStart> {
+fn read_whole(mut file: std::fs::File, mut content: Vec<u8>, len: u64) -> io::Result<Vec<u8>> {
     fill(&mut file, &mut content, len as usize + 1)?;
-    Ok(FileStart {
-        len,
-        content: Bytes::from(content),
-        rest: None,
-    })
+    Ok(content)
 }
 
 /// Reads from `file` onto the end of `content` until it holds `want` bytes or the file ends.
