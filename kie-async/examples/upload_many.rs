@@ -37,7 +37,7 @@ struct Args {
 
 // One thread for every connection: uploads wait on the network and the disk (files are read
 // on blocking threads), and the multi-threaded runtime's wake-ups between workers cost more
-// CPU than they save (BENCHMARKS.md: 2000 small uploads at concurrency 32).
+// CPU than they save (BENCHMARKS.md: 20,000 small uploads at concurrency 32).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     match run().await {

@@ -105,7 +105,7 @@ impl ClientBuilder {
     /// hyper's or Go's defaults, 64 KiB to start with nginx's), while HTTP/1.1 has TCP's
     /// window, which grows to several MiB. Measured (BENCHMARKS.md): a 256 MiB upload at
     /// 20 ms round trip took 4.1× as long over HTTP/2; 2,000 small uploads at concurrency
-    /// 32 took as long either way there, and 1.26× as long over HTTP/2 on loopback.
+    /// 32 took as long either way there, and 1.34× as long over HTTP/2 on loopback.
     pub fn http2(mut self) -> Self {
         self.http2 = true;
         self
