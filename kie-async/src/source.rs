@@ -296,7 +296,7 @@ async fn blocking<T: Send + 'static>(
 /// ([`read_whole`]); a larger one has its first
 /// [`sniff_len`](kie_proto::driver::sniff_len) bytes read for MIME detection on a first open,
 /// none on a reopen.
-pub(crate) fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<FileStart> {
+fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<FileStart> {
     let mut file = std::fs::File::open(path)?;
     let len = match declared {
         Some(len) => len,
