@@ -20,7 +20,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use crate::body::{AttemptState, now};
 use crate::client::Client;
-use crate::source::Content;
+use crate::source::{Content, on_blocking_pool};
 use crate::upload::UploadSource;
 
 /// How often a wait looks at its cancel flag while it sleeps.
@@ -184,10 +184,8 @@ impl Client {
     /// start like any read; returns the bytes written.
     pub async fn download_result_to(&self, url: &str, path: &Path) -> Result<u64, Error> {
         let create = path.to_owned();
-        let file = tokio::task::spawn_blocking(move || std::fs::File::create(create))
+        let file = on_blocking_pool(move || std::fs::File::create(create))
             .await
-            .map_err(std::io::Error::other)
-            .and_then(|created| created)
             .map_err(|source| Error::Io {
                 path: Some(path.to_owned()),
                 source,
@@ -310,7 +308,7 @@ impl<W: AsyncWrite + Unpin + Send> Target<'_, W> {
 /// that copies each piece into a buffer of its own first). At most [`BATCHES_AHEAD`]
 /// batches wait for the disk.
 struct WriteBehind {
-    /// The file while no thread writes it (before the first piece, after [`Self::finish`]).
+    /// The file while no thread writes it (before the first batch, after [`Self::join`]).
     file: Option<std::fs::File>,
     writer: Option<Writer>,
     batch: Vec<Bytes>,
@@ -320,6 +318,7 @@ struct WriteBehind {
 /// The thread writing a [`WriteBehind`]'s file, and the queue of its batches.
 struct Writer {
     batches: tokio::sync::mpsc::Sender<Vec<Bytes>>,
+    /// The file back, and the first write error: the thread stops at it.
     done: tokio::task::JoinHandle<(std::fs::File, std::io::Result<()>)>,
 }
 
@@ -327,6 +326,23 @@ struct Writer {
 const BATCH: usize = 512 * 1024;
 /// How many batches may wait for the disk.
 const BATCHES_AHEAD: usize = 2;
+
+impl Writer {
+    fn start(mut file: std::fs::File) -> Writer {
+        let (batches, mut queue) = tokio::sync::mpsc::channel::<Vec<Bytes>>(BATCHES_AHEAD);
+        let done = tokio::task::spawn_blocking(move || {
+            while let Some(batch) = queue.blocking_recv() {
+                for piece in batch {
+                    if let Err(error) = std::io::Write::write_all(&mut file, &piece) {
+                        return (file, Err(error));
+                    }
+                }
+            }
+            (file, Ok(()))
+        });
+        Writer { batches, done }
+    }
+}
 
 impl WriteBehind {
     fn new(file: std::fs::File) -> WriteBehind {
@@ -344,55 +360,42 @@ impl WriteBehind {
         if self.batched < BATCH {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
-        self.batched = 0;
-        if self.writer.is_none() {
-            let file = self.file.take().ok_or_else(lost)?;
-            let (batches, mut queue) = tokio::sync::mpsc::channel::<Vec<Bytes>>(BATCHES_AHEAD);
-            let done = tokio::task::spawn_blocking(move || {
-                let mut file = file;
-                while let Some(batch) = queue.blocking_recv() {
-                    for piece in batch {
-                        if let Err(error) = std::io::Write::write_all(&mut file, &piece) {
-                            return (file, Err(error));
-                        }
-                    }
-                }
-                (file, Ok(()))
-            });
-            self.writer = Some(Writer { batches, done });
-        }
-        match &self.writer {
-            // A closed queue: the thread stopped at a write error, which `finish` returns.
-            Some(writer) if writer.batches.send(batch).await.is_err() => self.finish().await,
-            _ => Ok(()),
-        }
+        self.hand_over().await
     }
 
-    /// Writes what is gathered, waits for the thread to end and takes the file back: the
-    /// first write error, if any.
-    async fn finish(&mut self) -> std::io::Result<()> {
+    /// Hands what is gathered to the thread, started at the first batch.
+    async fn hand_over(&mut self) -> std::io::Result<()> {
         let batch = std::mem::take(&mut self.batch);
         self.batched = 0;
-        let (file, written) = match self.writer.take() {
-            Some(Writer { batches, done }) => {
-                let _ = batches.send(batch).await;
-                drop(batches);
-                done.await.map_err(std::io::Error::other)?
-            }
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
             None => {
                 let file = self.file.take().ok_or_else(lost)?;
-                tokio::task::spawn_blocking(move || {
-                    let mut file = file;
-                    let written = batch
-                        .iter()
-                        .try_for_each(|piece| std::io::Write::write_all(&mut file, piece));
-                    (file, written)
-                })
-                .await
-                .map_err(std::io::Error::other)?
+                self.writer.insert(Writer::start(file))
             }
         };
+        if writer.batches.send(batch).await.is_err() {
+            // A closed queue: the thread stopped at a write error.
+            return self.join().await;
+        }
+        Ok(())
+    }
+
+    /// Writes what is gathered and waits for the thread to end: the first write error.
+    async fn finish(&mut self) -> std::io::Result<()> {
+        if !self.batch.is_empty() {
+            self.hand_over().await?;
+        }
+        self.join().await
+    }
+
+    /// Ends the thread (once it has written what it was given) and takes the file back.
+    async fn join(&mut self) -> std::io::Result<()> {
+        let Some(Writer { batches, done }) = self.writer.take() else {
+            return Ok(());
+        };
+        drop(batches);
+        let (file, written) = done.await.map_err(std::io::Error::other)?;
         self.file = Some(file);
         written
     }
@@ -401,25 +404,21 @@ impl WriteBehind {
     /// file.
     async fn restart(&mut self) -> std::io::Result<()> {
         self.batch.clear();
-        let _ = self.finish().await;
-        let file = self.file.take().ok_or_else(lost)?;
-        let (file, emptied) = tokio::task::spawn_blocking(move || {
-            let mut file = file;
+        self.batched = 0;
+        let _ = self.join().await;
+        let mut file = self.file.take().ok_or_else(lost)?;
+        let file = on_blocking_pool(move || {
             // Only a file an earlier attempt wrote to (see kie-blocking's `Target::restart`:
             // truncating makes ext4 flush the file when it is closed).
-            let emptied = file.metadata().and_then(|metadata| {
-                if metadata.len() == 0 {
-                    return Ok(());
-                }
+            if file.metadata()?.len() > 0 {
                 file.set_len(0)?;
-                std::io::Seek::rewind(&mut file)
-            });
-            (file, emptied)
+                std::io::Seek::rewind(&mut file)?;
+            }
+            Ok(file)
         })
-        .await
-        .map_err(std::io::Error::other)?;
+        .await?;
         self.file = Some(file);
-        emptied
+        Ok(())
     }
 }
 

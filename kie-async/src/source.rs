@@ -256,7 +256,7 @@ pub(crate) struct FileStart {
 /// into a buffer allocated here.
 pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<FileStart> {
     let owned = path.to_path_buf();
-    let start = blocking(move || open_start(&owned, declared)).await?;
+    let start = on_blocking_pool(move || open_start(&owned, declared)).await?;
     let FileStart {
         len,
         content,
@@ -274,7 +274,7 @@ pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<
     }
     let mut whole = crate::buffers::take(len as usize + 1);
     whole.extend_from_slice(&content);
-    let whole = blocking(move || read_whole(file, whole, len)).await?;
+    let whole = on_blocking_pool(move || read_whole(file, whole, len)).await?;
     Ok(FileStart {
         len,
         content: crate::buffers::into_bytes(whole),
@@ -282,11 +282,11 @@ pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<
     })
 }
 
-/// Runs `read` on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
-    read: impl FnOnce() -> io::Result<T> + Send + 'static,
+/// Runs `io` (file calls that may block) on tokio's blocking pool.
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    io: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
-    tokio::task::spawn_blocking(read)
+    tokio::task::spawn_blocking(io)
         .await
         .map_err(io::Error::other)?
 }
@@ -386,15 +386,13 @@ impl Sent {
                 Ok(digest.finish())
             }
             Sent::File(path) => {
-                let io = |source| Error::Io {
-                    path: Some(path.clone()),
-                    source,
-                };
                 let reopen = path.clone();
-                tokio::task::spawn_blocking(move || file_digest(&reopen, len))
+                on_blocking_pool(move || file_digest(&reopen, len))
                     .await
-                    .map_err(|join| io(std::io::Error::other(join)))?
-                    .map_err(io)
+                    .map_err(|source| Error::Io {
+                        path: Some(path.clone()),
+                        source,
+                    })
             }
         }
     }
