@@ -3,6 +3,10 @@
 //! of uploads cycles through the same few buffers. Their pages stay mapped (no page fault
 //! per file or piece, as a fresh buffer has) and the memory sits in one place whichever
 //! thread freed it. At most [`KEEP`] buffers and [`KEEP_BYTES`] are kept, process-wide.
+//!
+//! Buffers are taken on the runtime's side and only filled on the blocking pool's threads:
+//! glibc gives every thread that allocates an arena of its own and keeps there what is
+//! freed, so 1 MiB buffers allocated on those threads held `kie upload -j 4` at 20–35 MiB.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -23,7 +27,7 @@ pub(crate) fn take(capacity: usize) -> Vec<u8> {
 }
 
 /// `buffer`'s content as `Bytes` that give the buffer back when the last of them is dropped.
-pub(crate) fn into_bytes(buffer: Vec<u8>) -> Bytes {
+pub(crate) fn lend(buffer: Vec<u8>) -> Bytes {
     POOL.lend(buffer)
 }
 

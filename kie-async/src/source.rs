@@ -20,11 +20,9 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 pub(crate) const WHOLE_FILE: u64 = 4 * 1024 * 1024;
 
 /// Files smaller than this are read whole by the blocking call that opens them, into a
-/// buffer of that thread's; larger ones (up to [`WHOLE_FILE`]) by a second call, into a
-/// buffer allocated on the runtime's side. glibc gives every thread that allocates an arena
-/// of its own and keeps there what is freed: 1 MiB buffers allocated on the blocking pool's
-/// threads held `kie upload -j 4` at 20–35 MiB (see [`ReadAhead`]). Below glibc's smallest
-/// mmap threshold, where freed chunks are reused.
+/// buffer of that thread's (below glibc's smallest mmap threshold, where freed chunks are
+/// reused); larger ones (up to [`WHOLE_FILE`]) by a second call, into a buffer from
+/// [`crate::buffers`], taken on the runtime's side.
 const READ_WHEN_OPENED: u64 = 128 * 1024;
 
 /// A piece of a larger file, read ahead on its own blocking thread and handed to the
@@ -55,10 +53,8 @@ pub(crate) enum Reader {
 /// [`PIECES_AHEAD`] pieces ahead of the connection: one thread per upload instead of a
 /// thread round trip per 64 KiB read. Dropping it stops the thread at its next piece.
 ///
-/// The thread reads into buffers taken here, on the runtime's side ([`crate::buffers`]:
-/// used again once a piece is written), one per piece taken: glibc's allocator gives every
-/// thread that allocates an arena of its own and keeps what is freed there, so pieces
-/// allocated on the blocking pool's threads held `kie upload -j 4` at 20–35 MiB.
+/// The thread reads into buffers from [`crate::buffers`], taken here, on the runtime's
+/// side, one more per piece taken.
 pub(crate) struct ReadAhead {
     pieces: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
     buffers: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
@@ -127,7 +123,7 @@ fn read_ahead(
                 offset += read as u64;
                 let ended = (read as u64) < want;
                 if pieces
-                    .blocking_send(Ok(crate::buffers::into_bytes(piece)))
+                    .blocking_send(Ok(crate::buffers::lend(piece)))
                     .is_err()
                     || ended
                     || probing
@@ -277,7 +273,7 @@ pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<
     let whole = on_blocking_pool(move || read_whole(file, whole, len)).await?;
     Ok(FileStart {
         len,
-        content: crate::buffers::into_bytes(whole),
+        content: crate::buffers::lend(whole),
         rest: None,
     })
 }
