@@ -5,8 +5,8 @@
 //! the decoded size of `base64Data` (characters counted, padding and a data-URL prefix
 //! left out). Any path, any method with a body. A `GET /bytes/N` is answered with N bytes
 //! (with `Content-Length`), sent from one buffer without copies, for downloads. HTTP/1.1 on
-//! loopback, or with `--tls`
-//! HTTPS offering `h2` and `http/1.1` by ALPN (a certificate from a CA made at start).
+//! loopback, or with `--tls` HTTPS offering `h2` and `http/1.1` by ALPN (a certificate from a
+//! CA made at start).
 //!
 //! ```text
 //! kie-sink --port 0                  # prints KIE_UPLOAD_BASE_URL=http://127.0.0.1:<port>
