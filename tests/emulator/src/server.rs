@@ -173,10 +173,11 @@ async fn handle(
 ) -> Response<RespBody> {
     let (parts, body) = req.into_parts();
     let route = Route::of(host, parts.uri.path());
-    let id = shared.log.start(host, route, &parts);
+    // Counted in flight before it is logged: a logged upload with none in flight is over.
     let _in_flight = route
         .filter(|r| r.is_upload())
         .map(|_| InFlight::enter(&shared));
+    let id = shared.log.start(host, route, &parts);
     let mut body = BodyReader::new(body);
     let mut rec = Record::default();
     let fault = route.and_then(|r| shared.faults.pop(r));
