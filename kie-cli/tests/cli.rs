@@ -10,20 +10,10 @@ use std::time::{Duration, Instant};
 use kie_emulator::{Emulator, Fault, Route};
 use serde_json::Value;
 
-const SECRET_KEY: &str = "sk-cli-test-4f1c9a7e2b";
+mod common;
+use common::{assert_exit, json_lines, kie, scratch, text};
 
-/// The binary with a clean environment pointed at `emu`, with its key.
-fn kie(emu: &Emulator) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kie"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KIE_API_KEY", emu.api_key())
-        .env("KIE_UPLOAD_BASE_URL", emu.upload_base_url())
-        .env("KIE_API_BASE_URL", emu.api_base_url())
-        .stdin(Stdio::null());
-    command
-}
+const SECRET_KEY: &str = "sk-cli-test-4f1c9a7e2b";
 
 fn emulator() -> Emulator {
     Emulator::builder().api_key(SECRET_KEY).start()
@@ -31,21 +21,6 @@ fn emulator() -> Emulator {
 
 fn run(command: &mut Command) -> Output {
     command.output().expect("run kie")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts the exit code, showing the output when it is not the expected one.
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// stderr holds only the closing summary line: `uploaded` files, no failure.
@@ -66,14 +41,6 @@ fn assert_no_key(output: &Output, key: &str) {
     assert!(!text(&output.stderr).contains(key), "key on stderr");
 }
 
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kie-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn content(seed: usize, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 7) as u8)
@@ -83,13 +50,6 @@ fn content(seed: usize, len: usize) -> Vec<u8> {
 fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    text(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
-        .collect()
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::time::Duration;
 use kie_emulator::{Emulator, Fault, Route};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
+mod common;
+
 /// `kie upload --path pty <args>` running on a pseudo-terminal (stdout and stderr both on
 /// it), with the extra environment `env`.
 struct OnTerminal {
@@ -94,9 +96,9 @@ impl OnTerminal {
 fn environment(command: &mut CommandBuilder, emu: &Emulator) {
     command.env_clear();
     command.env("TERM", "xterm-256color");
-    command.env("KIE_API_KEY", emu.api_key());
-    command.env("KIE_UPLOAD_BASE_URL", emu.upload_base_url());
-    command.env("KIE_API_BASE_URL", emu.api_base_url());
+    for (name, value) in common::emulator_env(emu) {
+        command.env(name, value);
+    }
 }
 
 fn upload_on_a_terminal(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) -> (String, u32) {
@@ -104,8 +106,7 @@ fn upload_on_a_terminal(emu: &Emulator, args: &[PathBuf], env: &[(&str, &str)]) 
 }
 
 fn three_files(name: &str) -> Vec<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("kie-cli-pty-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch(&format!("pty-{name}"));
     [
         ("cat.png", 3 << 20),
         ("notes.txt", 40_000),

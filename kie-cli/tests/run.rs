@@ -6,12 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kie_emulator::{Emulator, JobSettings, Route};
 use serde_json::Value;
+
+mod common;
+use common::{assert_exit, json_lines, scratch, text};
 
 fn quick() -> JobSettings {
     JobSettings {
@@ -28,46 +31,11 @@ fn emulator() -> Emulator {
     Emulator::builder().jobs(quick()).start()
 }
 
-/// The binary with a clean environment pointed at `emu`, in `dir`.
+/// `kie` pointed at `emu`, in `dir`.
 fn kie(emu: &Emulator, dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kie"));
+    let mut command = common::kie(emu);
+    command.current_dir(dir);
     command
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KIE_API_KEY", emu.api_key())
-        .env("KIE_UPLOAD_BASE_URL", emu.upload_base_url())
-        .env("KIE_API_BASE_URL", emu.api_base_url())
-        .stdin(Stdio::null());
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    text(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
-        .collect()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kie-run-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn creates(emu: &Emulator) -> usize {
