@@ -558,8 +558,9 @@ pub const PROCESSING: &[u8] = b"HTTP/1.1 102 Processing\r\n\r\n";
 /// One interim-answer scenario: `len` bytes uploaded to a peer that sends `at_once`, `mid`
 /// (after 256 KiB of the body) and `after_body` around the final answer, in `segment`-byte
 /// writes when set. The upload completes on the first attempt, with the body byte-exact,
-/// within a second (a client that takes an interim answer for the final one stops sending
-/// and waits for its 20 s idle limit).
+/// within 5 s (a client that takes an interim answer for the final one stops sending and
+/// waits for its 20 s idle limit; it takes well under a second, the rest is room for a
+/// loaded machine).
 pub fn upload_through_interim<D: Driver>(
     name: &str,
     len: usize,
@@ -605,7 +606,7 @@ pub fn upload_through_interim<D: Driver>(
         body[start..].starts_with(&data),
         "{name}: the content differs"
     );
-    assert!(elapsed < Duration::from_secs(1), "{name}: took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{name}: took {elapsed:?}");
 }
 
 /// Interim (1xx) answers, as real servers send them, are read past (RFC 9110 §15.2): the
