@@ -26,6 +26,12 @@ pub(crate) fn take(capacity: usize) -> Vec<u8> {
     POOL.take(capacity)
 }
 
+/// The smallest kept buffer of at least `capacity` bytes, emptied, if one is kept: never a
+/// new one, so it may be called on any thread.
+pub(crate) fn take_kept(capacity: usize) -> Option<Vec<u8>> {
+    POOL.take_kept(capacity)
+}
+
 /// `buffer`'s content as `Bytes` that give the buffer back when the last of them is dropped.
 pub(crate) fn lend(buffer: Vec<u8>) -> Bytes {
     POOL.lend(buffer)
@@ -44,17 +50,19 @@ impl Pool {
     }
 
     fn take(&self, capacity: usize) -> Vec<u8> {
+        self.take_kept(capacity)
+            .unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    fn take_kept(&self, capacity: usize) -> Option<Vec<u8>> {
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
         let fits = free
             .iter()
             .enumerate()
             .filter(|(_, buffer)| buffer.capacity() >= capacity)
             .min_by_key(|(_, buffer)| buffer.capacity())
-            .map(|(index, _)| index);
-        match fits {
-            Some(index) => free.swap_remove(index),
-            None => Vec::with_capacity(capacity),
-        }
+            .map(|(index, _)| index)?;
+        Some(free.swap_remove(fits))
     }
 
     fn lend(&'static self, buffer: Vec<u8>) -> Bytes {
@@ -111,7 +119,8 @@ mod tests {
             "given back before its last slice"
         );
         drop(slice);
-        let again = TESTED.take(10);
+        assert!(TESTED.take_kept(1001).is_none(), "none kept is that large");
+        let again = TESTED.take_kept(10).unwrap();
         assert!(again.is_empty() && again.capacity() >= 1000);
         assert_eq!(again.as_ptr(), address, "the same buffer, taken again");
         // Past the bounds, a buffer is freed, not kept.

@@ -21,8 +21,9 @@ pub(crate) const WHOLE_FILE: u64 = 4 * 1024 * 1024;
 
 /// Files smaller than this are read whole by the blocking call that opens them, into a
 /// buffer of that thread's (below glibc's smallest mmap threshold, where freed chunks are
-/// reused); larger ones (up to [`WHOLE_FILE`]) by a second call, into a buffer from
-/// [`crate::buffers`], taken on the runtime's side.
+/// reused). Larger ones (up to [`WHOLE_FILE`]) are read into a buffer from
+/// [`crate::buffers`]: by the same call when one that fits is kept (the usual case in a
+/// batch), else by a second call, into a new one taken on the runtime's side.
 const READ_WHEN_OPENED: u64 = 128 * 1024;
 
 /// A piece of a larger file, read ahead on its own blocking thread and handed to the
@@ -248,8 +249,8 @@ pub(crate) struct FileStart {
 }
 
 /// Opens `path` ([`open_start`] on a blocking thread) and reads a file shorter than
-/// [`WHOLE_FILE`] whole: in the same call below [`READ_WHEN_OPENED`], else in a second one
-/// into a buffer allocated here.
+/// [`WHOLE_FILE`] whole: in the same call below [`READ_WHEN_OPENED`] or when a kept buffer
+/// fits, else in a second one into a buffer allocated here.
 pub(crate) async fn open_file(path: &Path, declared: Option<u64>) -> io::Result<FileStart> {
     let owned = path.to_path_buf();
     let start = on_blocking_pool(move || open_start(&owned, declared)).await?;
@@ -312,6 +313,15 @@ fn open_start(path: &Path, declared: Option<u64>) -> std::io::Result<FileStart> 
         return Ok(FileStart {
             len,
             content: Bytes::from(whole),
+            rest: None,
+        });
+    }
+    if len < WHOLE_FILE
+        && let Some(buffer) = crate::buffers::take_kept(len as usize + 1)
+    {
+        return Ok(FileStart {
+            len,
+            content: crate::buffers::lend(read_whole(file, buffer, len)?),
             rest: None,
         });
     }
@@ -413,7 +423,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn open_file_reads_files_under_whole_file_whole_in_two_steps() -> std::io::Result<()> {
+    async fn open_file_reads_files_under_whole_file_whole() -> std::io::Result<()> {
         let dir = std::env::temp_dir().join(format!("kie-async-open-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let medium = dir.join("medium");
@@ -429,6 +439,15 @@ mod tests {
         assert!(grown.content == content && grown.rest.is_none());
         let shrunk = open_file(&medium, Some(content.len() as u64 + 7)).await?;
         assert!(shrunk.content == content && shrunk.rest.is_none());
+        // Once a buffer that fits is kept, the opening call reads the whole file into it.
+        let kept = [&start, &grown, &shrunk].map(|opened| opened.content.as_ptr());
+        drop((start, grown, shrunk));
+        let again = open_start(&medium, None)?;
+        assert!(again.content == content && again.rest.is_none());
+        assert!(
+            kept.contains(&again.content.as_ptr()),
+            "read into a kept buffer"
+        );
         let large = dir.join("large");
         std::fs::write(&large, vec![7; WHOLE_FILE as usize])?;
         let first = open_file(&large, None).await?;
