@@ -10,7 +10,7 @@
 #   blocking-1g  kie-blocking `upload <1 GiB file>`          vs  curl -F file=@<file>
 #   base64-1g    kie-blocking `upload --base64 <1 GiB file>` vs  base64 -w0 <file> in a pipe | curl -T -
 #   kie-1g       `kie upload <1 GiB file>` (kie-async)        vs  curl -F file=@<file>
-#   kie-j4       `kie upload -j 4` 200 x 1 MiB                vs  one curl --parallel --parallel-max 4
+#   kie-j4       `kie upload -j 4` MIB x 1 MiB                vs  one curl --parallel --parallel-max 4
 #   many-c32     kie-async `upload_many -c 32` SMALL x 4 KiB  vs  one curl --parallel --parallel-max 32
 #   kie-c32      `kie upload -j 32` SMALL x 4 KiB             vs  the same curl
 #   dl-blocking  kie-blocking `download_result` 1 GiB to a file vs curl -o <file>
@@ -21,15 +21,17 @@
 #                TLS through `kie-delay` (10 ms each way, a 4 MiB window: a 20 ms round trip)
 # Needs cargo, curl (>= 7.66), GNU time at /usr/bin/time, base64, ~3 GB in TMPDIR. Knobs:
 # SMALL (how many 4 KiB files, 20000 by default: 2000 take ~0.1 s, too close to GNU time's
-# 10 ms resolution for a CPU ratio), RUNS, CASES (space-separated subset of the names above), BEFORE (the release directory of
-# an older build — `kie`, `examples/upload`, `examples/upload_many`, … — measured in the
-# same rounds, for a before/after in one run).
+# 10 ms resolution for a CPU ratio), MIB (how many 1 MiB files, 200 by default, as the issue
+# measured: 0.09 s; 1000 for a CPU ratio), RUNS, CASES (space-separated subset of the names
+# above), BEFORE (the release directory of an older build — `kie`, `examples/upload`,
+# `examples/upload_many`, … — measured in the same rounds, for a before/after in one run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 RUNS=${RUNS:-5}
 SMALL=${SMALL:-20000}
+MIB=${MIB:-200}
 BEFORE=${BEFORE:-}
 CASES=${CASES:-blocking-1g base64-1g kie-1g kie-j4 many-c32 kie-c32 dl-blocking dl-async tls-h2 rtt-h2}
 unset KIE_UPLOAD_BASE_URL KIE_API_BASE_URL KIE_UPLOAD_BASE64 KIE_CONCURRENCY KIE_EMULATOR_STORAGE
@@ -61,7 +63,7 @@ URL=$KIE_UPLOAD_BASE_URL/api/file-stream-upload
 
 head -c $((1024 * 1024 * 1024)) /dev/urandom >"$WORK/big.bin"
 mkdir "$WORK/mib" "$WORK/small"
-head -c $((200 * 1024 * 1024)) /dev/urandom | split -b 1048576 -a 3 -d - "$WORK/mib/f"
+head -c $((MIB * 1024 * 1024)) /dev/urandom | split -b 1048576 -a 4 -d - "$WORK/mib/f"
 head -c $((SMALL * 4096)) /dev/urandom | split -b 4096 -a 6 -d - "$WORK/small/f"
 mkdir "$WORK/rtt" && head -c $((256 * 1024 * 1024)) "$WORK/big.bin" >"$WORK/rtt/big.bin"
 curlrc() { # DIR OUT: one curl config uploading every file of DIR
