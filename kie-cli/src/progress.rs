@@ -264,7 +264,13 @@ impl UploadBars {
         }
     }
 
-    /// All done: the total bar stays on screen at its final state.
+    /// All done: the total bar stays on screen at its final state, and the cursor moves to
+    /// the line below it.
+    ///
+    /// The bar fills the line, so the cursor waits at its right edge: what is printed next
+    /// would wrap onto the next line, and the terminal would join the two as one wrapped
+    /// line (in a selection, or when a resize reflows the screen). A carriage return and a
+    /// line feed end the bar's line instead.
     pub fn finish(&self) {
         if let Some(bars) = &self.0 {
             let state = bars.state();
@@ -282,6 +288,9 @@ impl UploadBars {
                 indicatif::BinaryBytes(rate)
             ));
             bars.total.finish();
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(b"\r\n");
+            let _ = stderr.flush();
         }
     }
 }
