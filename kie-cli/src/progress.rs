@@ -473,15 +473,14 @@ impl TaskLines {
     }
 
     /// A diagnostic line on stderr, above the spinners (nothing with `--quiet`).
+    ///
+    /// Printed with the spinners out of the way, not as a line of their drawing: the
+    /// drawing pads its last line to the terminal's width and leaves the cursor at its
+    /// right edge, so a note drawn last would have what follows it (the shell's prompt)
+    /// wrap on as its continuation, joined to it in a selection or on a resize.
     pub fn note(&self, text: &str) {
-        if self.0.quiet {
-            return;
-        }
-        match &self.0.multi {
-            Some(multi) => {
-                let _ = multi.println(format!("kie: {text}"));
-            }
-            None => eprintln!("kie: {text}"),
+        if !self.0.quiet {
+            self.suspend(|| eprintln!("kie: {text}"));
         }
     }
 
