@@ -6,7 +6,7 @@ use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kie_emulator::{Emulator, Fault, Route};
+use kie_emulator::{Emulator, Fault, JobSettings, Route};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 mod common;
@@ -505,7 +505,7 @@ fn the_interrupt_key_while_a_task_runs_says_how_to_resume_and_leaves_no_line() {
 
 #[test]
 fn a_run_leaves_its_notes_and_results_on_lines_of_their_own() {
-    let emu = Emulator::builder().jobs(common::quick_jobs()).start();
+    let emu = Emulator::builder().jobs(JobSettings::quick()).start();
     let dir = common::scratch("pty-run");
     let input = dir.join("cat.png");
     std::fs::write(&input, vec![b'r'; 300_000]).unwrap();

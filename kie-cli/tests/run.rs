@@ -14,10 +14,10 @@ use kie_emulator::{Emulator, JobSettings, Route};
 use serde_json::Value;
 
 mod common;
-use common::{assert_exit, json_lines, quick_jobs, scratch, text};
+use common::{assert_exit, json_lines, scratch, text};
 
 fn emulator() -> Emulator {
-    Emulator::builder().jobs(quick_jobs()).start()
+    Emulator::builder().jobs(JobSettings::quick()).start()
 }
 
 /// `kie` pointed at `emu`, in `dir`.
@@ -351,7 +351,7 @@ fn a_batch_of_50_with_one_failure_reports_every_line_and_uploads_a_shared_file_o
     let emu = Emulator::builder()
         .jobs(JobSettings {
             create_limit: 25,
-            ..quick_jobs()
+            ..JobSettings::quick()
         })
         .start();
     let dir = scratch("batch");
@@ -669,7 +669,10 @@ fn a_create_without_a_clear_answer_is_never_sent_again_and_exits_11() {
 #[test]
 fn a_batch_stops_creating_once_the_account_is_refused_and_says_it_once() {
     // Credits for two tasks of 4.
-    let emu = Emulator::builder().jobs(quick_jobs()).credits(9.0).start();
+    let emu = Emulator::builder()
+        .jobs(JobSettings::quick())
+        .credits(9.0)
+        .start();
     let dir = scratch("batch-credits");
     let batch: String = (1..=10)
         .map(|i| format!("{{\"prompt\":\"task {i}\"}}\n"))
@@ -714,7 +717,7 @@ fn a_veo_video_from_a_local_image_to_its_1080p_version() {
     let emu = Emulator::builder()
         .jobs(JobSettings {
             veo_upgrade_delay: Duration::from_millis(500),
-            ..quick_jobs()
+            ..JobSettings::quick()
         })
         .credits(1000.0)
         .start();

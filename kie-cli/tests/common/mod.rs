@@ -4,9 +4,8 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use kie_emulator::{Emulator, JobSettings};
+use kie_emulator::Emulator;
 use serde_json::Value;
 
 /// The variables that point `kie` at `emu`, with its key.
@@ -58,17 +57,4 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Task stages of the emulator's quick enough for a test (about 0.3 s a task), so a wait
-/// is one or two polls.
-pub fn quick_jobs() -> JobSettings {
-    JobSettings {
-        stage_durations: [
-            Duration::from_millis(50),
-            Duration::from_millis(50),
-            Duration::from_millis(200),
-        ],
-        ..JobSettings::default()
-    }
 }

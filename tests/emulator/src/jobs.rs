@@ -116,6 +116,22 @@ pub struct JobSettings {
     pub veo_upgrade_delay: Duration,
 }
 
+impl JobSettings {
+    /// The defaults with stages quick enough for a test: a task waits 50 ms, queues 50 ms
+    /// and generates for 200 ms, so a wait that polls every 50–200 ms sees it through in one
+    /// or two polls.
+    pub fn quick() -> JobSettings {
+        JobSettings {
+            stage_durations: [
+                Duration::from_millis(50),
+                Duration::from_millis(50),
+                Duration::from_millis(200),
+            ],
+            ..JobSettings::default()
+        }
+    }
+}
+
 impl Default for JobSettings {
     fn default() -> Self {
         JobSettings {

@@ -5,18 +5,6 @@ use super::*;
 use kie_proto::task::{CreateTask, NewTask, PollPolicy, TaskInput, TaskStatus, WaitOptions};
 use kie_tests::JobSettings;
 
-/// Task stages of a few hundred milliseconds.
-fn quick_jobs() -> JobSettings {
-    JobSettings {
-        stage_durations: [
-            Duration::from_millis(50),
-            Duration::from_millis(50),
-            Duration::from_millis(200),
-        ],
-        ..JobSettings::default()
-    }
-}
-
 /// A wait that polls often (the emulator's tasks take a fraction of a second).
 fn quick_wait() -> WaitOptions {
     WaitOptions::new().policy(
@@ -44,7 +32,7 @@ fn create(prompt: &str) -> NewTask {
 /// and waited for with progress reports, its result downloaded byte-exact (into memory and
 /// into a file), never with the API key.
 pub fn jobs_upload_run_download<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     let input = TaskInput::new(json!({"prompt": "make it blue"}))
         .unwrap()
         .bytes("image_urls", "cat.png", png());
@@ -92,7 +80,7 @@ pub fn jobs_upload_run_download<D: Driver>() {
 /// A failed task is a value: 400 (content policy) says re-creating will not help, 500
 /// (upstream) says it may.
 pub fn jobs_failed_tasks_say_whether_to_create_again<D: Driver>() {
-    let (driver, _emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, _emulator) = jobs_client::<D>(JobSettings::quick());
     for (marker, code, may_help) in [("#fail400", "400", false), ("#fail500", "500", true)] {
         let view = driver.run(&create(marker), &quick_wait()).unwrap();
         match view.status {
@@ -117,7 +105,7 @@ pub fn jobs_failed_tasks_say_whether_to_create_again<D: Driver>() {
 pub fn jobs_not_visible_then_found<D: Driver>() {
     let (driver, _emulator) = jobs_client::<D>(JobSettings {
         not_visible_polls: 3,
-        ..quick_jobs()
+        ..JobSettings::quick()
     });
     let view = driver.run(&create("x"), &quick_wait()).unwrap();
     assert_eq!(view.status, TaskStatus::Succeeded);
@@ -145,7 +133,7 @@ pub fn jobs_not_visible_then_found<D: Driver>() {
 /// task and says it may still finish (never "failed"); an unknown status does not end it
 /// early.
 pub fn jobs_deadline_says_the_task_may_still_finish<D: Driver>() {
-    let (driver, _emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, _emulator) = jobs_client::<D>(JobSettings::quick());
     for marker in ["#stuck", "#unknown-state"] {
         let task = driver.create_task(&create(marker)).unwrap();
         let options = WaitOptions::new().policy(
@@ -173,7 +161,7 @@ pub fn jobs_deadline_says_the_task_may_still_finish<D: Driver>() {
 
 /// A create refused with 429 (nothing created, nothing charged) is sent again: one task.
 pub fn jobs_create_refused_by_rate_is_retried_once_created<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     emulator
         .faults()
         .push(Route::CreateTask, Fault::rate_limited(None));
@@ -188,7 +176,7 @@ pub fn jobs_create_refused_by_rate_is_retried_once_created<D: Driver>() {
 /// paid task): exactly one create reached the emulator, and the error says the task may
 /// exist. A 502 page from a proxy is treated the same.
 pub fn jobs_create_answer_lost_is_not_sent_again<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     for fault in [Fault::TruncatedResponse, Fault::html(502)] {
         let before = requests_to(&emulator, Route::CreateTask).len();
         emulator.faults().push(Route::CreateTask, fault);
@@ -205,7 +193,7 @@ pub fn jobs_create_answer_lost_is_not_sent_again<D: Driver>() {
 
 /// An input upload that expired before the task started fails the task with 400.
 pub fn jobs_expired_input_fails_the_task<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     let input =
         TaskInput::new(json!({"prompt": "x"}))
             .unwrap()
@@ -233,7 +221,7 @@ pub fn jobs_expired_input_fails_the_task<D: Driver>() {
 
 /// A result link the storage host refuses (403) is exchanged once through download-url.
 pub fn jobs_refused_result_link_is_refreshed_once<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     let view = driver.run(&create("x"), &quick_wait()).unwrap();
     let url = &view.assets[0].url;
     let (_, expected) = http_get(url);
@@ -263,7 +251,7 @@ pub fn jobs_refused_result_link_is_refreshed_once<D: Driver>() {
 /// The documented variants of the record (`resultJson` as an object, a numeric
 /// `failCode`, `message`) read the same.
 pub fn jobs_record_variants<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     emulator.update_jobs(|jobs| {
         jobs.quirks.result_json_object = true;
         jobs.quirks.fail_code = kie_tests::FailCodeForm::Number;
@@ -282,7 +270,7 @@ pub fn jobs_record_variants<D: Driver>() {
 /// A poll that fails for transport reasons (a dropped connection, a 502 page) is retried
 /// and the wait goes on to the outcome.
 pub fn jobs_transport_failures_mid_wait_are_retried<D: Driver>() {
-    let (driver, emulator) = jobs_client::<D>(quick_jobs());
+    let (driver, emulator) = jobs_client::<D>(JobSettings::quick());
     let task = driver.create_task(&create("x")).unwrap();
     emulator
         .faults()
@@ -302,7 +290,7 @@ pub fn jobs_callback_verified_and_confirmed<D: Driver>() {
     let (driver, emulator) = jobs_client::<D>(JobSettings {
         webhook_key: Some(key.to_owned()),
         callback_duplicate: true,
-        ..quick_jobs()
+        ..JobSettings::quick()
     });
     let verifier = WebhookVerifier::new(key).unwrap();
     for stale in [false, true] {
@@ -396,7 +384,7 @@ fn callback_receiver(n: usize) -> (String, std::sync::mpsc::Receiver<Vec<Deliver
 pub fn jobs_cancelled_wait_leaves_the_task_running<D: Driver>() {
     let (driver, _emulator) = jobs_client::<D>(JobSettings {
         stage_durations: [Duration::ZERO, Duration::ZERO, Duration::from_millis(1500)],
-        ..quick_jobs()
+        ..JobSettings::quick()
     });
     let task = driver.create_task(&create("x")).unwrap();
     let options = quick_wait();
@@ -433,7 +421,7 @@ pub fn jobs_veo_from_image_to_1080p<D: Driver>() {
     use kie_proto::task::{Family, TaskRecord, TaskRef};
     let (driver, emulator) = jobs_client::<D>(JobSettings {
         veo_upgrade_delay: Duration::from_millis(600),
-        ..quick_jobs()
+        ..JobSettings::quick()
     });
     let input = TaskInput::new(json!({"prompt": "a cat surfing", "model": "veo3_fast"}))
         .unwrap()
