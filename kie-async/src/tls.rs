@@ -7,8 +7,8 @@ use kie_proto::{Error, InvalidInput, TlsRoots};
 
 /// The TLS configuration of the default client: rustls with the crate's crypto provider
 /// (see [`crypto_provider`]), TLS 1.2 and 1.3, `roots` (by default the platform's
-/// certificate verifier: the system trust store, `SSL_CERT_FILE` and `SSL_CERT_DIR`
-/// honoured) and ALPN offering `http/1.1` (`h2` first if `http2`).
+/// certificate verifier, started at the first handshake: the system trust store,
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured) and ALPN offering `http/1.1` (`h2` first if `http2`).
 /// reqwest takes it as is (`tls_backend_preconfigured`), so the choices made here are the
 /// only ones.
 pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::ClientConfig, Error> {
@@ -47,11 +47,7 @@ pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::Client
         TlsRoots::WebPki => return Err(kie_proto::InvalidInput::WebPkiRootsNotBuiltIn.into()),
         _ => builder
             .dangerous() // not dangerous: the platform's verifier checks certificates
-            .with_custom_certificate_verifier(Arc::new(
-                rustls_platform_verifier::Verifier::new(provider).map_err(|error| {
-                    config_error("the platform's certificate verifier cannot start", error)
-                })?,
-            )),
+            .with_custom_certificate_verifier(Arc::new(PlatformVerifier::new(provider))),
     };
     let mut config = builder.with_no_client_auth();
     config.alpn_protocols = if http2 {
@@ -60,6 +56,87 @@ pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::Client
         vec![b"http/1.1".to_vec()]
     };
     Ok(config)
+}
+
+/// The platform's certificate verifier, started at the first TLS handshake rather than
+/// when the client is built (as ureq starts it for kie-blocking): a client that only
+/// speaks `http://` (the emulator, a plain-HTTP proxy) never reads the trust store, and
+/// works on a machine that has none. A verifier that cannot start fails that handshake
+/// with its reason ([`kie_proto::TlsFailure::NoTrustRoots`] when there is no trust store);
+/// the next handshake tries again.
+#[derive(Debug)]
+struct PlatformVerifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    started: std::sync::Mutex<Option<Arc<rustls_platform_verifier::Verifier>>>,
+}
+
+impl PlatformVerifier {
+    fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> PlatformVerifier {
+        PlatformVerifier {
+            provider,
+            started: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The verifier, started now if it was not yet.
+    fn started(&self) -> Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error> {
+        let mut started = self
+            .started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(verifier) = started.as_ref() {
+            return Ok(Arc::clone(verifier));
+        }
+        let verifier = Arc::new(rustls_platform_verifier::Verifier::new(Arc::clone(
+            &self.provider,
+        ))?);
+        *started = Some(Arc::clone(&verifier));
+        Ok(verifier)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for PlatformVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.started()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.started()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.started()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    /// The provider's schemes, as the platform verifier's own (known before it starts).
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// The crypto provider of TLS, chosen by Cargo feature (the same rule as kie-blocking's):

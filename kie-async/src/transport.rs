@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 
 use kie_proto::driver::{AttemptFailure, FailureFacts, MAX_RESPONSE_BODY, ProgressReporter};
 use kie_proto::http::{self, HeaderMap, StatusCode};
-use kie_proto::{Body, TimeoutReason, TlsFailure, TransportFailure};
+use kie_proto::{Body, TimeoutReason, TransportFailure};
 
 use crate::body::AttemptState;
 use crate::client::Inner;
@@ -212,7 +212,7 @@ pub(crate) fn facts(err: &reqwest::Error, via_proxy: bool) -> FailureFacts {
             // `io::Error::source` skips the wrapped error itself; step into it.
             next = io.get_ref().map(|inner| inner as &(dyn StdError + 'static));
         } else if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            facts.saw_tls(tls_failure(tls));
+            facts.saw_tls(kie_proto::driver::tls_failure(tls));
         } else if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
             in_hyper = true;
             facts.malformed_answer |= hyper.is_parse();
@@ -233,20 +233,4 @@ pub(crate) fn facts(err: &reqwest::Error, via_proxy: bool) -> FailureFacts {
         }
     }
     facts
-}
-
-/// A rustls error in kie-proto's words.
-fn tls_failure(error: &rustls::Error) -> TlsFailure {
-    use rustls::CertificateError as C;
-    match error {
-        rustls::Error::InvalidCertificate(certificate) => match certificate {
-            C::Expired | C::ExpiredContext { .. } => TlsFailure::Expired,
-            C::NotValidYet | C::NotValidYetContext { .. } => TlsFailure::NotYetValid,
-            C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::WrongHost,
-            C::UnknownIssuer => TlsFailure::UnknownIssuer,
-            C::Revoked => TlsFailure::Revoked,
-            _ => TlsFailure::BadCertificate,
-        },
-        _ => TlsFailure::Handshake,
-    }
 }

@@ -306,7 +306,7 @@ pub(crate) fn facts(error: &ureq::Error, via_proxy: bool) -> FailureFacts {
             // `io::Error::source` skips the wrapped error itself; step into it.
             io.get_ref().map(|inner| inner as &(dyn StdError + 'static))
         } else if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            facts.saw_tls(tls_failure(tls));
+            facts.saw_tls(kie_proto::driver::tls_failure(tls));
             cause.source()
         } else {
             cause.source()
@@ -351,22 +351,6 @@ fn ureq_facts<'a>(
 fn proxy_status(reason: &str) -> Option<u16> {
     let rest = reason.split("responded ").nth(1)?;
     rest.get(..3)?.parse().ok()
-}
-
-/// A rustls error in kie-proto's words.
-fn tls_failure(error: &rustls::Error) -> TlsFailure {
-    use rustls::CertificateError as C;
-    match error {
-        rustls::Error::InvalidCertificate(certificate) => match certificate {
-            C::Expired | C::ExpiredContext { .. } => TlsFailure::Expired,
-            C::NotValidYet | C::NotValidYetContext { .. } => TlsFailure::NotYetValid,
-            C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::WrongHost,
-            C::UnknownIssuer => TlsFailure::UnknownIssuer,
-            C::Revoked => TlsFailure::Revoked,
-            _ => TlsFailure::BadCertificate,
-        },
-        _ => TlsFailure::Handshake,
-    }
 }
 
 #[cfg(test)]
@@ -505,6 +489,13 @@ mod tests {
                 alert
             ))),
             TransportFailure::Tls(TlsFailure::Handshake)
+        );
+        // What ureq returns when the platform verifier finds no trust store to start from.
+        let no_roots =
+            rustls::Error::General("No CA certificates were loaded from the system".into());
+        assert_eq!(
+            classify(ureq::Error::Rustls(no_roots)),
+            TransportFailure::Tls(TlsFailure::NoTrustRoots)
         );
     }
 }

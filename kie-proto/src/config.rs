@@ -61,7 +61,9 @@ pub enum TlsRoots {
     /// The platform's verifier (`rustls-platform-verifier`): the system trust store — on
     /// Linux the system bundle, or the files named by `SSL_CERT_FILE` / `SSL_CERT_DIR`
     /// when set; on macOS and Windows the OS verifier. A TLS-inspecting corporate proxy
-    /// whose CA is installed in the system works out of the box.
+    /// whose CA is installed in the system works out of the box. Both drivers start it at
+    /// the first TLS handshake: without a trust store `http://` still works, and an
+    /// `https://` call fails with [`TlsFailure::NoTrustRoots`](crate::TlsFailure::NoTrustRoots).
     #[default]
     Platform,
     /// Mozilla's roots bundled into the binary (`webpki-roots`), ignoring the system store:

@@ -135,6 +135,10 @@ pub enum TlsFailure {
     /// The handshake failed before or apart from the certificate check (the peer does not
     /// speak TLS, no common protocol version or cipher, an alert from the server).
     Handshake,
+    /// This machine has no trusted root certificates to check the server's certificate
+    /// with (no system trust store, or `SSL_CERT_FILE` / `SSL_CERT_DIR` name nothing
+    /// readable). Nothing was checked; the server may be fine.
+    NoTrustRoots,
 }
 
 impl TlsFailure {
@@ -158,7 +162,37 @@ impl TlsFailure {
             TlsFailure::Handshake => {
                 "the server did not complete a TLS handshake (check that the base URL is an https:// server, and any proxy)"
             }
+            TlsFailure::NoTrustRoots => {
+                "this machine has no trusted root certificates to check the server with (install the system's CA certificates, e.g. the ca-certificates package, or point SSL_CERT_FILE at a PEM bundle)"
+            }
         }
+    }
+}
+
+/// What a rustls error (anywhere in a driver's error chain) says about the handshake.
+///
+/// A certificate error keeps its kind; the platform verifier's "No CA certificates were
+/// loaded from the system" (it has nothing to check with: rustls-platform-verifier on
+/// Linux and other Unix systems, where it reads the trust store at the first handshake) is
+/// [`TlsFailure::NoTrustRoots`]; anything else is [`TlsFailure::Handshake`].
+#[cfg(feature = "rustls")]
+pub fn tls_failure(error: &rustls::Error) -> TlsFailure {
+    use rustls::CertificateError as C;
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            C::Expired | C::ExpiredContext { .. } => TlsFailure::Expired,
+            C::NotValidYet | C::NotValidYetContext { .. } => TlsFailure::NotYetValid,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::WrongHost,
+            C::UnknownIssuer => TlsFailure::UnknownIssuer,
+            C::Revoked => TlsFailure::Revoked,
+            _ => TlsFailure::BadCertificate,
+        },
+        rustls::Error::General(message)
+            if message.starts_with("No CA certificates were loaded") =>
+        {
+            TlsFailure::NoTrustRoots
+        }
+        _ => TlsFailure::Handshake,
     }
 }
 
@@ -405,5 +439,35 @@ mod tests {
             f.saw_io(io::ErrorKind::ConnectionRefused);
         });
         assert_eq!(chain.classify(), TransportFailure::Connect);
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn rustls_errors_in_kie_proto_words() {
+        use rustls::CertificateError as C;
+        for (certificate, failure) in [
+            (C::Expired, TlsFailure::Expired),
+            (C::NotValidYet, TlsFailure::NotYetValid),
+            (C::NotValidForName, TlsFailure::WrongHost),
+            (C::UnknownIssuer, TlsFailure::UnknownIssuer),
+            (C::Revoked, TlsFailure::Revoked),
+            (C::BadSignature, TlsFailure::BadCertificate),
+        ] {
+            let error = rustls::Error::InvalidCertificate(certificate);
+            assert_eq!(tls_failure(&error), failure);
+        }
+        // rustls-platform-verifier 0.7's words when it finds no trust store.
+        let no_roots =
+            rustls::Error::General("No CA certificates were loaded from the system".to_owned());
+        assert_eq!(tls_failure(&no_roots), TlsFailure::NoTrustRoots);
+        assert!(
+            TransportFailure::Tls(TlsFailure::NoTrustRoots)
+                .to_string()
+                .contains("no trusted root certificates")
+        );
+        let other = rustls::Error::General("something else".to_owned());
+        assert_eq!(tls_failure(&other), TlsFailure::Handshake);
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(tls_failure(&alert), TlsFailure::Handshake);
     }
 }

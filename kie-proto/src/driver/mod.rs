@@ -4,7 +4,8 @@
 //!
 //! - One call as pure state: [`Call`], fed [`Moment`]s, handing out [`Attempt`]s, answering
 //!   [`Next`]; the failures it judges ([`AttemptFailure`], [`Retryable`]) and the facts a
-//!   driver finds in its client's error ([`FailureFacts`]).
+//!   driver finds in its client's error ([`FailureFacts`]; a rustls error's with
+//!   `tls_failure`, feature `rustls`).
 //! - The time budget of an attempt ([`CallBudget`], [`CallKind`]).
 //! - Streaming a framed body ([`FrameEncoder`], [`Base64Encoder`]) and reporting its
 //!   progress ([`ProgressReporter`]); sniffing the content's start ([`SNIFF_LEN`],
@@ -27,6 +28,8 @@ pub use crate::digest::ContentDigest;
 pub use crate::download::{DownloadCheck, DownloadSink, VerifySink, download_request};
 pub use crate::envelope::MAX_RESPONSE_BODY;
 pub use crate::failure::FailureFacts;
+#[cfg(feature = "rustls")]
+pub use crate::failure::tls_failure;
 pub use crate::mime::{SNIFF_LEN, sniff_len};
 pub use crate::options::ProgressReporter;
 pub use crate::proxy::ProxyRules;

@@ -13,8 +13,9 @@ pub fn is_real_networks_child() -> bool {
 }
 
 /// Runs the test `child` of this test binary in a child process whose environment names a
-/// fresh `SSL_CERT_FILE` (the child writes its test CA there before making any client;
-/// `SSL_CERT_DIR` is removed, so nothing else is trusted) and whose `HTTPS_PROXY` is a
+/// fresh `SSL_CERT_FILE` (the child writes its test CA there, and takes it away for a
+/// while to check a machine without a trust store; `SSL_CERT_DIR` is removed, so nothing
+/// else is trusted) and whose `HTTPS_PROXY` is a
 /// proxy of this process, with credentials. Checks that the child passed, and that the
 /// default client configuration used the proxy from the environment.
 pub fn real_networks_in_child(child: &str) {
@@ -84,8 +85,11 @@ pub fn real_networks<D: Driver>() {
 
     let ca = TestCa::generate("kie-rs conformance CA");
     let ca_file = std::env::var_os("SSL_CERT_FILE").expect("SSL_CERT_FILE is set");
+    // The emulator's own HTTP client (URL uploads, callbacks) reads the trust store when it
+    // is built: start it with one, then take the store away for the drivers.
     std::fs::write(&ca_file, ca.pem()).unwrap();
     let emulator = Emulator::start();
+    std::fs::remove_file(&ca_file).unwrap();
     let upstream = |url: String| -> std::net::SocketAddr {
         url.trim_start_matches("http://").parse().unwrap()
     };
@@ -99,6 +103,25 @@ pub fn real_networks<D: Driver>() {
         api_base_url: Some(api_front.base_url()),
         ..Settings::default()
     };
+
+    // No trust store (SSL_CERT_FILE names a file that is not there, SSL_CERT_DIR is unset),
+    // as on a machine without CA certificates: a client is built and reaches an http://
+    // server without reading one; an https:// server is refused at once, with that cause
+    // (not as a broken handshake).
+    client::<D>(&emulator, &Settings::default())
+        .credits()
+        .unwrap();
+    let error = client::<D>(&emulator, &tls).credits().unwrap_err();
+    assert_eq!(
+        transport_kind(&error),
+        Some((TransportFailure::Tls(TlsFailure::NoTrustRoots), 1)),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the TLS handshake with KIE.AI failed after 1 attempt: this machine has no trusted root certificates to check the server with (install the system's CA certificates, e.g. the ca-certificates package, or point SSL_CERT_FILE at a PEM bundle)"
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
 
     // The default configuration trusts SSL_CERT_FILE; both upload kinds go through TLS
     // (and through HTTPS_PROXY from the environment).
