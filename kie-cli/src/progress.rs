@@ -265,7 +265,8 @@ impl UploadBars {
     }
 
     /// All done: the total bar stays on screen at its final state, and the cursor moves to
-    /// the line below it.
+    /// the line below it; no bar at all when nothing was sent (every file was refused
+    /// before sending: the errors say it all).
     ///
     /// The bar fills the line, so the cursor waits at its right edge: what is printed next
     /// would wrap onto the next line, and the terminal would join the two as one wrapped
@@ -274,6 +275,10 @@ impl UploadBars {
     pub fn finish(&self) {
         if let Some(bars) = &self.0 {
             let state = bars.state();
+            if !state.drawn {
+                bars.total.finish_and_clear();
+                return;
+            }
             let elapsed = bars.total.elapsed().as_secs_f64();
             // Whole bytes per second: the average is a summary, not a measurement to the byte.
             let rate = if elapsed > 0.0 {

@@ -527,3 +527,20 @@ fn a_run_leaves_its_notes_and_results_on_lines_of_their_own() {
     assert!(screen.contains("cat.png"), "{screen}");
     assert_eq!(wrapped_rows(140, &bytes), Vec::<String>::new(), "{bytes:?}");
 }
+
+#[test]
+fn nothing_sent_draws_no_bar() {
+    let emu = Emulator::start();
+    let missing = common::scratch("pty-missing").join("missing.bin");
+    let (bytes, code) = upload_on_a_terminal(&emu, &[missing], &[]);
+    assert_eq!(code, 6, "{bytes}");
+    assert!(!bytes.contains("total ("), "{bytes:?}");
+    let screen = what_the_screen_shows(&bytes);
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{screen}");
+    assert!(lines[0].starts_with("kie: cannot read "), "{screen}");
+    assert!(
+        lines[1].starts_with("kie: 1 of 1 uploads failed"),
+        "{screen}"
+    );
+}
