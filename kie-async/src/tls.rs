@@ -1,9 +1,14 @@
 //! The TLS configuration of the client's own `reqwest::Client`: rustls with the crypto
 //! provider chosen by Cargo feature, the trust roots chosen on the builder, ALPN.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use kie_proto::{Error, InvalidInput, TlsRoots};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_platform_verifier::Verifier;
 
 /// The TLS configuration of the default client: rustls with the crate's crypto provider
 /// (see [`crypto_provider`]), TLS 1.2 and 1.3, `roots` (by default the platform's
@@ -12,7 +17,6 @@ use kie_proto::{Error, InvalidInput, TlsRoots};
 /// reqwest takes it as is (`tls_backend_preconfigured`), so the choices made here are the
 /// only ones.
 pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::ClientConfig, Error> {
-    use rustls::pki_types::CertificateDer;
     let provider = Arc::new(crypto_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -66,44 +70,39 @@ pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::Client
 /// the next handshake tries again.
 #[derive(Debug)]
 struct PlatformVerifier {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    started: std::sync::Mutex<Option<Arc<rustls_platform_verifier::Verifier>>>,
+    provider: Arc<CryptoProvider>,
+    started: Mutex<Option<Arc<Verifier>>>,
 }
 
 impl PlatformVerifier {
-    fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> PlatformVerifier {
+    fn new(provider: Arc<CryptoProvider>) -> PlatformVerifier {
         PlatformVerifier {
             provider,
-            started: std::sync::Mutex::new(None),
+            started: Mutex::new(None),
         }
     }
 
     /// The verifier, started now if it was not yet.
-    fn started(&self) -> Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error> {
-        let mut started = self
-            .started
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn started(&self) -> Result<Arc<Verifier>, rustls::Error> {
+        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(verifier) = started.as_ref() {
             return Ok(Arc::clone(verifier));
         }
-        let verifier = Arc::new(rustls_platform_verifier::Verifier::new(Arc::clone(
-            &self.provider,
-        ))?);
+        let verifier = Arc::new(Verifier::new(Arc::clone(&self.provider))?);
         *started = Some(Arc::clone(&verifier));
         Ok(verifier)
     }
 }
 
-impl rustls::client::danger::ServerCertVerifier for PlatformVerifier {
+impl ServerCertVerifier for PlatformVerifier {
     fn verify_server_cert(
         &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        server_name: &rustls::pki_types::ServerName<'_>,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
         ocsp_response: &[u8],
-        now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         self.started()?.verify_server_cert(
             end_entity,
             intermediates,
@@ -116,23 +115,23 @@ impl rustls::client::danger::ServerCertVerifier for PlatformVerifier {
     fn verify_tls12_signature(
         &self,
         message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.started()?.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
         &self,
         message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.started()?.verify_tls13_signature(message, cert, dss)
     }
 
     /// The provider's schemes, as the platform verifier's own (known before it starts).
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
