@@ -13,8 +13,8 @@ use rustls_platform_verifier::Verifier;
 /// The TLS configuration of the default client: rustls with the crate's crypto provider
 /// (see [`crypto_provider`]), TLS 1.2 and 1.3, `roots` (by default the platform's
 /// certificate verifier, started at the first handshake: the system trust store,
-/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured) and ALPN offering `http/1.1` (`h2` first if `http2`).
-/// reqwest takes it as is (`tls_backend_preconfigured`), so the choices made here are the
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured) and ALPN offering `http/1.1` (`h2` first
+/// if `http2`). reqwest takes it as is (`tls_backend_preconfigured`), so the choices made here are the
 /// only ones.
 pub(crate) fn tls_config(roots: &TlsRoots, http2: bool) -> Result<rustls::ClientConfig, Error> {
     let provider = Arc::new(crypto_provider());

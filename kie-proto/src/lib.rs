@@ -45,6 +45,8 @@
 //! - `webhook`: the `webhook` module (HMAC-SHA256 through `hmac` and `sha2`).
 //! - `tracing` (off here, on in the drivers): a [`driver::Call`] reports its attempts, retry
 //!   decisions and outcome through `tracing`.
+//! - `rustls` (off here, on in the drivers): `driver::tls_failure`, what a rustls error
+//!   says about a handshake ([`TlsFailure`]), for a transport built on rustls.
 //!
 //! # A complete request/response cycle
 //! ```
