@@ -1003,21 +1003,24 @@ async fn deliver(shared: &Shared, settings: &JobSettings, id: &str, url: &str, b
                             Some((stale.clone(), sign(key, id, &stale)))
                         }
                     });
-            let mut request = shared
-                .http
-                .post(url)
-                .timeout(settings.callback_timeout)
-                .header("content-type", "application/json")
-                .body(body.to_owned());
-            if let Some((timestamp, signature)) = &signature {
-                request = request
-                    .header("x-webhook-timestamp", timestamp)
-                    .header("x-webhook-signature", signature);
-            }
-            let outcome = request.send().await;
-            let (status, error) = match &outcome {
-                Ok(response) => (Some(response.status().as_u16()), None),
-                Err(error) => (None, Some(error.to_string())),
+            let (status, error) = match shared.http.client() {
+                Err(why) => (None, Some(why)),
+                Ok(client) => {
+                    let mut request = client
+                        .post(url)
+                        .timeout(settings.callback_timeout)
+                        .header("content-type", "application/json")
+                        .body(body.to_owned());
+                    if let Some((timestamp, signature)) = &signature {
+                        request = request
+                            .header("x-webhook-timestamp", timestamp)
+                            .header("x-webhook-signature", signature);
+                    }
+                    match request.send().await {
+                        Ok(response) => (Some(response.status().as_u16()), None),
+                        Err(error) => (None, Some(crate::server::chain(&error))),
+                    }
+                }
             };
             shared.jobs().callbacks.push(CallbackAttempt {
                 task_id: id.to_owned(),

@@ -323,12 +323,7 @@ impl EmulatorBuilder {
             api: url_of(&listeners[1].1)?,
             files: url_of(&listeners[2].1)?,
         };
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(self.url_fetch_timeout)
-            .user_agent("kie-emulator/url-upload")
-            .build()
-            .map_err(std::io::Error::other)?;
+        let http = server::Outbound::new(self.url_fetch_timeout);
         let shared = Arc::new(Shared {
             cfg: Config {
                 api_key: self.api_key,

@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -73,8 +73,62 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
-    pub http: reqwest::Client,
+    pub http: Outbound,
     pub urls: BaseUrls,
+}
+
+/// The emulator's own HTTP client (URL uploads, task callbacks), built at its first use:
+/// building it reads the machine's trust store, which a run that never fetches a URL or
+/// calls back should neither pay for nor depend on. The emulator starts on a machine
+/// without CA certificates; a fetch there fails with that cause, and succeeds once a trust
+/// store is in place (a failed build is not kept).
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    timeout: Duration,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl Outbound {
+    /// A client whose requests time out after `timeout` unless a request sets its own.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            client: OnceLock::new(),
+        }
+    }
+
+    /// The client, built on the first call that succeeds; `Err` says why it could not be.
+    pub fn client(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let built = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(self.timeout)
+            .user_agent("kie-emulator/url-upload")
+            .build()
+            .map_err(|e| {
+                format!(
+                    "the emulator's HTTP client could not be built: {}",
+                    chain(&e)
+                )
+            })?;
+        Ok(self.client.get_or_init(|| built))
+    }
+}
+
+/// `error` and its sources, each once: `a: b: c`.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl Shared {

@@ -400,13 +400,13 @@ async fn fetch(shared: &Shared, url: reqwest::Url) -> Result<Content, Fail> {
     let failed = |why: String| bad(format!("File download failed: {why}"));
     let describe = |e: reqwest::Error| {
         if e.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            e.to_string()
+            return "timed out".to_owned();
         }
+        // reqwest's own message names the URL only; the cause is in its sources.
+        crate::server::chain(&e)
     };
-    let mut resp = shared
-        .http
+    let client = shared.http.client().map_err(failed)?;
+    let mut resp = client
         .get(url)
         .send()
         .await

@@ -85,11 +85,10 @@ pub fn real_networks<D: Driver>() {
 
     let ca = TestCa::generate("kie-rs conformance CA");
     let ca_file = std::env::var_os("SSL_CERT_FILE").expect("SSL_CERT_FILE is set");
-    // The emulator's own HTTP client (URL uploads, callbacks) reads the trust store when it
-    // is built: start it with one, then take the store away for the drivers.
-    std::fs::write(&ca_file, ca.pem()).unwrap();
+    // Started without a trust store: the emulator's own HTTP client (URL uploads,
+    // callbacks) is built at its first use.
+    assert!(!std::path::Path::new(&ca_file).exists());
     let emulator = Emulator::start();
-    std::fs::remove_file(&ca_file).unwrap();
     let upstream = |url: String| -> std::net::SocketAddr {
         url.trim_start_matches("http://").parse().unwrap()
     };
@@ -103,6 +102,18 @@ pub fn real_networks<D: Driver>() {
         api_base_url: Some(api_front.base_url()),
         ..Settings::default()
     };
+    // A file the emulator serves, behind TLS: the source of https:// URL uploads.
+    let files_front = TlsFront::start(
+        ca.issue(CertKind::Valid),
+        upstream(emulator.files_base_url()),
+    );
+    let source = content(70_000, 12);
+    let https_source = client::<D>(&emulator, &Settings::default())
+        .upload_bytes(&source, &UploadOptions::new("src").file_name("remote.bin"))
+        .unwrap()
+        .download_url
+        .replacen(&emulator.files_base_url(), &files_front.base_url(), 1);
+    assert!(https_source.starts_with("https://"), "{https_source}");
 
     // No trust store (SSL_CERT_FILE names a file that is not there, SSL_CERT_DIR is unset),
     // as on a machine without CA certificates: a client is built and reaches an http://
@@ -121,7 +132,25 @@ pub fn real_networks<D: Driver>() {
         error.to_string(),
         "the TLS handshake with KIE.AI failed after 1 attempt: this machine has no trusted root certificates to check the server with (install the system's CA certificates, e.g. the ca-certificates package, or point SSL_CERT_FILE at a PEM bundle)"
     );
+    // The emulator cannot fetch an https:// URL either, and says why.
+    let error = client::<D>(&emulator, &Settings::default())
+        .upload_url(&https_source, &UploadOptions::new("fetched"))
+        .unwrap_err();
+    assert_eq!(api_kind(&error), Some(ErrorKind::BadRequest), "{error}");
+    assert!(
+        error.to_string().contains(
+            "File download failed: the emulator's HTTP client could not be built: builder error: unexpected error: No CA certificates were loaded from the system"
+        ),
+        "{error}"
+    );
     std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    // With the store in place it can (a failed build is not kept).
+    let fetched = client::<D>(&emulator, &Settings::default())
+        .upload_url(&https_source, &UploadOptions::new("fetched"))
+        .unwrap();
+    assert_eq!(fetched.file_name.as_deref(), Some("remote.bin"));
+    assert_eq!(http_get(&fetched.download_url), (200, source));
 
     // The default configuration trusts SSL_CERT_FILE; both upload kinds go through TLS
     // (and through HTTPS_PROXY from the environment).
