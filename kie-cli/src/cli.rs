@@ -30,7 +30,7 @@ macro_rules! key_and_exit_codes_help {
          7    integrity: the stored file is not what was sent (KIE.AI reports another size;\n       \
               with --verify, the file downloaded back differs or could not be downloaded)\n  \
          8    a task failed\n  \
-         9    a wait ended before its task did: the task may still finish (`kie task wait ID`)\n  \
+         9    a wait ended before its task did: the task may still finish (kie prints how to resume)\n  \
          10   KIE.AI rejected a task's input (unknown model, missing or invalid field)\n  \
          11   a create got no clear answer: the task may exist and was not created again\n  \
          130  interrupted (Ctrl-C): uploads in flight were aborted; a created task keeps running"
@@ -337,6 +337,9 @@ pub enum TaskCommand {
         /// Overwrite existing files in the output directory
         #[arg(long)]
         force: bool,
+        /// With a Veo task: also wait for the 1080p version of each video and save it
+        #[arg(long = "1080p")]
+        veo_1080p: bool,
     },
 }
 

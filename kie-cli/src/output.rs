@@ -169,9 +169,34 @@ pub fn report_error(what: Option<&str>, error: &Error, hint: Option<&str>) {
     eprintln!("{line}");
 }
 
+/// `word` as one word of a POSIX shell command, for a command kie prints to be run next:
+/// as it is when every character is safe unquoted, else in single quotes (a `'` in it
+/// written `'\''`).
+pub fn shell_word(word: &str) -> std::borrow::Cow<'_, str> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        std::borrow::Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_word_quotes_only_what_a_shell_would_split_or_expand() {
+        for plain in ["out", "out/videos", "./a-b_c.d", "dir=1,2@x:y%+"] {
+            assert_eq!(shell_word(plain), plain);
+        }
+        assert_eq!(shell_word("my results"), "'my results'");
+        assert_eq!(shell_word("$HOME/*"), "'$HOME/*'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("~/x"), "'~/x'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("-rf"), "-rf");
+    }
 
     #[derive(Debug)]
     struct Wrapper(&'static str, Option<Box<Wrapper>>);

@@ -114,6 +114,41 @@ impl Settings {
         }
     }
 
+    /// The command that takes `task` from a stopped wait to where this command would have
+    /// ended: `kie task wait` when results are not downloaded, else `kie task download`
+    /// with this command's output directory and flags.
+    pub fn resume_command(&self, task: &TaskRef) -> String {
+        if self.no_download {
+            format!("kie task wait {task}")
+        } else {
+            self.download_command(task)
+        }
+    }
+
+    /// `kie task download` of `task` into this command's output directory (`-o` only when
+    /// it is not `.`), with its `--force` and `--1080p`; the directory quoted for a POSIX
+    /// shell where it needs to be.
+    pub fn download_command(&self, task: &TaskRef) -> String {
+        let mut command = format!("kie task download {task}");
+        if self.output_dir != Path::new(".") {
+            // A directory named like an option is given as a path (`./-x`).
+            let dir = self.output_dir.to_string_lossy();
+            let dir = match dir.starts_with('-') {
+                true => format!("./{dir}"),
+                false => dir.into_owned(),
+            };
+            command.push_str(" -o ");
+            command.push_str(&output::shell_word(&dir));
+        }
+        if self.force {
+            command.push_str(" --force");
+        }
+        if self.veo_1080p {
+            command.push_str(" --1080p");
+        }
+        command
+    }
+
     /// The create of `input` (a resolved task input) for this command's model.
     pub fn create(&self, input: serde_json::Value) -> Result<NewTask, Error> {
         let create = NewTask::for_model(&self.model, input, self.family)?;
@@ -665,7 +700,7 @@ impl Printer<'_> {
                 Exit::Success
             }
             Ending::WaitStopped(task, error) => {
-                let hint = format!("resume with: kie task wait {task}");
+                let hint = format!("resume with: {}", settings.resume_command(task));
                 self.error_line(
                     line,
                     Some(task),
@@ -781,10 +816,7 @@ impl Printer<'_> {
         }
         match download_error {
             Some(error) => {
-                let hint = format!(
-                    "download again with: kie task download {task} -o {}",
-                    settings.output_dir.display()
-                );
+                let hint = format!("download again with: {}", settings.download_command(task));
                 self.lines.suspend(|| {
                     output::report_error(Some(&format!("{at}{task}")), error, Some(&hint))
                 });
@@ -838,7 +870,8 @@ impl Printer<'_> {
                 Some(task),
                 "interrupted",
                 format!(
-                    "{at}interrupted: task {task} keeps running on KIE.AI\nkie: {at}resume with: kie task wait {task}"
+                    "{at}interrupted: task {task} keeps running on KIE.AI\nkie: {at}resume with: {}",
+                    self.settings.resume_command(task)
                 ),
             ),
         };
@@ -920,25 +953,43 @@ pub async fn task(
     quiet: bool,
     terminal: &Terminal,
 ) -> Exit {
-    let (text, timeout, poll_every, output_dir, force) = match &command {
-        TaskCommand::Get { task } => (task, None, None, PathBuf::from("."), false),
+    let (text, timeout, poll_every, output_dir, force, veo_1080p) = match &command {
+        TaskCommand::Get { task } => (task, None, None, PathBuf::from("."), false, false),
         TaskCommand::Wait {
             task,
             timeout,
             poll_every,
-        } => (task, *timeout, *poll_every, PathBuf::from("."), false),
+        } => (
+            task,
+            *timeout,
+            *poll_every,
+            PathBuf::from("."),
+            false,
+            false,
+        ),
         TaskCommand::Download {
             task,
             timeout,
             poll_every,
             output_dir,
             force,
-        } => (task, *timeout, *poll_every, output_dir.clone(), *force),
+            veo_1080p,
+        } => (
+            task,
+            *timeout,
+            *poll_every,
+            output_dir.clone(),
+            *force,
+            *veo_1080p,
+        ),
     };
     let task: TaskRef = match text.parse() {
         Ok(task) => task,
         Err(error) => return usage(&format!("{text:?}: {error}")),
     };
+    if veo_1080p && task.family() != Family::Veo {
+        return usage(&format!("--1080p: {task} is not a Veo task"));
+    }
     let settings = Settings {
         model: String::new(),
         callback_url: None,
@@ -947,7 +998,7 @@ pub async fn task(
         family: None,
         timeout,
         poll_every,
-        veo_1080p: false,
+        veo_1080p,
         output_dir,
         force,
         upload_path: String::new(),
@@ -1057,6 +1108,57 @@ pub fn local_file(message: &str) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resume_command_finishes_what_the_run_would_have_done() {
+        let settings =
+            |output_dir: &str, no_download: bool, force: bool, veo_1080p: bool| Settings {
+                model: "m".to_owned(),
+                callback_url: None,
+                no_wait: false,
+                no_download,
+                family: None,
+                timeout: None,
+                poll_every: None,
+                veo_1080p,
+                output_dir: PathBuf::from(output_dir),
+                force,
+                upload_path: String::new(),
+                json: false,
+                quiet: false,
+            };
+        let market: TaskRef = "market:abc".parse().unwrap();
+        let veo: TaskRef = "veo:v1".parse().unwrap();
+        for (settings, task, command) in [
+            (
+                settings(".", true, false, false),
+                &market,
+                "kie task wait market:abc",
+            ),
+            (
+                settings("./", false, false, false),
+                &market,
+                "kie task download market:abc",
+            ),
+            (
+                settings("out", false, true, false),
+                &market,
+                "kie task download market:abc -o out --force",
+            ),
+            (
+                settings("my results", false, false, true),
+                &veo,
+                "kie task download veo:v1 -o 'my results' --1080p",
+            ),
+            (
+                settings("-x", false, false, false),
+                &market,
+                "kie task download market:abc -o ./-x",
+            ),
+        ] {
+            assert_eq!(settings.resume_command(task), command);
+        }
+    }
 
     #[test]
     fn result_names_come_from_the_url_and_stay_inside_the_directory() {

@@ -480,7 +480,9 @@ fn the_interrupt_key_while_a_task_runs_says_how_to_resume_and_leaves_no_line() {
         "{screen}"
     );
     assert!(
-        screen.contains(&format!("resume with: kie task wait {task}")),
+        screen
+            .lines()
+            .any(|line| line == format!("kie: resume with: kie task download {task}")),
         "{screen}"
     );
     // The spinner line is gone: no spinner and no stage is left on the screen.

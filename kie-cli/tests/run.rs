@@ -192,6 +192,8 @@ fn a_wait_past_its_deadline_exits_9_with_the_resume_command() {
             "prompt=#stuck",
             "--timeout",
             "4s",
+            "-o",
+            "my results",
         ])
         .output()
         .unwrap();
@@ -205,8 +207,11 @@ fn a_wait_past_its_deadline_exits_9_with_the_resume_command() {
         .trim_end_matches(':')
         .to_owned();
     assert!(stderr.contains("the task may still finish"), "{stderr}");
+    // The resume command downloads, as the run would have, into the same directory.
     assert!(
-        stderr.contains(&format!("resume with: kie task wait {task}")),
+        stderr.contains(&format!(
+            "resume with: kie task download {task} -o 'my results'\n"
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("last seen generating"), "{stderr}");
@@ -768,6 +773,39 @@ fn a_veo_video_from_a_local_image_to_its_1080p_version() {
     assert!(urls[0].as_str().unwrap().ends_with("/first.png"), "{urls}");
     assert_eq!(creates(&emu), 0, "nothing went to Market");
 
+    // Downloaded again with its 1080p version, as `kie run --1080p` saved them.
+    let output = kie(&emu, &dir)
+        .args([
+            "task",
+            "download",
+            &task,
+            "--1080p",
+            "--poll-every",
+            "100ms",
+        ])
+        .args(["-o", "again", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let line = &json_lines(&output)[0];
+    let again: Vec<&str> = line["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        again,
+        ["again/result-0.mp4", "again/result-0-1080p.mp4"],
+        "{line}"
+    );
+    for (first, second) in names.iter().zip(&again) {
+        assert_eq!(
+            std::fs::read(dir.join(first)).unwrap(),
+            std::fs::read(dir.join(second)).unwrap()
+        );
+    }
+
     // The saved reference is resumed at Veo's endpoint.
     let output = kie(&emu, &dir)
         .args(["task", "wait", &task, "--poll-every", "100ms", "--json"])
@@ -802,6 +840,16 @@ fn a_veo_video_from_a_local_image_to_its_1080p_version() {
         .output()
         .unwrap();
     assert_exit(&output, 2);
+    let output = kie(&emu, &dir)
+        .args(["task", "download", "market:abc", "--1080p"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(
+        text(&output.stderr).contains("--1080p: market:abc is not a Veo task"),
+        "{}",
+        text(&output.stderr)
+    );
     assert!(emu.requests().is_empty());
     // --family veo for a model the list does not know yet.
     let output = kie(&emu, &dir)
