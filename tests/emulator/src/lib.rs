@@ -41,7 +41,9 @@
 //!   `downloadUrl`s) are all code **422** (never 400: 400 is not in that endpoint's
 //!   code enum).
 //! - URL upload fetch failures (refused, timeout, non-2xx, over the size cap) are 400
-//!   `"File download failed: ..."`.
+//!   `"File download failed: ..."`, with the cause. `https://` URLs need the `https`
+//!   feature (on by default): rustls with the platform's trust store (or
+//!   `SSL_CERT_FILE`), read at the first fetch, so the emulator starts without one.
 //! - When `fileName` is absent the stored name is random (hex) with the extension of the
 //!   sniffed MIME type; for URL uploads the URL's last path segment is used when it is a
 //!   valid file name. MIME: magic bytes, then the name's extension, then

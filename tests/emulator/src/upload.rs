@@ -405,6 +405,11 @@ async fn fetch(shared: &Shared, url: reqwest::Url) -> Result<Content, Fail> {
         // reqwest's own message names the URL only; the cause is in its sources.
         crate::server::chain(&e)
     };
+    if url.scheme() == "https" && !cfg!(feature = "https") {
+        return Err(failed(
+            "this emulator was built without its `https` feature".to_owned(),
+        ));
+    }
     let client = shared.http.client().map_err(failed)?;
     let mut resp = client
         .get(url)
