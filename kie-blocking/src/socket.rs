@@ -119,8 +119,8 @@ impl<In: Transport> Connector<In> for BudgetTcpConnector {
         Ok(Some(Either::B(BudgetTcpTransport {
             stream,
             buffers,
-            read_timeout: None,
-            write_timeout: None,
+            read_timeout: SocketTimeout::default(),
+            write_timeout: SocketTimeout::default(),
         })))
     }
 }
@@ -163,10 +163,28 @@ fn connect(
 pub(crate) struct BudgetTcpTransport {
     stream: TcpStream,
     buffers: LazyBuffers,
-    /// The socket's read and write timeouts as last set, so an unchanged one (the usual
-    /// [`WAIT_SLICE`]) costs no system call per read or write.
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
+    read_timeout: SocketTimeout,
+    write_timeout: SocketTimeout,
+}
+
+/// A socket timeout as last set, so an unchanged one (the usual [`WAIT_SLICE`]) costs no
+/// system call per read or write.
+#[derive(Debug, Default)]
+struct SocketTimeout(Option<Duration>);
+
+impl SocketTimeout {
+    /// Makes the next blocking call wait at most `wait`, through `set` when it changed.
+    fn arm(
+        &mut self,
+        wait: Duration,
+        set: impl FnOnce(Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if self.0 != Some(wait) {
+            set(Some(wait))?;
+            self.0 = Some(wait);
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for BudgetTcpTransport {
@@ -272,12 +290,10 @@ impl Transport for BudgetTcpTransport {
         let started = Instant::now();
         let mut sent = 0;
         while sent < amount {
-            let wait = next_wait(&remaining(&timeout, started))?
-                .map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE));
-            if self.write_timeout != Some(wait) {
-                self.stream.set_write_timeout(Some(wait))?;
-                self.write_timeout = Some(wait);
-            }
+            self.write_timeout
+                .arm(slice_of(&timeout, started)?, |wait| {
+                    self.stream.set_write_timeout(wait)
+                })?;
             let output = &self.buffers.output()[sent..amount];
             match self.stream.write(output) {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
@@ -310,12 +326,10 @@ impl Transport for BudgetTcpTransport {
         });
         let started = Instant::now();
         loop {
-            let wait = next_wait(&remaining(&timeout, started))?
-                .map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE));
-            if self.read_timeout != Some(wait) {
-                self.stream.set_read_timeout(Some(wait))?;
-                self.read_timeout = Some(wait);
-            }
+            self.read_timeout
+                .arm(slice_of(&timeout, started)?, |wait| {
+                    self.stream.set_read_timeout(wait)
+                })?;
             let input = self.buffers.input_append_buf();
             match self.stream.read(input) {
                 Ok(n) => {
@@ -333,6 +347,12 @@ impl Transport for BudgetTcpTransport {
     fn is_open(&mut self) -> bool {
         probe(&self.stream).unwrap_or(false)
     }
+}
+
+/// How long one blocking read or write of an operation started at `started` may wait: what
+/// is left of ureq's timeout and the budget, at most [`WAIT_SLICE`].
+fn slice_of(timeout: &NextTimeout, started: Instant) -> Result<Duration, Error> {
+    Ok(next_wait(&remaining(timeout, started))?.map_or(WAIT_SLICE, |wait| wait.min(WAIT_SLICE)))
 }
 
 /// ureq's timeout less the time already spent in this operation.
