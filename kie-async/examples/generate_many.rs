@@ -6,7 +6,7 @@
 //! ```
 //!
 //! - With `KIE_API_KEY` set, on KIE.AI (default model `google/nano-banana-edit`; paid tasks).
-//! - Without it, on a local KIE.AI emulator started in-process, whose tasks take a second
+//! - Without it, on a local KIE.AI emulator started in-process, whose tasks take 1.5 s
 //!   instead of minutes (it says so); nothing leaves this machine.
 //!
 //! Results go to the current directory as `<image stem>-result-<n>.<ext>`.
@@ -34,7 +34,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let prompt = args
         .next()
         .unwrap_or_else(|| "make it look like a watercolour".to_owned());
-    let mut images: Vec<PathBuf> = std::fs::read_dir(&dir)?
+    let mut images: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot read the directory {}: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.is_file())
         .collect();
@@ -45,20 +46,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     {
         (Client::from_env()?, None)
     } else {
-        let emulator = Emulator::builder()
-            .jobs(JobSettings {
-                stage_durations: [
-                    Duration::from_millis(200),
-                    Duration::from_millis(300),
-                    Duration::from_secs(1),
-                ],
-                ..JobSettings::default()
-            })
-            .credits(10_000.0)
-            .start();
+        let jobs = JobSettings::default();
+        let task_time: Duration = jobs.stage_durations.iter().sum();
+        let emulator = Emulator::builder().jobs(jobs).credits(10_000.0).start();
         eprintln!(
-            "KIE_API_KEY is not set: running on a local KIE.AI emulator at {} whose tasks take 1.5 s (nothing leaves this machine).",
-            emulator.api_base_url()
+            "KIE_API_KEY is not set: running on a local KIE.AI emulator at {} whose tasks take {:.1} s (nothing leaves this machine).",
+            emulator.api_base_url(),
+            task_time.as_secs_f64()
         );
         let config = ClientConfig::new(emulator.api_key())
             .upload_base_url(&emulator.upload_base_url())

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! - With `KIE_API_KEY` set, on KIE.AI (default model `google/nano-banana-edit`; a paid task).
-//! - Without it, on a local KIE.AI emulator started in-process, whose tasks take a second
+//! - Without it, on a local KIE.AI emulator started in-process, whose tasks take 1.5 s
 //!   instead of minutes (it says so); nothing leaves this machine.
 //!
 //! The results go to the current directory as `result-<n>.<ext>`.
@@ -38,19 +38,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     {
         (Client::from_env()?, None)
     } else {
-        let emulator = Emulator::builder()
-            .jobs(JobSettings {
-                stage_durations: [
-                    Duration::from_millis(200),
-                    Duration::from_millis(300),
-                    Duration::from_secs(1),
-                ],
-                ..JobSettings::default()
-            })
-            .start();
+        let jobs = JobSettings::default();
+        let task_time: Duration = jobs.stage_durations.iter().sum();
+        let emulator = Emulator::builder().jobs(jobs).start();
         eprintln!(
-            "KIE_API_KEY is not set: running on a local KIE.AI emulator at {} whose tasks take 1.5 s (nothing leaves this machine).",
-            emulator.api_base_url()
+            "KIE_API_KEY is not set: running on a local KIE.AI emulator at {} whose tasks take {:.1} s (nothing leaves this machine).",
+            emulator.api_base_url(),
+            task_time.as_secs_f64()
         );
         let config = ClientConfig::new(emulator.api_key())
             .upload_base_url(&emulator.upload_base_url())
