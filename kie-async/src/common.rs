@@ -34,7 +34,7 @@ impl Client {
     /// [`StreamUpload`](kie_proto::StreamUpload)), reading its content from `content`:
     /// exactly the body's `content_len` bytes from the reader's current position, which is
     /// sought back to before every retry. `progress` follows the
-    /// [`UploadOptions::on_progress`] contract.
+    /// [`UploadOptions::on_progress`](crate::UploadOptions::on_progress) contract.
     ///
     /// (kie-blocking borrows the reader; here it is owned, because the request body must be.)
     ///

@@ -24,12 +24,12 @@
 //!   your own then needs a process-wide provider, see [`ClientBuilder::http_client`]). By
 //!   default the platform's certificate verifier (`rustls-platform-verifier`: the system
 //!   trust store, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
-//!   [`ClientBuilder::tls_roots`] picks Mozilla's bundled roots instead
+//!   [`ClientConfig::tls_roots`] picks Mozilla's bundled roots instead
 //!   ([`TlsRoots::WebPki`], with this crate's `webpki-roots` feature) or only given CAs.
 //! - HTTP/1.1 by default, as kie-blocking; [`ClientBuilder::http2`] offers HTTP/2 by ALPN
 //!   over TLS (all of [`Client::upload_many`]'s uploads then share one connection), and
 //!   says when it pays and when it does not (large uploads on long round trips).
-//! - Proxies: [`ClientBuilder::proxy`] / [`ClientBuilder::no_proxy`]; by default
+//! - Proxies: [`ClientConfig::proxy`] / [`ClientConfig::no_proxy`]; by default
 //!   `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` as [`kie_proto::proxy`]
 //!   describes (never reqwest's own reading of them), the same rule as kie-blocking.
 //!   `https://` goes through a `CONNECT` tunnel; a request to a plain `http://` base URL is

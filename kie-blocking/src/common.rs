@@ -60,7 +60,7 @@ impl Client {
     /// Sends an operation with a framed body (e.g. a hand-built
     /// [`StreamUpload`](kie_proto::StreamUpload)), reading its content from `content`: exactly
     /// the body's `content_len` bytes from the reader's current position, which is sought
-    /// back to on every retry. `progress` follows the [`UploadOptions::on_progress`] contract.
+    /// back to on every retry. `progress` follows the [`UploadOptions::on_progress`](crate::UploadOptions::on_progress) contract.
     ///
     /// ```
     /// use std::io::Cursor;

@@ -23,10 +23,10 @@
 //!   `kie-blocking = { version = "0.1", default-features = false, features = ["ring",
 //!   "tracing"] }`. By default the platform's certificate verifier
 //!   (`rustls-platform-verifier`: the system trust store, or `SSL_CERT_FILE` /
-//!   `SSL_CERT_DIR` when set). [`ClientBuilder::tls_roots`] picks Mozilla's bundled roots
+//!   `SSL_CERT_DIR` when set). [`ClientConfig::tls_roots`] picks Mozilla's bundled roots
 //!   instead ([`TlsRoots::WebPki`], with this crate's `webpki-roots` feature) or only given
 //!   CAs. HTTP/1.1 only.
-//! - Proxies: [`ClientBuilder::proxy`] / [`ClientBuilder::no_proxy`]; by default
+//! - Proxies: [`ClientConfig::proxy`] / [`ClientConfig::no_proxy`]; by default
 //!   `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` as [`kie_proto::proxy`]
 //!   describes, the same rule as kie-async. `https://` goes through a `CONNECT` tunnel; a
 //!   plain `http://` base URL is readable by the proxy, API key included.

@@ -1,4 +1,8 @@
 //! The command line: every command, flag and help text (clap derive).
+//!
+//! The doc comments here are the help text `kie --help` prints, not Markdown: a URL or a
+//! `<placeholder>` in them is meant as it reads.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 

@@ -103,7 +103,7 @@ const STALLED_AFTER: Duration = Duration::from_secs(3);
 
 /// What a file's bar shows after its percentage: the rate; "stalled Ns" when no byte went
 /// out for [`STALLED_AFTER`]; "waiting for the answer" once every byte is sent; each
-/// prefixed with "retry N after <why the last attempt failed>: " from the second attempt on.
+/// prefixed with `retry N after <why the last attempt failed>: ` from the second attempt on.
 #[derive(Debug)]
 struct Activity {
     last_byte: Mutex<Instant>,
