@@ -825,31 +825,22 @@ fn a_veo_video_from_a_local_image_to_its_1080p_version() {
 
     // Checked before anything is sent: a Veo task needs a prompt; --1080p needs Veo.
     emu.clear_log();
-    let output = kie(&emu, &dir)
-        .args(["run", "veo3", "-i", "seeds=3"])
-        .output()
-        .unwrap();
-    assert_exit(&output, 2);
-    assert!(
-        text(&output.stderr).contains("\"prompt\""),
-        "{}",
-        text(&output.stderr)
-    );
-    let output = kie(&emu, &dir)
-        .args(["run", "google/nano-banana", "-i", "prompt=x", "--1080p"])
-        .output()
-        .unwrap();
-    assert_exit(&output, 2);
-    let output = kie(&emu, &dir)
-        .args(["task", "download", "market:abc", "--1080p"])
-        .output()
-        .unwrap();
-    assert_exit(&output, 2);
-    assert!(
-        text(&output.stderr).contains("--1080p: market:abc is not a Veo task"),
-        "{}",
-        text(&output.stderr)
-    );
+    for (args, says) in [
+        (&["run", "veo3", "-i", "seeds=3"][..], "\"prompt\""),
+        (
+            &["run", "google/nano-banana", "-i", "prompt=x", "--1080p"],
+            "--1080p: google/nano-banana is not a Veo model",
+        ),
+        (
+            &["task", "download", "market:abc", "--1080p"],
+            "--1080p: market:abc is not a Veo task",
+        ),
+    ] {
+        let output = kie(&emu, &dir).args(args).output().unwrap();
+        assert_exit(&output, 2);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
     assert!(emu.requests().is_empty());
     // --family veo for a model the list does not know yet.
     let output = kie(&emu, &dir)
