@@ -858,7 +858,14 @@ impl Printer<'_> {
     pub fn interrupted(&self, line: Option<usize>, phase: &Phase) {
         let at = line.map_or_else(String::new, |line| format!("line {line}: "));
         let (task, state, text) = match phase {
-            Phase::Preparing | Phase::Ended => return,
+            // In a batch, the summary line counts the tasks that never started.
+            Phase::Preparing if line.is_some() => return,
+            Phase::Preparing => (
+                None,
+                "not_created",
+                "interrupted before the create: no task was created".to_owned(),
+            ),
+            Phase::Ended => return,
             Phase::Creating => (
                 None,
                 "maybe_created",

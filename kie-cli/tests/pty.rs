@@ -546,3 +546,39 @@ fn nothing_sent_draws_no_bar() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_interrupt_key_while_inputs_upload_says_no_task_was_created() {
+    let emu = Emulator::builder().jobs(JobSettings::quick()).start();
+    emu.faults()
+        .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(30)));
+    let dir = common::scratch("pty-run-interrupted");
+    let input = dir.join("cat.png");
+    std::fs::write(&input, vec![b'r'; 300_000]).unwrap();
+    let field = format!("image_urls={}", input.display());
+    let args = ["run", "emulator/echo", "-i", "prompt=x", "-f", &field];
+    let running = OnTerminal::kie(&emu, &args);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while emu.in_flight_uploads() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never uploaded");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut keyboard = running.master.take_writer().unwrap();
+    keyboard.write_all(b"\x03").unwrap();
+    keyboard.flush().unwrap();
+    let (bytes, code) = running.finish();
+    assert_eq!(code, 130, "{bytes}");
+    let screen = what_the_screen_shows(&bytes);
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines,
+        ["kie: interrupted before the create: no task was created"],
+        "{screen}"
+    );
+    assert!(
+        emu.requests()
+            .iter()
+            .all(|r| r.path != "/api/v1/jobs/createTask")
+    );
+}
