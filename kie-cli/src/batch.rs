@@ -50,15 +50,15 @@ pub async fn run(
     let (jobs, errors) = read_jobs(&text, args, &settings);
     if !errors.is_empty() {
         for (line, message) in errors.iter().take(ERRORS_SHOWN) {
-            eprintln!("kie: {}:{line}: {message}", file.display());
+            say!("kie: {}:{line}: {message}", file.display());
         }
         if errors.len() > ERRORS_SHOWN {
-            eprintln!(
+            say!(
                 "kie: … and {} more lines with errors",
                 errors.len() - ERRORS_SHOWN
             );
         }
-        eprintln!("kie: nothing was sent");
+        say!("kie: nothing was sent");
         return if errors
             .iter()
             .all(|(_, message)| message.starts_with("file "))
@@ -69,7 +69,7 @@ pub async fn run(
         };
     }
     if jobs.is_empty() {
-        eprintln!("kie: {}: no task (every line is empty)", file.display());
+        say!("kie: {}: no task (every line is empty)", file.display());
         return Exit::Usage;
     }
     if let Err(message) = settings.prepare_output_dir() {
@@ -118,19 +118,19 @@ pub async fn run(
             for (line, phase) in &phases {
                 printer.interrupted(Some(*line), &phase.get());
             }
-            eprintln!("kie: interrupted: {} of {total} tasks ended before the interrupt", tally.ended());
+            say!("kie: interrupted: {} of {total} tasks ended before the interrupt", tally.ended());
             return Exit::Interrupted;
         }
         () = work => {}
     }
     if tally.not_attempted > 0 {
-        eprintln!(
+        say!(
             "kie: stopped: {} tasks not attempted (the account was refused; the same refusal would repeat)",
             tally.not_attempted
         );
     }
     if !quiet {
-        eprintln!("kie: {total} tasks: {}", tally.summary());
+        say!("kie: {total} tasks: {}", tally.summary());
     }
     Exit::combine(tally.succeeded, tally.failures)
 }

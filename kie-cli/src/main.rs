@@ -17,6 +17,17 @@
 //! codes; [`exit::classify`] is the one mapping from an SDK error to a kind and a code.
 #![forbid(unsafe_code)]
 
+/// `eprintln!` that never panics: when stderr is a closed pipe (`kie … 2>&1 | head -1`) the
+/// line is dropped, and kie goes on to its real exit code.
+macro_rules! say {
+    () => {
+        $crate::output::stderr_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::stderr_line(format_args!($($arg)*))
+    };
+}
+
 mod batch;
 mod cli;
 mod client;
@@ -69,15 +80,19 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("kie: cannot start the async runtime: {error}");
+            say!("kie: cannot start the async runtime: {error}");
             return Exit::Failed.into();
         }
     };
     // `kie upload` handles Ctrl-C itself, to print what finished before it exits 130;
-    // `kie run` and `kie task`, to say what became of the task.
+    // `kie run` and `kie task`, to say what became of the task; `kie webhook listen`, to
+    // say what it received.
     let handles_interrupt = matches!(
         cli.command,
-        Command::Upload(_) | Command::Run(_) | Command::Task(_)
+        Command::Upload(_)
+            | Command::Run(_)
+            | Command::Task(_)
+            | Command::Webhook(WebhookCommand::Listen(_))
     );
     let exit = runtime.block_on(async {
         tokio::select! {
@@ -86,7 +101,7 @@ fn main() -> ExitCode {
             // Dropping `run` ends the request in flight.
             _ = tokio::signal::ctrl_c(), if !handles_interrupt => {
                 let _ = terminal.multi.clear();
-                eprintln!("kie: interrupted");
+                say!("kie: interrupted");
                 Exit::Interrupted
             }
             exit = run(cli, &terminal) => exit,

@@ -112,6 +112,13 @@ pub fn print_json(value: &impl Serialize) {
     }
 }
 
+/// Writes `line` and a line break to stderr in one piece, dropping it when stderr is closed
+/// (the [`say!`] macro's body).
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
 /// Prints `text` to stdout.
 pub fn print_text(text: &str) {
     let mut stdout = std::io::stdout().lock();
@@ -166,7 +173,7 @@ pub fn report_error(what: Option<&str>, error: &Error, hint: Option<&str>) {
     if let Some(hint) = hint {
         let _ = write!(line, "\nkie: {hint}");
     }
-    eprintln!("{line}");
+    say!("{line}");
 }
 
 /// `word` as one word of a POSIX shell command, for a command kie prints to be run next:

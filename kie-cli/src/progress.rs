@@ -485,7 +485,7 @@ impl TaskLines {
     /// wrap on as its continuation, joined to it in a selection or on a resize.
     pub fn note(&self, text: &str) {
         if !self.0.quiet {
-            self.suspend(|| eprintln!("kie: {text}"));
+            self.suspend(|| say!("kie: {text}"));
         }
     }
 

@@ -765,7 +765,7 @@ impl Printer<'_> {
             if *recreate_may_help {
                 text.push_str("\nkie: an upstream failure: running it again may succeed (a failed task is not charged)");
             }
-            self.lines.suspend(|| eprintln!("{text}"));
+            self.lines.suspend(|| say!("{text}"));
             return Exit::TaskFailed;
         }
         if !settings.json {
@@ -890,7 +890,7 @@ impl Printer<'_> {
                 state,
             ));
         }
-        eprintln!("kie: {text}");
+        say!("kie: {text}");
     }
 }
 
@@ -1102,13 +1102,13 @@ pub fn read_text(path: &Path) -> Result<String, String> {
 
 /// Reports a usage error (exit 2).
 pub fn usage(message: &str) -> Exit {
-    eprintln!("kie: {message}");
+    say!("kie: {message}");
     Exit::Usage
 }
 
 /// Reports a local-file error (exit 6).
 pub fn local_file(message: &str) -> Exit {
-    eprintln!("kie: {message}");
+    say!("kie: {message}");
     Exit::LocalFile
 }
 

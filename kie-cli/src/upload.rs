@@ -278,13 +278,13 @@ fn plan(args: &UploadArgs, quiet: bool) -> Result<Plan, Exit> {
         return Err(usage(first));
     }
     if skipped_folders > 0 && !quiet {
-        eprintln!(
+        say!(
             "kie: {skipped_folders} sub-folder{} skipped (-r uploads them too)",
             if skipped_folders == 1 { "" } else { "s" }
         );
     }
     if skipped_hidden > 0 && !quiet {
-        eprintln!(
+        say!(
             "kie: {skipped_hidden} hidden file{} or folder{} skipped (--hidden includes them)",
             if skipped_hidden == 1 { "" } else { "s" },
             if skipped_hidden == 1 { "" } else { "s" }
@@ -359,7 +359,7 @@ fn stdin_upload(
         ));
     }
     let copy = StdinCopy::take().map_err(|error| {
-        eprintln!("kie: cannot copy stdin to a temporary file: {error}");
+        say!("kie: cannot copy stdin to a temporary file: {error}");
         Exit::LocalFile
     })?;
     let file = LocalFile {
@@ -392,10 +392,10 @@ pub fn dry_run(args: &UploadArgs, quiet: bool) -> Exit {
     }
     output::print_text(&lines);
     for (path, source) in unreadable {
-        eprintln!("kie: {}: {source}", path.display());
+        say!("kie: {}: {source}", path.display());
     }
     if !quiet {
-        eprintln!(
+        say!(
             "kie: dry run: {} file(s), {}; nothing was sent",
             files.len(),
             indicatif::BinaryBytes(files.iter().map(|file| file.size).sum())
@@ -544,7 +544,7 @@ pub async fn upload(
                     let (path, error) = &failures[failures.len() - 1];
                     output::report_error(Some(path), error, None);
                     if not_attempted > 0 {
-                        eprintln!(
+                        say!(
                             "kie: stopped: {not_attempted} more file(s) not attempted (the same refusal would repeat)"
                         );
                     }
@@ -588,7 +588,7 @@ pub async fn upload(
         output::report_error(Some(path), error, None);
     }
     if interrupted {
-        eprintln!(
+        say!(
             "kie: interrupted: {seen} of {} uploads finished, {} not (nothing partial is stored)",
             files.len(),
             files.len() - seen
@@ -606,7 +606,7 @@ pub async fn upload(
                 failures.len() + succeeded.len()
             )
         };
-        eprintln!(
+        say!(
             "kie: {failed}{} uploaded ({}) in {:.1} s",
             succeeded.len(),
             indicatif::BinaryBytes(bytes),
@@ -738,7 +738,7 @@ fn collision(files: &[LocalFile]) -> Option<String> {
 }
 
 fn usage(message: &str) -> Exit {
-    eprintln!("kie: {message}");
+    say!("kie: {message}");
     Exit::Usage
 }
 

@@ -2,7 +2,8 @@
 //! (`kie_proto::webhook`, `kie_proto::task::TaskCallback`) on a raw HTTP request from a
 //! file or stdin, or on the callbacks a local receiver gets.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -97,7 +98,7 @@ pub fn verify(args: &WebhookVerifyArgs, json: bool) -> Exit {
                     "error": { "kind": "webhook_rejected", "message": error.to_string() },
                 }));
             }
-            eprintln!("kie: webhook rejected: {error}");
+            say!("kie: webhook rejected: {error}");
             Exit::Failed
         }
     }
@@ -144,9 +145,54 @@ struct Receiver {
     /// `(task id, state)` of every callback printed: a repeated delivery is answered, not
     /// printed again.
     seen: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// What became of the requests, for the line printed at Ctrl-C.
+    tally: Tally,
 }
 
-/// `kie webhook listen`: serves until Ctrl-C (which the caller handles).
+/// Counts of the requests a listener answered.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Callbacks printed (the first delivery of a task's state).
+    taken: AtomicUsize,
+    /// Deliveries of a state already printed, answered 200 again.
+    repeats: AtomicUsize,
+    /// Refused: a signature that failed (401).
+    rejected: AtomicUsize,
+    /// Refused: not a callback, or an unreadable body (400).
+    unreadable: AtomicUsize,
+}
+
+impl Tally {
+    fn count(counter: &AtomicUsize) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `3 callbacks (1 repeated delivery), 1 rejected signature, 0 unreadable`.
+    fn summary(&self) -> String {
+        let get = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
+        let plural = |n: usize, one: &str, many: &str| match n {
+            1 => format!("1 {one}"),
+            n => format!("{n} {many}"),
+        };
+        format!(
+            "{} ({}), {}, {} unreadable",
+            plural(get(&self.taken), "callback", "callbacks"),
+            plural(
+                get(&self.repeats),
+                "repeated delivery",
+                "repeated deliveries"
+            ),
+            plural(
+                get(&self.rejected),
+                "rejected signature",
+                "rejected signatures"
+            ),
+            get(&self.unreadable),
+        )
+    }
+}
+
+/// `kie webhook listen`: serves until Ctrl-C, then says what it received (exit 130).
 pub async fn listen(args: &WebhookListenArgs, json: bool) -> Exit {
     let verifier = match std::env::var(&args.key_env) {
         Ok(key) if !key.is_empty() => match WebhookVerifier::new(&key) {
@@ -177,15 +223,28 @@ pub async fn listen(args: &WebhookListenArgs, json: bool) -> Exit {
     } else {
         format!("${} is not set: callbacks are NOT verified", args.key_env)
     };
-    eprintln!("kie: listening on http://{address}/ ({how}); Ctrl-C stops");
+    say!("kie: listening on http://{address}/ ({how}); Ctrl-C stops");
     let receiver = std::sync::Arc::new(Receiver {
         verifier,
         key_env: args.key_env.clone(),
         json,
         seen: std::sync::Mutex::default(),
+        tally: Tally::default(),
     });
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => {
+                // On a terminal the `^C` echo ends the last line: start a new one.
+                if std::io::stderr().is_terminal() {
+                    say!();
+                }
+                say!("kie: stopped listening: {}", receiver.tally.summary());
+                return Exit::Interrupted;
+            }
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
             continue;
         };
         let receiver = receiver.clone();
@@ -212,6 +271,7 @@ impl Receiver {
     ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
         use http_body_util::BodyExt as _;
         if request.method() != http::Method::POST {
+            Tally::count(&self.tally.unreadable);
             return answer(
                 http::StatusCode::METHOD_NOT_ALLOWED,
                 r#"{"code":405,"msg":"POST a callback"}"#,
@@ -222,6 +282,7 @@ impl Receiver {
         let body = match tokio::time::timeout(CALLBACK_READ_LIMIT, limited.collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
             _ => {
+                Tally::count(&self.tally.unreadable);
                 return answer(
                     http::StatusCode::BAD_REQUEST,
                     r#"{"code":400,"msg":"unreadable body"}"#,
@@ -245,6 +306,7 @@ impl Receiver {
                 }),
         };
         if let Some(Err(error)) = &verified {
+            Tally::count(&self.tally.rejected);
             self.print(
                 &json!({
                     "task": task_id,
@@ -264,6 +326,7 @@ impl Receiver {
         let callback = match callback {
             Ok(callback) => callback,
             Err(error) => {
+                Tally::count(&self.tally.unreadable);
                 let why = output::message(&error);
                 self.print(
                     &json!({"task": task_id, "verified": verified.is_some(), "why": why}),
@@ -288,6 +351,11 @@ impl Receiver {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((view.task.to_string(), state.clone()));
+        Tally::count(if first {
+            &self.tally.taken
+        } else {
+            &self.tally.repeats
+        });
         if first {
             let urls: Vec<&str> = view.assets.iter().map(|asset| asset.url.as_str()).collect();
             let why = if verified.is_some() {
@@ -442,7 +510,7 @@ fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
 }
 
 fn usage(message: &str) -> Exit {
-    eprintln!("kie: {message}");
+    say!("kie: {message}");
     Exit::Usage
 }
 

@@ -1237,3 +1237,36 @@ fn stdin_is_uploaded_under_its_name_and_its_copy_removed() {
     }
     assert_eq!(emu.stored_files().len(), 1);
 }
+
+#[test]
+fn a_closed_output_pipe_changes_no_exit_code() {
+    // `kie … 2>&1 | head -1` after head is gone: every write to stdout or stderr fails
+    // with a broken pipe. kie still ends with the exit code of what happened.
+    let emu = emulator();
+    let dir = scratch("closed-pipe");
+    let file = dir.join("a.txt");
+    std::fs::write(&file, b"some content").unwrap();
+    let missing = dir.join("missing.bin");
+    let cases: [(&[&str], Option<&str>, i32); 4] = [
+        (&["credits"], None, 3),
+        (&["upload", missing.to_str().unwrap()], Some(SECRET_KEY), 6),
+        (&["upload", file.to_str().unwrap()], Some(SECRET_KEY), 0),
+        (&["upload", "--bogus"], Some(SECRET_KEY), 2),
+    ];
+    for (args, key, code) in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = kie(&emu);
+        command.env_remove("KIE_API_KEY");
+        if let Some(key) = key {
+            command.env("KIE_API_KEY", key);
+        }
+        let status = command
+            .args(args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "kie {args:?}");
+    }
+}

@@ -5,7 +5,7 @@
 //! stage durations (about 0.3 s), so a wait is one or two polls.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -473,6 +473,7 @@ fn a_batch_with_a_bad_line_sends_nothing() {
 struct Listener {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
+    stderr: BufReader<std::process::ChildStderr>,
     url: String,
 }
 
@@ -504,7 +505,27 @@ impl Listener {
                 let _ = sender.send(line);
             }
         });
-        Listener { child, lines, url }
+        Listener {
+            child,
+            lines,
+            stderr,
+            url,
+        }
+    }
+
+    /// Ctrl-C: the exit code and what the listener printed on stderr after its first line.
+    fn interrupt(&mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("sh")
+            // The shell's own `kill`: no dependency on a procps binary.
+            .args(["-c", "kill -INT \"$0\"", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        (status.code(), rest)
     }
 
     fn next(&self) -> Value {
@@ -534,7 +555,7 @@ fn the_listener_takes_a_signed_callback_once_and_refuses_a_forged_one() {
             ..JobSettings::default()
         })
         .start();
-    let listener = Listener::start(Some(KEY));
+    let mut listener = Listener::start(Some(KEY));
     let dir = scratch("listen");
     let output = kie(&emu, &dir)
         .args([
@@ -604,6 +625,30 @@ fn the_listener_takes_a_signed_callback_once_and_refuses_a_forged_one() {
     // Unsigned: refused too.
     assert_eq!(post(&listener.url, body, &[]), 401);
     assert_eq!(listener.next()["verified"], false);
+    // Not a callback at all: a GET is answered 405.
+    let host = listener
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+
+    // Ctrl-C says what came in.
+    assert_eq!(
+        listener.interrupt(),
+        (
+            Some(130),
+            "kie: stopped listening: 1 callback (1 repeated delivery), 2 rejected signatures, 1 unreadable\n"
+                .to_owned()
+        )
+    );
 }
 
 /// POSTs `body` with `headers` over a raw socket; the answer's status.
