@@ -10,6 +10,7 @@ use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::inputs::Inputs;
 use crate::progress::{TaskLines, Terminal};
+use crate::signals;
 use crate::task::{
     Ending, Phase, PhaseCell, Printer, Settings, Shared, local_file, read_text, run_one, usage,
 };
@@ -113,13 +114,13 @@ pub async fn run(
     };
     tokio::select! {
         biased;
-        _ = tokio::signal::ctrl_c() => {
+        stop = signals::stop_requested() => {
             lines.clear();
             for (line, phase) in &phases {
                 printer.interrupted(Some(*line), &phase.get());
             }
             say!("kie: interrupted: {} of {total} tasks ended before the interrupt", tally.ended());
-            return Exit::Interrupted;
+            return stop;
         }
         () = work => {}
     }

@@ -37,7 +37,8 @@ macro_rules! key_and_exit_codes_help {
          9    a wait ended before its task did: the task may still finish (kie prints how to resume)\n  \
          10   KIE.AI rejected a task's input (unknown model, missing or invalid field)\n  \
          11   a create got no clear answer: the task may exist and was not created again\n  \
-         130  interrupted (Ctrl-C): uploads in flight were aborted; a created task keeps running"
+         130  interrupted (Ctrl-C): uploads in flight were aborted; a created task keeps running\n  \
+         143  terminated (SIGTERM): as 130"
     };
 }
 

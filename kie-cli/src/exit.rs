@@ -35,8 +35,10 @@ pub enum Exit {
     InputRejected = 10,
     /// A create got no clear answer: the task may exist and was not created again.
     MaybeCreated = 11,
-    /// Ctrl-C.
+    /// Ctrl-C (SIGINT).
     Interrupted = 130,
+    /// SIGTERM: ended as by Ctrl-C.
+    Terminated = 143,
 }
 
 impl From<Exit> for ExitCode {

@@ -35,6 +35,7 @@ mod exit;
 mod inputs;
 mod output;
 mod progress;
+mod signals;
 mod task;
 mod upload;
 mod verbose;
@@ -99,10 +100,10 @@ fn main() -> ExitCode {
             // The signal handler is installed (at its first poll) before `run` sends anything.
             biased;
             // Dropping `run` ends the request in flight.
-            _ = tokio::signal::ctrl_c(), if !handles_interrupt => {
+            stop = signals::stop_requested(), if !handles_interrupt => {
                 let _ = terminal.multi.clear();
                 say!("kie: interrupted");
-                Exit::Interrupted
+                stop
             }
             exit = run(cli, &terminal) => exit,
         }

@@ -25,6 +25,7 @@ use crate::exit::{Exit, classify};
 use crate::inputs::Inputs;
 use crate::output::{self, ErrorObject};
 use crate::progress::{TaskLine, TaskLines, Terminal};
+use crate::signals;
 
 /// What every task of one command shares.
 pub struct Settings {
@@ -942,10 +943,10 @@ pub async fn run(
     };
     let ending = tokio::select! {
         biased;
-        _ = tokio::signal::ctrl_c() => {
+        stop = signals::stop_requested() => {
             lines.clear();
             printer.interrupted(None, &phase.get());
-            return Exit::Interrupted;
+            return stop;
         }
         ending = run => ending,
     };
@@ -1039,10 +1040,10 @@ pub async fn task(
     };
     let outcome = tokio::select! {
         biased;
-        _ = tokio::signal::ctrl_c() => {
+        stop = signals::stop_requested() => {
             lines.clear();
             printer.interrupted(None, &Phase::Created(task.clone()));
-            return Exit::Interrupted;
+            return stop;
         }
         outcome = run => outcome,
     };

@@ -9,6 +9,7 @@ use crate::cli::{OutputFormat, UploadArgs, UploadUrlArgs};
 use crate::exit::{Exit, classify};
 use crate::output::{self, ErrorObject, FailedLine, UploadedLine};
 use crate::progress::{self, Terminal, UploadBars};
+use crate::signals;
 
 /// One file to upload, found on the command line or in a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -485,28 +486,29 @@ pub async fn upload(
     let mut results: Vec<Option<UploadResult>> = vec![None; files.len()];
     let mut seen = 0;
     let mut stream = client.upload_many(uploads, usize::from(args.concurrency));
-    // Ctrl-C ends the batch here, not by dropping it from outside, so that what finished
-    // is still printed. The handler is installed at the first poll, before anything is sent.
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
-    let mut interrupted = false;
+    // Ctrl-C (or SIGTERM) ends the batch here, not by dropping it from outside, so that
+    // what finished is still printed. The handlers are installed at the first poll, before
+    // anything is sent.
+    let stop = signals::stop_requested();
+    tokio::pin!(stop);
+    let mut stopped = None;
     let mut redraw = tokio::time::interval(std::time::Duration::from_secs(1));
     redraw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = tokio::select! {
             biased;
-            _ = &mut interrupt => None,
-            next = stream.next() => Some(next),
+            stop = &mut stop => Err(stop),
+            next = stream.next() => Ok(next),
             _ = redraw.tick() => {
                 bars.tick();
                 continue;
             }
         };
         let (index, result) = match next {
-            Some(Some(item)) => item,
-            Some(None) => break,
-            None => {
-                interrupted = true;
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(stop) => {
+                stopped = Some(stop);
                 break;
             }
         };
@@ -556,7 +558,7 @@ pub async fn upload(
     // Dropping the stream aborts the uploads still in flight (their requests are cut off,
     // so the service stores nothing partial).
     drop(stream);
-    if interrupted {
+    if stopped.is_some() {
         bars.clear();
     } else {
         bars.finish();
@@ -587,13 +589,13 @@ pub async fn upload(
     for (path, error) in &failures {
         output::report_error(Some(path), error, None);
     }
-    if interrupted {
+    if let Some(stop) = stopped {
         say!(
             "kie: interrupted: {seen} of {} uploads finished, {} not (nothing partial is stored)",
             files.len(),
             files.len() - seen
         );
-        return Exit::Interrupted;
+        return stop;
     }
     if !quiet {
         let bytes: u64 = succeeded.iter().filter_map(|(_, r)| r.file_size).sum();

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::cli::{WebhookListenArgs, WebhookSignArgs, WebhookVerifyArgs};
 use crate::exit::Exit;
 use crate::output;
+use crate::signals;
 
 /// The most headers a request may have.
 const MAX_HEADERS: usize = 128;
@@ -231,16 +232,18 @@ pub async fn listen(args: &WebhookListenArgs, json: bool) -> Exit {
         seen: std::sync::Mutex::default(),
         tally: Tally::default(),
     });
+    let stop = signals::stop_requested();
+    tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => {
+            stop = &mut stop => {
                 // On a terminal the `^C` echo ends the last line: start a new one.
-                if std::io::stderr().is_terminal() {
+                if stop == Exit::Interrupted && std::io::stderr().is_terminal() {
                     say!();
                 }
                 say!("kie: stopped listening: {}", receiver.tally.summary());
-                return Exit::Interrupted;
+                return stop;
             }
             accepted = listener.accept() => accepted,
         };

@@ -867,7 +867,7 @@ fn the_readme_documents_the_same_exit_codes_as_help() {
     assert_eq!(
         help_codes,
         [
-            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "130"
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "130", "143"
         ]
     );
     assert_eq!(readme_codes, help_codes);

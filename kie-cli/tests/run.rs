@@ -904,3 +904,50 @@ fn a_veo_video_from_a_local_image_to_its_1080p_version() {
     assert_exit(&output, 10);
     assert!(text(&output.stderr).contains("model veo9 is not supported"));
 }
+
+#[test]
+fn sigterm_ends_a_run_as_ctrl_c_does_with_exit_143() {
+    let emu = emulator();
+    let dir = scratch("sigterm");
+    let child = kie(&emu, &dir)
+        .args([
+            "run",
+            "google/nano-banana",
+            "-i",
+            "prompt=#stuck",
+            "-o",
+            "out",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !emu
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v1/jobs/recordInfo")
+    {
+        assert!(Instant::now() < deadline, "never polled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("sh")
+        .args(["-c", "kill -TERM \"$0\"", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 143);
+    let stderr = text(&output.stderr);
+    let task = stderr
+        .split_whitespace()
+        .find(|word| word.starts_with("market:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        stderr.ends_with(&format!(
+            "kie: interrupted: task {task} keeps running on KIE.AI\nkie: resume with: kie task download {task} -o out\n"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(creates(&emu), 1);
+}
