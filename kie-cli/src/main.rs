@@ -119,7 +119,7 @@ async fn run(cli: Cli, terminal: &Terminal) -> Exit {
     if let Command::Upload(args) = &cli.command
         && args.dry_run
     {
-        return upload::dry_run(args, cli.global.quiet);
+        return upload::dry_run(args, cli.global.quiet).await;
     }
     // A local receiver: no key needed.
     if let Command::Webhook(WebhookCommand::Listen(args)) = &cli.command {

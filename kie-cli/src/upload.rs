@@ -202,7 +202,11 @@ pub struct StdinCopy {
 }
 
 impl StdinCopy {
-    fn take() -> std::io::Result<StdinCopy> {
+    /// Copies stdin on a thread of its own (not the runtime's blocking pool, whose shutdown
+    /// would wait for it). Given up (dropped) before the copy ends, the file is removed at
+    /// once; the thread then writes into an unlinked file until stdin ends or the process
+    /// does.
+    async fn take() -> std::io::Result<StdinCopy> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.subsec_nanos());
@@ -211,9 +215,15 @@ impl StdinCopy {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        // Removed on drop, also when the copy fails half-way.
+        // Removed on drop, also when the copy fails half-way or is given up.
         let mut copy = StdinCopy { path, size: 0 };
-        copy.size = std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
+        let (done, copied) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(std::io::copy(&mut std::io::stdin().lock(), &mut file));
+        });
+        copy.size = copied
+            .await
+            .map_err(|_| std::io::Error::other("the thread copying stdin stopped"))??;
         Ok(copy)
     }
 }
@@ -229,7 +239,7 @@ impl Drop for StdinCopy {
 /// The uploads the arguments ask for, checked before anything is sent: the files and their
 /// stored paths, and the arguments that could not be read. A refusal is reported and its
 /// exit returned.
-fn plan(args: &UploadArgs, quiet: bool) -> Result<Plan, Exit> {
+async fn plan(args: &UploadArgs, quiet: bool) -> Result<Plan, Exit> {
     // Options that would refuse every upload are refused once, naming the flag.
     if let Err(problem) = check_flags(args) {
         return Err(usage(&problem));
@@ -251,7 +261,7 @@ fn plan(args: &UploadArgs, quiet: bool) -> Result<Plan, Exit> {
         hidden: args.hidden,
         exclude: args.exclude.clone(),
     };
-    let stdin = match stdin_upload(args, &paths)? {
+    let stdin = match stdin_upload(args, &paths).await? {
         Some((copy, file)) => {
             paths = vec![file.path.clone()];
             Some((copy, file))
@@ -336,7 +346,7 @@ struct Plan {
 }
 
 /// `-` among the paths: stdin, copied, as the one file to upload under `--name`.
-fn stdin_upload(
+async fn stdin_upload(
     args: &UploadArgs,
     paths: &[PathBuf],
 ) -> Result<Option<(StdinCopy, LocalFile)>, Exit> {
@@ -359,7 +369,16 @@ fn stdin_upload(
             "- reads the content from stdin, which is a terminal: pipe or redirect it (kie upload - --name N < FILE)",
         ));
     }
-    let copy = StdinCopy::take().map_err(|error| {
+    // Ctrl-C while stdin is still coming: nothing was sent, and the copy is removed.
+    let copy = tokio::select! {
+        biased;
+        stop = signals::stop_requested() => {
+            say!("kie: interrupted while reading stdin: nothing was sent");
+            return Err(stop);
+        }
+        copy = StdinCopy::take() => copy,
+    };
+    let copy = copy.map_err(|error| {
         say!("kie: cannot copy stdin to a temporary file: {error}");
         Exit::LocalFile
     })?;
@@ -375,8 +394,8 @@ fn stdin_upload(
 
 /// `kie upload --dry-run`: where each file would be stored, and its size; nothing is sent
 /// and no key is needed.
-pub fn dry_run(args: &UploadArgs, quiet: bool) -> Exit {
-    let plan = match plan(args, quiet) {
+pub async fn dry_run(args: &UploadArgs, quiet: bool) -> Exit {
+    let plan = match plan(args, quiet).await {
         Ok(plan) => plan,
         Err(exit) => return exit,
     };
@@ -423,7 +442,7 @@ pub async fn upload(
         (None, false, false) => OutputFormat::Table,
     };
     let json = format == OutputFormat::Json;
-    let plan = match plan(&args, quiet) {
+    let plan = match plan(&args, quiet).await {
         Ok(plan) => plan,
         Err(exit) => return exit,
     };

@@ -1270,3 +1270,53 @@ fn a_closed_output_pipe_changes_no_exit_code() {
         assert_eq!(status.code(), Some(code), "kie {args:?}");
     }
 }
+
+#[test]
+fn stopped_while_stdin_is_still_coming_sends_nothing_and_leaves_no_copy() {
+    let emu = emulator();
+    let temp = scratch("stdin-stopped");
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let mut child = kie(&emu)
+            .env("TMPDIR", &temp)
+            .args(["upload", "-", "--name", "endless.bin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Some content, then a producer that goes quiet without ending (`tar` still
+        // reading a slow disk).
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, &content(3, 200_000)).unwrap();
+        let copying = || std::fs::read_dir(&temp).unwrap().count() > 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !copying() {
+            assert!(Instant::now() < deadline, "no copy of stdin was started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = Command::new("sh")
+            .args([
+                "-c",
+                &format!("kill -{signal} \"$0\""),
+                &child.id().to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let started = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(stdin);
+        assert_exit(&output, code);
+        assert_eq!(
+            text(&output.stderr),
+            "kie: interrupted while reading stdin: nothing was sent\n"
+        );
+        assert!(
+            !copying(),
+            "the copy of stdin was left in {}",
+            temp.display()
+        );
+    }
+    assert!(emu.requests().is_empty());
+}
