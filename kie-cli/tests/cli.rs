@@ -595,12 +595,7 @@ fn ctrl_c_aborts_uploads_in_flight_and_exits_130() {
         assert!(Instant::now() < deadline, "the upload never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let killed = Command::new("sh")
-        // The shell's own `kill`: no dependency on a procps binary.
-        .args(["-c", "kill -INT \"$0\"", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::send_signal(child.id(), "INT");
     let output = child.wait_with_output().unwrap();
     assert_exit(&output, 130);
     assert!(text(&output.stderr).contains("interrupted"));
@@ -1294,15 +1289,7 @@ fn stopped_while_stdin_is_still_coming_sends_nothing_and_leaves_no_copy() {
             assert!(Instant::now() < deadline, "no copy of stdin was started");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let sent = Command::new("sh")
-            .args([
-                "-c",
-                &format!("kill -{signal} \"$0\""),
-                &child.id().to_string(),
-            ])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        common::send_signal(child.id(), signal);
         let started = Instant::now();
         let output = child.wait_with_output().unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));

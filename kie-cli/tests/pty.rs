@@ -217,13 +217,7 @@ fn ctrl_c_clears_the_bars_and_exits_130() {
     }
     // Time for the bars to be drawn (the first report comes as the body starts).
     std::thread::sleep(Duration::from_millis(300));
-    let pid = running.child.process_id().unwrap();
-    let killed = std::process::Command::new("sh")
-        // The shell's own `kill`: no dependency on a procps binary.
-        .args(["-c", "kill -INT \"$0\"", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::send_signal(running.child.process_id().unwrap(), "INT");
     let (screen, code) = running.finish();
     assert_eq!(code, 130, "{screen}");
     let drawn = screen

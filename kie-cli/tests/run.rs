@@ -515,13 +515,7 @@ impl Listener {
 
     /// Ctrl-C: the exit code and what the listener printed on stderr after its first line.
     fn interrupt(&mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("sh")
-            // The shell's own `kill`: no dependency on a procps binary.
-            .args(["-c", "kill -INT \"$0\"", &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        common::send_signal(self.child.id(), "INT");
         let status = self.child.wait().unwrap();
         let mut rest = String::new();
         self.stderr.read_to_string(&mut rest).unwrap();
@@ -931,11 +925,7 @@ fn sigterm_ends_a_run_as_ctrl_c_does_with_exit_143() {
         assert!(Instant::now() < deadline, "never polled");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sent = Command::new("sh")
-        .args(["-c", "kill -TERM \"$0\"", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    common::send_signal(child.id(), "TERM");
     let output = child.wait_with_output().unwrap();
     assert_exit(&output, 143);
     let stderr = text(&output.stderr);

@@ -51,6 +51,16 @@ pub fn json_lines(output: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// Sends `signal` (`INT`, `TERM`) to the process `pid`, through the shell's own `kill` (no
+/// dependency on a procps binary).
+pub fn send_signal(pid: u32, signal: &str) {
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} \"$0\""), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
 /// A fresh, empty directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kie-cli-{name}-{}", std::process::id()));
