@@ -577,34 +577,39 @@ fn concurrency_bounds_the_uploads_in_flight() {
 }
 
 #[test]
-fn ctrl_c_aborts_uploads_in_flight_and_exits_130() {
+fn ctrl_c_or_sigterm_aborts_uploads_in_flight_and_exits_130_or_143() {
     let emu = emulator();
     let dir = scratch("interrupt");
     write(&dir.join("slow.bin"), &content(1, 4 * 1024 * 1024));
-    emu.faults()
-        .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(2)));
-    let child = kie(&emu)
-        .args(["upload"])
-        .arg(dir.join("slow.bin"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while emu.in_flight_uploads() == 0 {
-        assert!(Instant::now() < deadline, "the upload never started");
-        std::thread::sleep(Duration::from_millis(10));
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        emu.faults()
+            .push(Route::StreamUpload, Fault::Delay(Duration::from_secs(2)));
+        let child = kie(&emu)
+            .args(["upload"])
+            .arg(dir.join("slow.bin"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while emu.in_flight_uploads() == 0 {
+            assert!(Instant::now() < deadline, "the upload never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        common::send_signal(child.id(), signal);
+        let output = child.wait_with_output().unwrap();
+        assert_exit(&output, code);
+        assert_eq!(
+            text(&output.stderr),
+            "kie: interrupted: 0 of 1 uploads finished, 1 not (nothing partial is stored)\n"
+        );
+        // The request was cut off: once the emulator is done with it, nothing is stored.
+        while emu.in_flight_uploads() > 0 {
+            assert!(Instant::now() < deadline, "the upload never ended");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(emu.stored_files().len(), 0);
     }
-    common::send_signal(child.id(), "INT");
-    let output = child.wait_with_output().unwrap();
-    assert_exit(&output, 130);
-    assert!(text(&output.stderr).contains("interrupted"));
-    // The request was cut off: once the emulator is done with it, nothing is stored.
-    while emu.in_flight_uploads() > 0 {
-        assert!(Instant::now() < deadline, "the upload never ended");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(emu.stored_files().len(), 0);
 }
 
 #[test]
