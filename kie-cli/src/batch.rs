@@ -148,9 +148,7 @@ fn read_jobs(text: &str, args: &RunArgs, settings: &Settings) -> (Vec<Job>, Vec<
         let checked = Inputs::from_line(line)
             .and_then(|inputs| inputs.apply(&args.inputs, &args.files))
             .and_then(|inputs| {
-                inputs
-                    .check_files()
-                    .map_err(|message| format!("file {message}"))?;
+                inputs.check_files()?;
                 let input = inputs.task_input()?;
                 settings.check_input(&input)?;
                 Ok(input)

@@ -164,15 +164,18 @@ impl Inputs {
     }
 
     /// Checks every local file before anything is sent: it must be a regular file that can
-    /// be opened.
+    /// be opened. The message names the field and the file: `image_urls: cannot read
+    /// cat.png: No such file or directory (os error 2)`.
     pub fn check_files(&self) -> Result<(), String> {
-        for path in self.paths() {
+        for (field, path, _) in &self.files {
             let shown = path.display();
-            let meta = std::fs::metadata(path).map_err(|error| format!("{shown}: {error}"))?;
+            let unreadable =
+                |error: std::io::Error| format!("{field}: cannot read {shown}: {error}");
+            let meta = std::fs::metadata(path).map_err(unreadable)?;
             if !meta.is_file() {
-                return Err(format!("{shown}: not a regular file"));
+                return Err(format!("{field}: {shown} is not a regular file"));
             }
-            std::fs::File::open(path).map_err(|error| format!("{shown}: {error}"))?;
+            std::fs::File::open(path).map_err(unreadable)?;
         }
         Ok(())
     }
@@ -302,11 +305,10 @@ mod tests {
                 .contains("not a regular file")
         );
         let inputs = args(&[], &["image_urls=/no/such/file.png"]).unwrap();
+        let error = inputs.check_files().unwrap_err();
         assert!(
-            inputs
-                .check_files()
-                .unwrap_err()
-                .starts_with("/no/such/file.png: ")
+            error.starts_with("image_urls: cannot read /no/such/file.png: "),
+            "{error}"
         );
     }
 }

@@ -462,7 +462,9 @@ fn a_batch_with_a_bad_line_sends_nothing() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("batch.ndjson:3: file nope.png: "),
+        stderr.contains(
+            "batch.ndjson:3: image_urls: cannot read nope.png: No such file or directory (os error 2)\n"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("nothing was sent"), "{stderr}");
