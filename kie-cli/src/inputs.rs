@@ -3,7 +3,7 @@
 //! are regular, readable files.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kie_async::kie_proto::task::TaskInput;
 use serde_json::{Map, Value};
@@ -158,11 +158,6 @@ impl Inputs {
             || matches!(self.fields.get(field), Some(Value::Array(_)))
     }
 
-    /// The local files, in the order they go into the input.
-    pub fn paths(&self) -> impl Iterator<Item = &Path> {
-        self.files.iter().map(|(_, path, _)| path.as_path())
-    }
-
     /// Checks every local file before anything is sent: it must be a regular file that can
     /// be opened. The message names the field and the file: `image_urls: cannot read
     /// cat.png: No such file or directory (os error 2)`.
@@ -274,7 +269,7 @@ mod tests {
             r#"{"prompt":"x","@files":{"image_urls":"a.png","mask_url":"m.png","refs":["r1.png","r2.png"]}}"#,
         )
         .unwrap();
-        assert_eq!(inputs.paths().count(), 4);
+        assert_eq!(inputs.files.len(), 4);
         let resolved = inputs
             .task_input()
             .unwrap()
