@@ -708,6 +708,13 @@ fn check_flags(args: &UploadArgs) -> Result<(), String> {
     if let Some(mime) = &args.mime {
         MimeType::new(mime.as_str()).map_err(|error| format!("--mime {mime:?}: {error}"))?;
     }
+    let stdin = Path::new("-");
+    if args.files_from.as_deref() == Some(stdin) && args.paths.iter().any(|path| path == stdin) {
+        return Err(
+            "- and --files-from - both read stdin: give the list or the content there, not both"
+                .to_owned(),
+        );
+    }
     Ok(())
 }
 

@@ -1096,6 +1096,15 @@ fn files_from_reads_paths_from_a_file_or_stdin() {
     let output = child.wait_with_output().unwrap();
     assert_exit(&output, 0);
     assert_eq!(stored_paths(&emu), ["g/one.txt", "g/two.txt"]);
+
+    // Stdin cannot be both the list and a file's content.
+    let output = run(kie(&emu).args(["upload", "-", "--name", "x", "--files-from", "-"]));
+    assert_exit(&output, 2);
+    assert_eq!(
+        text(&output.stderr),
+        "kie: - and --files-from - both read stdin: give the list or the content there, not both\n"
+    );
+    assert_eq!(stored_paths(&emu), ["g/one.txt", "g/two.txt"]);
 }
 
 #[cfg(target_os = "linux")]
