@@ -124,7 +124,8 @@ proptest! {
     ) {
         let boundary = Boundary::from_random_bytes(seed);
         if let Some((at, len)) = lookalike {
-            // "\r\n--" and all but the last character of the boundary, inside the content.
+            // "\r\n--" and all but the last character of the boundary, inside the content
+            // (when the next byte happens to complete it, the check skips the round trip).
             let fake = format!("\r\n--{}", &boundary.as_str()[..len.min(boundary.as_str().len() - 1)]);
             let at = at.index(content.len() + 1);
             content.splice(at..at, fake.into_bytes());

@@ -509,6 +509,19 @@ pub fn check_stream_upload(
     assert_eq!(content_length(&request), wire.len() as u64);
     assert_eq!(framed.len(), wire.len() as u64);
 
+    // A content that holds the delimiter itself (`\r\n--` and the boundary; at its very
+    // start, `--` and the boundary after the part's blank line) cannot come back from any
+    // multipart parser. A random 128-bit boundary never meets one by chance, but a fuzzer
+    // that also picks the seed can write it, and so can a lookalike that the next random
+    // byte completes: no round trip to check then.
+    let delimiter = format!("\r\n--{}", boundary.as_str());
+    let after_blank_line = [b"\r\n", content].concat();
+    if after_blank_line
+        .windows(delimiter.len())
+        .any(|window| window == delimiter.as_bytes())
+    {
+        return;
+    }
     let parts = parse(split(&wire, wire_chunks), boundary.as_str().to_owned()).unwrap();
     assert_eq!(parts.len(), 3, "{parts:?}");
     assert_eq!(parts[0].name.as_deref(), Some("uploadPath"));
