@@ -133,7 +133,7 @@ pub async fn run(
     if !quiet {
         say!("kie: {total} tasks: {}", tally.summary());
     }
-    Exit::combine(tally.succeeded, tally.failures)
+    Exit::combine(tally.succeeded + tally.created, tally.failures)
 }
 
 /// Every line's job, or the errors of the lines that cannot run (empty lines skipped).
@@ -169,6 +169,8 @@ fn read_jobs(text: &str, args: &RunArgs, settings: &Settings) -> (Vec<Job>, Vec<
 #[derive(Default)]
 struct Tally {
     succeeded: usize,
+    /// Created and not waited for (`--no-wait`).
+    created: usize,
     failed: usize,
     not_attempted: usize,
     others: usize,
@@ -179,6 +181,10 @@ impl Tally {
     fn count(&mut self, exit: Exit, ending: &Ending) {
         if matches!(ending, Ending::NotAttempted) {
             self.not_attempted += 1;
+            return;
+        }
+        if matches!(ending, Ending::Created(_)) {
+            self.created += 1;
             return;
         }
         match exit {
@@ -195,11 +201,17 @@ impl Tally {
     }
 
     fn ended(&self) -> usize {
-        self.succeeded + self.failed + self.others + self.not_attempted
+        self.succeeded + self.created + self.failed + self.others + self.not_attempted
     }
 
     fn summary(&self) -> String {
-        let mut parts = vec![format!("{} succeeded", self.succeeded)];
+        let mut parts = Vec::new();
+        if self.succeeded > 0 || self.created == 0 {
+            parts.push(format!("{} succeeded", self.succeeded));
+        }
+        if self.created > 0 {
+            parts.push(format!("{} created, not waited for", self.created));
+        }
         if self.failed > 0 {
             parts.push(format!("{} failed", self.failed));
         }

@@ -243,8 +243,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Print the task id once it exists and exit (no wait, no download)
-    #[arg(long, conflicts_with = "batch")]
+    /// Print the task id once it exists and exit (no wait, no download); with --batch, the
+    /// id of each task as it is created
+    #[arg(long)]
     pub no_wait: bool,
 
     /// Do not download the results; print their URLs

@@ -943,3 +943,43 @@ fn sigterm_ends_a_run_as_ctrl_c_does_with_exit_143() {
     );
     assert_eq!(creates(&emu), 1);
 }
+
+#[test]
+fn a_batch_with_no_wait_prints_each_created_task_and_waits_for_none() {
+    let emu = emulator();
+    let dir = scratch("batch-no-wait");
+    std::fs::write(
+        dir.join("batch.ndjson"),
+        "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n{\"prompt\":\"c\"}\n",
+    )
+    .unwrap();
+    let output = kie(&emu, &dir)
+        .args(["run", "google/nano-banana", "--batch", "batch.ndjson"])
+        .args(["--no-wait", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let mut lines: Vec<(u64, String)> = json_lines(&output)
+        .iter()
+        .map(|line| {
+            assert_eq!(line["state"], "created", "{line}");
+            let task = line["task"].as_str().unwrap().to_owned();
+            assert!(task.starts_with("market:"), "{line}");
+            (line["line"].as_u64().unwrap(), task)
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(
+        text(&output.stderr).ends_with("kie: 3 tasks: 3 created, not waited for\n"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(creates(&emu), 3);
+    assert!(
+        emu.requests()
+            .iter()
+            .all(|r| r.path != "/api/v1/jobs/recordInfo"),
+        "a task was waited for"
+    );
+}
