@@ -50,7 +50,7 @@ pub async fn run(
     };
     let (jobs, errors) = read_jobs(&text, args, &settings);
     if !errors.is_empty() {
-        for (line, message) in errors.iter().take(ERRORS_SHOWN) {
+        for (line, message, _) in errors.iter().take(ERRORS_SHOWN) {
             say!("kie: {}:{line}: {message}", file.display());
         }
         if errors.len() > ERRORS_SHOWN {
@@ -60,10 +60,7 @@ pub async fn run(
             );
         }
         say!("kie: nothing was sent");
-        return if errors
-            .iter()
-            .all(|(_, message)| message.starts_with("file "))
-        {
+        return if errors.iter().all(|(_, _, exit)| *exit == Exit::LocalFile) {
             Exit::LocalFile
         } else {
             Exit::Usage
@@ -136,8 +133,13 @@ pub async fn run(
     Exit::combine(tally.succeeded + tally.created, tally.failures)
 }
 
-/// Every line's job, or the errors of the lines that cannot run (empty lines skipped).
-fn read_jobs(text: &str, args: &RunArgs, settings: &Settings) -> (Vec<Job>, Vec<(usize, String)>) {
+/// Every line's job, or the errors of the lines that cannot run (empty lines skipped), each
+/// with its exit: a local file that cannot be read, or a usage error.
+fn read_jobs(
+    text: &str,
+    args: &RunArgs,
+    settings: &Settings,
+) -> (Vec<Job>, Vec<(usize, String, Exit)>) {
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -147,10 +149,13 @@ fn read_jobs(text: &str, args: &RunArgs, settings: &Settings) -> (Vec<Job>, Vec<
         }
         let checked = Inputs::from_line(line)
             .and_then(|inputs| inputs.apply(&args.inputs, &args.files))
+            .map_err(|message| (message, Exit::Usage))
             .and_then(|inputs| {
-                inputs.check_files()?;
-                let input = inputs.task_input()?;
-                settings.check_input(&input)?;
+                inputs
+                    .check_files()
+                    .map_err(|message| (message, Exit::LocalFile))?;
+                let input = inputs.task_input().map_err(|m| (m, Exit::Usage))?;
+                settings.check_input(&input).map_err(|m| (m, Exit::Usage))?;
                 Ok(input)
             });
         match checked {
@@ -159,7 +164,7 @@ fn read_jobs(text: &str, args: &RunArgs, settings: &Settings) -> (Vec<Job>, Vec<
                 input,
                 phase: PhaseCell::default(),
             }),
-            Err(message) => errors.push((number, message)),
+            Err((message, exit)) => errors.push((number, message, exit)),
         }
     }
     (jobs, errors)

@@ -468,6 +468,17 @@ fn a_batch_with_a_bad_line_sends_nothing() {
         "{stderr}"
     );
     assert!(stderr.contains("nothing was sent"), "{stderr}");
+    // Only a file that cannot be read: a local-file error, not a usage one.
+    std::fs::write(
+        dir.join("files.ndjson"),
+        "{\"@files\":{\"image_urls\":\"nope.png\"}}\n",
+    )
+    .unwrap();
+    let output = kie(&emu, &dir)
+        .args(["run", "google/nano-banana", "--batch", "files.ndjson"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 6);
     assert!(emu.requests().is_empty());
 }
 
