@@ -112,11 +112,12 @@ pub fn print_json(value: &impl Serialize) {
     }
 }
 
-/// Writes `line` and a line break to stderr in one piece, dropping it when stderr is closed
-/// (the [`say!`] macro's body).
+/// Writes `line` and a line break to stderr in one `write` (stderr is unbuffered: written
+/// piece by piece, a line of stdout going to the same terminal through `| cat` could land
+/// in the middle of it), dropping it when stderr is closed (the [`say!`] macro's body).
 pub fn stderr_line(line: std::fmt::Arguments<'_>) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{line}");
+    let text = format!("{line}\n");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Prints `text` to stdout.
