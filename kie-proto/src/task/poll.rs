@@ -205,7 +205,11 @@ impl PollPolicy {
         if !passing {
             return PollDecision::GiveUp(GiveUp::Failed(Box::new(error)));
         }
-        state.last_error = Some(error.to_string());
+        // A poll that made no attempt (the wait's own deadline left its call no room) got
+        // no answer to report: the last one that was asked stays the news.
+        if error.attempts() != Some(0) {
+            state.last_error = Some(error.to_string());
+        }
         self.next(state, now, random)
     }
 
@@ -518,6 +522,23 @@ mod tests {
             policy.on_error(&mut state, lost, t0, 0.5),
             PollDecision::PollAfter(_)
         ));
+        // A poll the deadline kept from being sent is not "the last poll got no answer".
+        let policy = policy.with_deadline(Some(Duration::from_secs(2)));
+        let mut cut = policy.start(TaskRef::market("t").unwrap(), t0);
+        let unsent = Error::Transport {
+            kind: crate::TransportFailure::Timeout,
+            attempts: 0,
+            source: "no room left".into(),
+        };
+        let PollDecision::GiveUp(end) =
+            policy.on_error(&mut cut, unsent, t0 + Duration::from_millis(1995), 0.5)
+        else {
+            panic!("the deadline has come");
+        };
+        assert_eq!(
+            end.into_error().to_string(),
+            "stopped waiting for task market:t: the wait's deadline of 2 s came after 2 s (not seen yet); the task may still finish: query it again with its id"
+        );
         let unknown = TaskStatus::Unknown("paused".into());
         assert!(matches!(
             policy.on_status(&mut state, &unknown, t0, 0.5),
