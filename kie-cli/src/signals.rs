@@ -4,7 +4,17 @@
 //! the exit code tells them apart (128 + the signal's number, as a shell reports it).
 //! SIGHUP is left alone, so `nohup kie …` keeps working.
 
+use std::io::IsTerminal as _;
+
 use crate::exit::Exit;
+
+/// After `stop`, before kie's own message: on a terminal, the `^C` the terminal echoed
+/// ends the last line without a line break; start a new one (nothing else cleared it).
+pub fn after_the_echo(stop: Exit) {
+    if stop == Exit::Interrupted && std::io::stderr().is_terminal() {
+        say!();
+    }
+}
 
 /// Resolves when kie is asked to stop, with the exit code that says how. The handlers are
 /// installed when it is first polled; one that cannot be installed never fires.

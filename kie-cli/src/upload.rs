@@ -373,6 +373,7 @@ async fn stdin_upload(
     let copy = tokio::select! {
         biased;
         stop = signals::stop_requested() => {
+            signals::after_the_echo(stop);
             say!("kie: interrupted while reading stdin: nothing was sent");
             return Err(stop);
         }

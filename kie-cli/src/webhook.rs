@@ -2,7 +2,7 @@
 //! (`kie_proto::webhook`, `kie_proto::task::TaskCallback`) on a raw HTTP request from a
 //! file or stdin, or on the callbacks a local receiver gets.
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::Read as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -238,10 +238,7 @@ pub async fn listen(args: &WebhookListenArgs, json: bool) -> Exit {
         let accepted = tokio::select! {
             biased;
             stop = &mut stop => {
-                // On a terminal the `^C` echo ends the last line: start a new one.
-                if stop == Exit::Interrupted && std::io::stderr().is_terminal() {
-                    say!();
-                }
+                signals::after_the_echo(stop);
                 say!("kie: stopped listening: {}", receiver.tally.summary());
                 return stop;
             }
