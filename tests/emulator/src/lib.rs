@@ -98,7 +98,7 @@ pub use jobs::{
 };
 pub use log::LoggedRequest;
 pub use routes::{Host, Route};
-pub use server::BOT_USER_AGENT_PREFIXES;
+pub use server::{BOT_USER_AGENT_PREFIXES, chain as error_chain};
 pub use storage::{StorageMode, StoredFile};
 
 use log::RequestLog;

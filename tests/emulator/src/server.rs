@@ -117,8 +117,9 @@ impl Outbound {
     }
 }
 
-/// `error` and its sources, each once: `a: b: c`.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+/// `error` and its sources, each once: `a: b: c` (a cause whose text is already in the line
+/// is not repeated).
+pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -145,13 +145,10 @@ fn generated_file(path: &PathBuf) -> Result<(Vec<u8>, String), String> {
 
 /// Prints `error` and its causes on one line, `: `-separated.
 fn report(context: &str, error: &dyn std::error::Error) {
-    let mut line = format!("kie-emulator: {context}: {error}");
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        line.push_str(&format!(": {next}"));
-        cause = next.source();
-    }
-    eprintln!("{line}");
+    eprintln!(
+        "kie-emulator: {context}: {}",
+        kie_emulator::error_chain(error)
+    );
 }
 
 fn style(s: Style) -> ErrorStyle {
